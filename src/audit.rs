@@ -1,0 +1,126 @@
+//! The last gate: nothing in the venv may name the build tree.
+//!
+//! Takes the relocated venv at `staging_root` and the paths that must not appear in it (the staging
+//! path and the top of the source package, in every spelling) and scans every file, text or binary, and
+//! every symlink target. It returns the [`Leak`]s it finds, in walk order, and writes nothing; the
+//! caller fails the build on any leak unless told to allow them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use regex::bytes::Regex;
+
+/// One file of the venv that names a build path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leak {
+    /// The file or symlink, in the staging tree.
+    pub file: PathBuf,
+    /// The build path it names.
+    pub path: String,
+    /// The text around the first occurrence, with non-printable bytes shown as `.`.
+    pub context: String,
+}
+
+/// A build path that must not appear in the venv.
+#[derive(Debug, Clone)]
+pub struct Forbidden {
+    /// The path's bytes.
+    pub path: Vec<u8>,
+}
+
+/// Scans every file and symlink under `staging_root` for the `forbidden` paths. An occurrence that is
+/// the start of `final_root` (when the final path itself begins with a forbidden path) does not count.
+///
+/// # Errors
+/// When a file cannot be read; the message names it.
+pub fn scan(staging_root: &Path, forbidden: &[Forbidden], final_root: &[u8]) -> Result<Vec<Leak>> {
+    let alternatives: Vec<String> = forbidden
+        .iter()
+        .filter(|f| !f.path.is_empty())
+        .map(|f| regex::escape(&String::from_utf8_lossy(&f.path)))
+        .collect();
+    if alternatives.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pattern = Regex::new(&alternatives.join("|")).context("building the audit pattern")?;
+    let mut leaks = Vec::new();
+    for entry in crate::relocate::walk(staging_root) {
+        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
+        let path = entry.path();
+        let content = if entry.file_type().is_symlink() {
+            fs::read_link(path)
+                .with_context(|| format!("reading the symlink {}", path.display()))?
+                .into_os_string()
+                .into_encoded_bytes()
+        } else if entry.file_type().is_file() {
+            fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        } else {
+            continue;
+        };
+        if let Some(leak) = first_leak(&content, &pattern, final_root) {
+            leaks.push(Leak {
+                file: path.to_path_buf(),
+                ..leak
+            });
+        }
+    }
+    Ok(leaks)
+}
+
+fn first_leak(content: &[u8], pattern: &Regex, final_root: &[u8]) -> Option<Leak> {
+    let found = pattern
+        .find_iter(content)
+        .find(|m| !content[m.start()..].starts_with(final_root))?;
+    let start = found.start().saturating_sub(30);
+    let end = (found.end() + 30).min(content.len());
+    let context: String = content[start..end]
+        .iter()
+        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+        .collect();
+    Some(Leak {
+        file: PathBuf::new(),
+        path: String::from_utf8_lossy(found.as_bytes()).into_owned(),
+        context,
+    })
+}
+
+/// The leaks as lines for an error or warning: `<file relative to the venv>: names <path>: …context…`,
+/// at most `limit` of them and a count of the rest.
+pub fn describe(leaks: &[Leak], staging_root: &Path, limit: usize) -> String {
+    let mut lines: Vec<String> = leaks
+        .iter()
+        .take(limit)
+        .map(|l| {
+            let shown = l.file.strip_prefix(staging_root).unwrap_or(&l.file);
+            format!("  {}: names {}: …{}…", shown.display(), l.path, l.context)
+        })
+        .collect();
+    if leaks.len() > limit {
+        lines.push(format!("  and {} more", leaks.len() - limit));
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_build_paths_in_text_binary_and_symlinks_but_not_the_final_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(root.join("clean.py"), "PATH = '/opt/venvs/demo/lib'\n").unwrap();
+        fs::write(root.join("data.bin"), b"\0\x01/build/src/debian/demo\0").unwrap();
+        std::os::unix::fs::symlink("/build/src/file", root.join("link")).unwrap();
+        let forbidden = [Forbidden { path: b"/build/src".to_vec() }, Forbidden { path: b"/opt".to_vec() }];
+        let leaks = scan(root, &forbidden, b"/opt/venvs/demo").unwrap();
+        let files: Vec<_> = leaks.iter().map(|l| l.file.file_name().unwrap().to_owned()).collect();
+        assert_eq!(files, ["data.bin", "link"]);
+        assert_eq!(leaks[0].path, "/build/src");
+        assert!(leaks[0].context.contains("/build/src/debian/demo"), "{}", leaks[0].context);
+        let text = describe(&leaks, root, 1);
+        assert!(text.starts_with("  data.bin: names /build/src"), "{text}");
+        assert!(text.ends_with("and 1 more"), "{text}");
+    }
+}

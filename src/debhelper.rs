@@ -1,0 +1,498 @@
+//! What debhelper owns: the environment it sets, the packages to act on, messages and commands, substvars
+//! and maintainer-script snippets.
+//!
+//! This mirrors the parts of debhelper 13.11's `Dh_Lib.pm` that a dh_ program must honour (`init`,
+//! `doit`/`verbose_print`, `error`/`warning`, `addsubstvar`, `autoscript`), and delegates the package
+//! list to `dh_listpackages` so that `debian/control`, architectures and build profiles are read exactly
+//! as every other dh_ program reads them. The environment is read once, in [`Environment::from_process`],
+//! and handed forward; nothing here keeps global state.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// The program's name, as it appears at the start of every message.
+pub const TOOL: &str = "dh_rustvenv";
+
+/// How many of a failed command's last output lines are shown before the error (the rest is shown with
+/// `--verbose`).
+const OUTPUT_TAIL_LINES: usize = 25;
+
+/// The environment variables dh_rustvenv reads, captured once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `DH_INTERNAL_OPTIONS`: options `dh` passes through an override target, separated by `\x1e`.
+    pub dh_internal_options: Option<String>,
+    /// `DH_OPTIONS`: options parsed before the command line.
+    pub dh_options: Option<String>,
+    /// `DH_VERBOSE`: any non-empty value turns on verbose output (debhelper(7)).
+    pub dh_verbose: bool,
+    /// `DH_QUIET`: any non-empty value makes output terser.
+    pub dh_quiet: bool,
+    /// `DH_NO_ACT`: any non-empty value is the same as `--no-act`.
+    pub dh_no_act: bool,
+    /// `DEB_BUILD_OPTIONS`, split on white space.
+    pub build_options: Vec<String>,
+    /// `DH_RUSTVENV_INSTALL_ROOT`: the directory venvs are installed under.
+    pub install_root: Option<String>,
+    /// `SOURCE_DATE_EPOCH`, passed on to the tools that honour it.
+    pub source_date_epoch: Option<String>,
+}
+
+impl Environment {
+    /// Reads the variables above from the process environment.
+    pub fn from_process() -> Environment {
+        let var = |name: &str| std::env::var(name).ok();
+        let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+        Environment {
+            dh_internal_options: var("DH_INTERNAL_OPTIONS"),
+            dh_options: var("DH_OPTIONS"),
+            dh_verbose: set("DH_VERBOSE"),
+            dh_quiet: set("DH_QUIET"),
+            dh_no_act: set("DH_NO_ACT"),
+            build_options: var("DEB_BUILD_OPTIONS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            install_root: var("DH_RUSTVENV_INSTALL_ROOT").filter(|v| !v.is_empty()),
+            source_date_epoch: var("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// Whether `DEB_BUILD_OPTIONS` holds `name` (or `name=value`), as `Dh_Lib.pm`'s `get_buildoption`.
+    pub fn build_option(&self, name: &str) -> bool {
+        self.build_options
+            .iter()
+            .any(|o| o == name || o.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')))
+    }
+}
+
+/// How much to say, and whether to act: the one handle every stage prints through.
+///
+/// stdout carries only what debhelper's PROGRAMMING.md allows: with `verbose`, each command that changes
+/// the build tree, indented by one tab. Warnings and errors go to stderr as `dh_rustvenv: warning: …`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reporter {
+    /// Echo commands (`-v` or `DH_VERBOSE`), and let the tools' own output through.
+    pub verbose: bool,
+    /// Print what would be run, change nothing (`--no-act` or `DH_NO_ACT`).
+    pub no_act: bool,
+    /// Say less (`DH_QUIET` or `DEB_BUILD_OPTIONS=terse`).
+    pub quiet: bool,
+}
+
+impl Reporter {
+    /// Prints `dh_rustvenv: warning: <message>` on stderr.
+    pub fn warning(&self, message: impl std::fmt::Display) {
+        eprintln!("{TOOL}: warning: {message}");
+    }
+
+    /// Prints `message` on stdout, tab-indented, when verbose (debhelper's `verbose_print`).
+    pub fn verbose_print(&self, message: impl std::fmt::Display) {
+        if self.verbose {
+            println!("\t{message}");
+        }
+    }
+
+    /// Runs `command` as debhelper's `doit` does: echoed under verbose, skipped under no-act.
+    ///
+    /// Without verbose the command's stdout and stderr are captured and only shown when it fails.
+    ///
+    /// # Errors
+    /// "could not start `cmd`: <io error> (PATH=…)" when it cannot be spawned; "`cmd` exited with status
+    /// N" or "`cmd` was killed by signal N", followed by the last lines of its output, when it fails.
+    pub fn doit(&self, command: &Command) -> Result<()> {
+        self.verbose_print(command.display());
+        if self.no_act {
+            return Ok(());
+        }
+        command.run(self.verbose).map(|_| ())
+    }
+}
+
+/// An external command: program, arguments, working directory and environment changes.
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    dir: Option<PathBuf>,
+    env: Vec<(String, OsString)>,
+    env_remove: Vec<String>,
+}
+
+impl Command {
+    /// A command running `program` with no arguments.
+    pub fn new(program: impl Into<OsString>) -> Command {
+        Command {
+            program: program.into(),
+            args: Vec::new(),
+            dir: None,
+            env: Vec::new(),
+            env_remove: Vec::new(),
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Command {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Command {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs the command in `dir`.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Command {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Sets an environment variable for the command.
+    pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Command {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Removes an environment variable for the command.
+    pub fn env_remove(mut self, name: &str) -> Command {
+        self.env_remove.push(name.to_owned());
+        self
+    }
+
+    /// The command as a shell would read it, for echoing and for error messages.
+    pub fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|w| shell_quote(&w.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn expression(&self) -> duct::Expression {
+        let mut expr = duct::cmd(&self.program, &self.args).unchecked();
+        if let Some(dir) = &self.dir {
+            expr = expr.dir(dir);
+        }
+        for name in &self.env_remove {
+            expr = expr.env_remove(name);
+        }
+        for (name, value) in &self.env {
+            expr = expr.env(name, value);
+        }
+        expr
+    }
+
+    /// Runs the command and returns its stdout; stderr is captured too and shown on failure.
+    /// With `inherit_output`, stdout and stderr go to dh_rustvenv's stderr instead (nothing is returned).
+    ///
+    /// # Errors
+    /// As [`Reporter::doit`].
+    pub fn run(&self, inherit_output: bool) -> Result<Vec<u8>> {
+        let expr = self.expression();
+        let expr = if inherit_output {
+            expr.stdout_to_stderr()
+        } else {
+            expr.stderr_to_stdout().stdout_capture()
+        };
+        let output = expr.run().map_err(|e| {
+            anyhow!(
+                "could not start `{}`: {e} (PATH={})",
+                self.program.to_string_lossy(),
+                std::env::var("PATH").unwrap_or_default()
+            )
+        })?;
+        if output.status.success() {
+            return Ok(output.stdout);
+        }
+        let name = Path::new(&self.program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let status = match std::os::unix::process::ExitStatusExt::signal(&output.status) {
+            Some(signal) => format!("was killed by signal {signal}"),
+            None => format!("exited with status {}", output.status.code().unwrap_or(-1)),
+        };
+        if !inherit_output {
+            // The whole output would drown the error; its end is what says what went wrong.
+            let text = String::from_utf8_lossy(&output.stdout);
+            let lines: Vec<&str> = text.lines().collect();
+            for line in &lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..] {
+                eprintln!("{line}");
+            }
+        }
+        let tail = failure_summary(&output.stdout);
+        if tail.is_empty() {
+            bail!("`{}` {status}", self.display());
+        }
+        bail!("{name} {status}: {tail}")
+    }
+
+    /// Runs a read-only query (not echoed, run even under no-act) and returns its stdout.
+    ///
+    /// # Errors
+    /// As [`Reporter::doit`].
+    pub fn query(&self) -> Result<String> {
+        let output = self
+            .expression()
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .map_err(|e| anyhow!("could not start `{}`: {e}", self.program.to_string_lossy()))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            bail!(
+                "`{}` exited with status {}: {}",
+                self.display(),
+                output.status.code().unwrap_or(-1),
+                stderr.trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+/// The part of a failed tool's output worth one error line: its last `ERROR:`/`error:` line if it has
+/// one (pip's and the compilers' way of saying what went wrong), else its last non-empty line.
+fn failure_summary(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let error_line = lines.iter().rev().find(|l| {
+        let lower = l.to_ascii_lowercase();
+        lower.starts_with("error:") || lower.contains(" error: ")
+    });
+    error_line
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_default()
+}
+
+/// Quotes a word for a POSIX shell when it needs quoting.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// A binary package to act on, and its package build directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// The binary package's name, from `debian/control`.
+    pub name: String,
+    /// The package build directory: `debian/<name>`, or the `-P`/`--tmpdir` directory.
+    pub tmpdir: PathBuf,
+}
+
+/// The packages to act on, in `debian/control` order, from `dh_listpackages` given the same selection
+/// options (it also reads `DH_INTERNAL_OPTIONS` and the build profiles from the environment).
+///
+/// # Errors
+/// When `dh_listpackages` cannot be run (debhelper not installed) or fails (no `debian/control`, a
+/// package named with -p that does not exist).
+pub fn selected_packages(
+    selection_args: &[String],
+    selection_dh_options: &str,
+    tmpdir: Option<&Path>,
+) -> Result<Vec<Package>> {
+    let listing = Command::new("dh_listpackages")
+        .args(selection_args)
+        .env("DH_OPTIONS", selection_dh_options)
+        .query()
+        .context("listing the packages to act on")?;
+    Ok(listing
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|name| Package {
+            name: name.to_owned(),
+            tmpdir: tmpdir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| Path::new("debian").join(name)),
+        })
+        .collect())
+}
+
+/// Adds `item` to the comma-separated list of `substvar` in a substvars file's text, as `Dh_Lib.pm`'s
+/// `addsubstvar` does: the existing `name=` or `name?=` line is split on ", ", the item is added, the
+/// list is de-duplicated and sorted, and the operator is kept; without such a line one is appended.
+/// Returns the new text, or None when the item was already there.
+///
+/// # Errors
+/// When `item` holds a newline, which would break the file (deb-substvars(5)).
+///
+/// # References
+/// deb-substvars(5); debhelper 13.11 `Dh_Lib.pm`, `addsubstvar` and `_update_substvar`.
+pub fn merge_substvar(text: &str, substvar: &str, item: &str) -> Result<Option<String>> {
+    if item.contains('\n') {
+        bail!("the value of ${{{substvar}}} must not contain a newline: {item:?}");
+    }
+    let mut present = false;
+    let mut changed = false;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let assignment = line
+            .strip_prefix(substvar)
+            .and_then(|rest| rest.strip_prefix("?=").map(|v| ("?=", v)).or(rest.strip_prefix('=').map(|v| ("=", v))));
+        match assignment {
+            Some((operator, value)) => {
+                present = true;
+                let mut items: BTreeSet<&str> = value.split(", ").filter(|i| !i.is_empty()).collect();
+                if items.insert(item) {
+                    changed = true;
+                    let joined = items.into_iter().collect::<Vec<_>>().join(", ");
+                    lines.push(format!("{substvar}{operator}{joined}"));
+                } else {
+                    lines.push(line.to_owned());
+                }
+            }
+            None => lines.push(line.to_owned()),
+        }
+    }
+    if !present {
+        lines.push(format!("{substvar}={item}"));
+        changed = true;
+    }
+    Ok(changed.then(|| lines.into_iter().map(|l| l + "\n").collect()))
+}
+
+/// Adds `item` to `substvar` in `debian/<package>.substvars`, atomically (written to a `.new` file, then
+/// renamed), with [`merge_substvar`]'s semantics.
+///
+/// # Errors
+/// When the file cannot be read or written; the message names the file.
+pub fn add_substvar(package: &str, substvar: &str, item: &str) -> Result<()> {
+    let path = PathBuf::from(format!("debian/{package}.substvars"));
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    if let Some(new_text) = merge_substvar(&text, substvar, item)? {
+        write_atomically(&path, new_text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a `.new` file and a rename, so a reader never sees half a file.
+///
+/// # Errors
+/// When the file cannot be written or renamed; the message names the file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = PathBuf::from(tmp);
+    let mut file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// Wraps a maintainer-script snippet in debhelper's markers and adds it to
+/// `debian/<package>.<script>.debhelper`: prepended for `prerm` and `postrm` (so removal undoes the
+/// installation in reverse order), appended for the other scripts. A snippet already present is not
+/// added twice, so running the tool again does not duplicate it.
+///
+/// # Errors
+/// When the file cannot be read or written; the message names the file.
+///
+/// # References
+/// debhelper 13.11 `Dh_Lib.pm`, `autoscript`; debhelper(7), "Automatic generation of Debian maintainer
+/// scripts".
+pub fn autoscript(package: &str, script: &str, snippet: &str) -> Result<()> {
+    let path = PathBuf::from(format!("debian/{package}.{script}.debhelper"));
+    let existing = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let block = autoscript_block(snippet);
+    if existing.contains(&block) {
+        return Ok(());
+    }
+    let text = if script == "prerm" || script == "postrm" {
+        block + &existing
+    } else {
+        existing + &block
+    };
+    write_atomically(&path, text.as_bytes())
+}
+
+/// A snippet between debhelper's "Automatically added by" and "End automatically added section" lines.
+pub fn autoscript_block(snippet: &str) -> String {
+    let mut block = format!("# Automatically added by {TOOL}/{}\n", env!("CARGO_PKG_VERSION"));
+    block.push_str(snippet.trim_end_matches('\n'));
+    block.push_str("\n# End automatically added section\n");
+    block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substvar_merge_adds_sorts_and_deduplicates() {
+        let text = "misc:Depends=\nrustvenv:Depends=zlib1g (>= 1:1.1.4), python3.11\n";
+        let merged = merge_substvar(text, "rustvenv:Depends", "libc6 (>= 2.34)").unwrap().unwrap();
+        assert_eq!(
+            merged,
+            "misc:Depends=\nrustvenv:Depends=libc6 (>= 2.34), python3.11, zlib1g (>= 1:1.1.4)\n"
+        );
+        assert_eq!(merge_substvar(&merged, "rustvenv:Depends", "python3.11").unwrap(), None);
+    }
+
+    #[test]
+    fn substvar_merge_keeps_the_optional_operator_and_appends_new_lines() {
+        let merged = merge_substvar("rustvenv:Depends?=a\n", "rustvenv:Depends", "b").unwrap().unwrap();
+        assert_eq!(merged, "rustvenv:Depends?=a, b\n");
+        let appended = merge_substvar("misc:Depends=x\n", "rustvenv:Depends", "python3.11").unwrap().unwrap();
+        assert_eq!(appended, "misc:Depends=x\nrustvenv:Depends=python3.11\n");
+        // A variable whose name only starts with ours is another variable.
+        let other = merge_substvar("rustvenv:DependsX=a\n", "rustvenv:Depends", "b").unwrap().unwrap();
+        assert_eq!(other, "rustvenv:DependsX=a\nrustvenv:Depends=b\n");
+    }
+
+    #[test]
+    fn substvar_merge_refuses_newlines() {
+        assert!(merge_substvar("", "rustvenv:Depends", "a\nb").is_err());
+    }
+
+    #[test]
+    fn failure_summary_prefers_the_last_error_line() {
+        let out = b"Looking in links: /w\nERROR: Could not find a version\nERROR: No matching distribution found for nosuch==1.0\n\n";
+        assert_eq!(failure_summary(out), "ERROR: No matching distribution found for nosuch==1.0");
+        assert_eq!(failure_summary(b"one\ntwo\n"), "two");
+    }
+
+    #[test]
+    fn build_options_match_whole_words() {
+        let env = Environment {
+            build_options: vec!["nostrip".into(), "parallel=2".into()],
+            ..Environment::default()
+        };
+        assert!(env.build_option("nostrip"));
+        assert!(env.build_option("parallel"));
+        assert!(!env.build_option("nocheck"));
+        assert!(!env.build_option("nostr"));
+    }
+
+    #[test]
+    fn shell_quote_leaves_plain_words_alone() {
+        assert_eq!(shell_quote("/usr/bin/python3.11"), "/usr/bin/python3.11");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,277 @@
+//! Creates the venv in the staging tree and installs into it with pip.
+//!
+//! Takes a [`Layout`] and an [`Interpreter`]. [`plan`] checks the inputs and writes nothing; [`build`]
+//! runs `python3.X -m venv` at `layout.staging_root`, then pip for the `--preinstall` requirements, the
+//! requirements file and the source package itself (built by its PEP 517 backend), in that order. It
+//! writes only under `staging_root` and the pip cache under `debian/.debhelper/`; files that building the
+//! source package leaves in the source tree (setuptools' `build/` and `*.egg-info`) are removed again.
+//! The next stage can rely on a complete venv at `staging_root` whose scripts still name it, and on no
+//! bytecode having been compiled by pip.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::Layout;
+use crate::debhelper::{Command, Reporter};
+use crate::interpreter::Interpreter;
+use crate::options::VenvOptions;
+
+/// What will be installed into a venv, checked before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallPlan {
+    /// Requirements installed first, one pip call (`--preinstall`).
+    pub preinstall: Vec<String>,
+    /// The requirements file (absolute), when there is one to install.
+    pub requirements: Option<PathBuf>,
+    /// The source package's directory (absolute), unless `--skip-install`.
+    pub project: Option<PathBuf>,
+    /// Arguments given to every `pip install`: index URLs, then `--extra-pip-arg`s.
+    pub pip_args: Vec<String>,
+    /// pip's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
+    pub cache_dir: PathBuf,
+}
+
+/// Checks the requirements file and the source package and returns what to install.
+///
+/// By default `requirements.txt` in the source directory is installed when it exists; a file named with
+/// `--requirements` must exist. The source package needs a `pyproject.toml` or a `setup.py` unless
+/// `--skip-install` is given.
+///
+/// # Errors
+/// When the named requirements file does not exist, or the source directory has no Python project and
+/// `--skip-install` was not given; the messages name the file and the option that fixes it.
+pub fn plan(layout: &Layout, options: &VenvOptions) -> Result<InstallPlan> {
+    let requirements = match &options.requirements {
+        Some(named) => {
+            let path = layout.source_dir.join(named);
+            if !path.is_file() {
+                bail!(
+                    "requirements file {} not found (named with --requirements, relative to the source \
+                     directory {})",
+                    path.display(),
+                    layout.source_dir.display()
+                );
+            }
+            Some(path)
+        }
+        None => Some(layout.source_dir.join("requirements.txt")).filter(|p| p.is_file()),
+    };
+    let project = if options.skip_install {
+        None
+    } else {
+        let dir = &layout.source_dir;
+        if !dir.join("pyproject.toml").is_file() && !dir.join("setup.py").is_file() {
+            bail!(
+                "{} has no pyproject.toml or setup.py, so there is no Python project to install; pass \
+                 --skip-install to install only the requirements, or -D/--sourcedirectory to name the \
+                 project's directory",
+                dir.display()
+            );
+        }
+        Some(dir.clone())
+    };
+    let mut pip_args = Vec::new();
+    if let Some(url) = &options.index_url {
+        pip_args.push(format!("--index-url={url}"));
+    }
+    for url in &options.extra_index_url {
+        pip_args.push(format!("--extra-index-url={url}"));
+    }
+    pip_args.extend(options.extra_pip_arg.iter().cloned());
+    Ok(InstallPlan {
+        preinstall: options.preinstall.clone(),
+        requirements,
+        project,
+        pip_args,
+        cache_dir: layout.work_dir.join("pip-cache"),
+    })
+}
+
+/// Creates the venv at `layout.staging_root` and installs the plan into it.
+///
+/// Every Python command runs with `PYTHONDONTWRITEBYTECODE=1` and every pip call with `--no-compile`,
+/// so no bytecode naming the staging path is written; `PIP_CACHE_DIR` points into the build tree.
+///
+/// # Errors
+/// When venv creation or a pip call fails: the message says which step ("installing requirements.txt")
+/// and ends with the tool's last error line.
+pub fn build(layout: &Layout, interpreter: &Interpreter, plan: &InstallPlan, reporter: &Reporter) -> Result<()> {
+    let staging = &layout.staging_root;
+    reporter.doit(
+        &python_command(&interpreter.path, plan)
+            .args(["-m", "venv"])
+            .arg(staging),
+    )
+    .with_context(|| format!("creating the venv with {}", interpreter.path.display()))?;
+
+    let venv_python = staging.join("bin/python");
+    let pip = |what: &[String]| {
+        python_command(&venv_python, plan)
+            .args(["-m", "pip", "install", "--no-compile"])
+            .args(&plan.pip_args)
+            .args(what)
+    };
+    if !plan.preinstall.is_empty() {
+        reporter
+            .doit(&pip(&plan.preinstall))
+            .context("installing the --preinstall requirements")?;
+    }
+    if let Some(requirements) = &plan.requirements {
+        let name = requirements.file_name().unwrap_or_default().to_string_lossy();
+        reporter
+            .doit(&pip(&["-r".to_owned(), requirements.display().to_string()]).dir(&layout.source_dir))
+            .with_context(|| format!("installing {name}"))?;
+    }
+    if let Some(project) = &plan.project {
+        let before = source_tree_entries(project);
+        let result = reporter
+            .doit(&pip(&[project.display().to_string()]).dir(project))
+            .with_context(|| format!("installing the source package from {}", project.display()));
+        if !reporter.no_act {
+            remove_build_residue(project, &before).context("removing what the build left in the source tree")?;
+        }
+        result?;
+    }
+    Ok(())
+}
+
+/// A Python command with the environment every step shares.
+fn python_command(python: &Path, plan: &InstallPlan) -> Command {
+    Command::new(python)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PIP_CACHE_DIR", &plan.cache_dir)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_INPUT", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore")
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONSTARTUP")
+        .env_remove("PYTHONUSERBASE")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("PIP_USER")
+        .env_remove("PIP_TARGET")
+        .env_remove("PIP_PREFIX")
+}
+
+/// Every path in the source tree outside `debian/` and version-control directories.
+fn source_tree_entries(project: &Path) -> BTreeSet<PathBuf> {
+    walkdir::WalkDir::new(project)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            !(e.depth() == 1 && name == "debian") && !matches!(name.as_ref(), ".git" | ".pc" | ".hg" | ".svn")
+        })
+        .filter_map(|e| e.ok())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// Removes what appeared in the source tree while the source package was built: the top-most new
+/// entries only, nothing that was there before.
+fn remove_build_residue(project: &Path, before: &BTreeSet<PathBuf>) -> Result<()> {
+    let after = source_tree_entries(project);
+    for path in after.difference(before) {
+        let parent_is_new = path
+            .parent()
+            .is_some_and(|parent| parent != project && !before.contains(parent));
+        if parent_is_new {
+            continue;
+        }
+        let removed = if path.is_dir() && !path.is_symlink() {
+            fs::remove_dir_all(path)
+        } else {
+            fs::remove_file(path)
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(source_dir: &Path) -> Layout {
+        Layout {
+            package: "demo".into(),
+            source_dir: source_dir.to_path_buf(),
+            staging_root: source_dir.join("debian/demo/opt/venvs/demo"),
+            final_root: PathBuf::from("/opt/venvs/demo"),
+            work_dir: source_dir.join("debian/.debhelper/rustvenv"),
+        }
+    }
+
+    fn options() -> VenvOptions {
+        VenvOptions {
+            python: "/usr/bin/python3".into(),
+            requirements: None,
+            sourcedirectory: None,
+            install_suffix: None,
+            index_url: Some("https://pypi.example/simple".into()),
+            extra_index_url: vec!["https://extra.example/simple".into()],
+            extra_pip_arg: vec!["--no-index".into()],
+            preinstall: vec![],
+            skip_install: false,
+            allow_leaks: false,
+        }
+    }
+
+    #[test]
+    fn named_requirements_file_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        let mut opts = options();
+        opts.requirements = Some("missing.txt".into());
+        let err = plan(&layout(dir.path()), &opts).unwrap_err().to_string();
+        assert!(err.contains("missing.txt") && err.contains("--requirements"), "{err}");
+    }
+
+    #[test]
+    fn default_requirements_file_is_optional_and_pip_args_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("setup.py"), "").unwrap();
+        let plan = plan(&layout(dir.path()), &options()).unwrap();
+        assert_eq!(plan.requirements, None);
+        assert_eq!(plan.project.as_deref(), Some(dir.path()));
+        assert_eq!(
+            plan.pip_args,
+            [
+                "--index-url=https://pypi.example/simple",
+                "--extra-index-url=https://extra.example/simple",
+                "--no-index"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_source_dir_without_a_project_needs_skip_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = plan(&layout(dir.path()), &options()).unwrap_err().to_string();
+        assert!(err.contains("--skip-install"), "{err}");
+        let mut opts = options();
+        opts.skip_install = true;
+        assert_eq!(plan(&layout(dir.path()), &opts).unwrap().project, None);
+    }
+
+    #[test]
+    fn build_residue_is_removed_and_what_was_there_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("src/demo")).unwrap();
+        fs::create_dir_all(root.join("debian")).unwrap();
+        let before = source_tree_entries(root);
+        fs::create_dir_all(root.join("build/lib/demo")).unwrap();
+        fs::create_dir_all(root.join("src/demo.egg-info")).unwrap();
+        fs::write(root.join("src/demo.egg-info/PKG-INFO"), "x").unwrap();
+        fs::write(root.join("debian/new-file"), "kept").unwrap();
+        remove_build_residue(root, &before).unwrap();
+        assert!(!root.join("build").exists());
+        assert!(!root.join("src/demo.egg-info").exists());
+        assert!(root.join("src/demo").is_dir());
+        assert!(root.join("debian/new-file").exists());
+    }
+}

@@ -1,0 +1,113 @@
+//! The Python interpreter a venv is built with.
+//!
+//! Takes the `--python` value (a path or a name looked up in `PATH`), asks that interpreter once, as
+//! JSON, for its version and ABI, and returns an [`Interpreter`] pinned to the versioned executable it
+//! resolves to (`/usr/bin/python3` becomes `/usr/bin/python3.11`). The next stages rely on `path` being
+//! the real file the venv's `bin/python` will point at, and on `major_minor` naming the only Python
+//! version the venv can run with. Nothing is written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::debhelper::Command;
+
+/// A resolved Python interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// The real, versioned executable (symlinks resolved), e.g. `/usr/bin/python3.11`.
+    pub path: PathBuf,
+    /// `sys.version_info[:3]`, e.g. (3, 11, 2).
+    pub version: (u32, u32, u32),
+    /// `sysconfig.get_config_var("SOABI")`, e.g. `cpython-311-x86_64-linux-gnu` (PEP 3149), or empty.
+    pub soabi: String,
+}
+
+impl Interpreter {
+    /// "3.11": the minor version a venv is tied to (its site-packages is `lib/python3.11`).
+    pub fn major_minor(&self) -> String {
+        format!("{}.{}", self.version.0, self.version.1)
+    }
+}
+
+/// What the interpreter is asked; one line of JSON comes back.
+const PROBE: &str = "import json, os, sys, sysconfig
+print(json.dumps({
+    'executable': os.path.realpath(sys.executable),
+    'version': list(sys.version_info[:3]),
+    'implementation': sys.implementation.name,
+    'soabi': sysconfig.get_config_var('SOABI') or '',
+}))";
+
+/// Finds `requested` (an absolute or relative path, or a name looked up in `PATH`) and asks it what it is.
+///
+/// # Errors
+/// When no such executable exists (the message names it and says how to fix it), when it does not run,
+/// when it is not CPython 3, or when its answer cannot be read.
+pub fn probe(requested: &str) -> Result<Interpreter> {
+    let found = which::which(requested).map_err(|_| {
+        anyhow!(
+            "Python interpreter `{requested}` not found; install it (for example the python3.11 package) \
+             or name another with --python"
+        )
+    })?;
+    let answer = Command::new(&found)
+        .args(["-I", "-S", "-c", PROBE])
+        .query()
+        .with_context(|| format!("asking `{}` for its version", found.display()))?;
+    parse_probe(&answer, &found)
+}
+
+fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
+    let value: serde_json::Value = serde_json::from_str(answer.trim())
+        .with_context(|| format!("reading what `{}` answered: {answer:?}", found.display()))?;
+    let implementation = value["implementation"].as_str().unwrap_or_default();
+    let version: Vec<u32> = value["version"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|n| n.as_u64()).filter_map(|n| u32::try_from(n).ok()).collect())
+        .unwrap_or_default();
+    let (&[major, minor, micro], "cpython") = (version.as_slice(), implementation) else {
+        return Err(anyhow!(
+            "`{}` is {implementation} {version:?}; dh_rustvenv builds venvs with CPython 3",
+            found.display()
+        ));
+    };
+    if major != 3 {
+        return Err(anyhow!("`{}` is Python {major}.{minor}; dh_rustvenv needs Python 3", found.display()));
+    }
+    let executable = value["executable"]
+        .as_str()
+        .ok_or_else(|| anyhow!("`{}` did not say where its executable is", found.display()))?;
+    Ok(Interpreter {
+        path: PathBuf::from(executable),
+        version: (major, minor, micro),
+        soabi: value["soabi"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_probe_answer() {
+        let answer = r#"{"executable": "/usr/bin/python3.11", "version": [3, 11, 2], "implementation": "cpython", "soabi": "cpython-311-x86_64-linux-gnu"}"#;
+        let interp = parse_probe(answer, Path::new("/usr/bin/python3")).unwrap();
+        assert_eq!(interp.path, PathBuf::from("/usr/bin/python3.11"));
+        assert_eq!(interp.major_minor(), "3.11");
+        assert_eq!(interp.soabi, "cpython-311-x86_64-linux-gnu");
+    }
+
+    #[test]
+    fn refuses_other_implementations_and_garbage() {
+        let pypy = r#"{"executable": "/usr/bin/pypy3", "version": [3, 9, 16], "implementation": "pypy", "soabi": ""}"#;
+        assert!(parse_probe(pypy, Path::new("pypy3")).is_err());
+        assert!(parse_probe("Traceback", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn missing_interpreter_names_itself() {
+        let err = probe("/nonexistent/python9.9").unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/python9.9"), "{err}");
+    }
+}

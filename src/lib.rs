@@ -1,0 +1,206 @@
+//! dh_rustvenv: a debhelper program that builds a Python virtualenv into a Debian package.
+//!
+//! The pipeline runs once for every selected package, each stage taking what the one before returned:
+//! [`options`] and [`debhelper`] say what to act on, [`Layout`] says where, [`interpreter`] finds the
+//! Python, [`install`] builds the venv in the staging tree, [`relocate`] rewrites it for its final path,
+//! [`depends`] writes `${rustvenv:Depends}`, and [`audit`] proves that nothing names the build tree.
+//! [`build_package`] is that pipeline for one package.
+
+pub mod audit;
+pub mod debhelper;
+pub mod depends;
+pub mod install;
+pub mod interpreter;
+pub mod options;
+pub mod relocate;
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use debhelper::{Environment, Package, Reporter};
+use options::Options;
+
+/// The directory venvs are installed under when `DH_RUSTVENV_INSTALL_ROOT` is not set.
+pub const DEFAULT_INSTALL_ROOT: &str = "/opt/venvs";
+
+/// Where one package's venv is built and where it will live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The binary package's name.
+    pub package: String,
+    /// The Python project's directory (absolute): the top of the source package, or `-D`.
+    pub source_dir: PathBuf,
+    /// Where the venv is built (absolute): `<tmpdir>/<final_root>`, e.g.
+    /// `/build/demo-1.0/debian/demo/opt/venvs/demo`.
+    pub staging_root: PathBuf,
+    /// Where the venv lives once the package is installed: `<install root>/<install suffix>`, e.g.
+    /// `/opt/venvs/demo`.
+    pub final_root: PathBuf,
+    /// dh_rustvenv's scratch directory, `debian/.debhelper/rustvenv` (absolute); dh_clean removes it.
+    pub work_dir: PathBuf,
+}
+
+impl Layout {
+    /// Works out the layout of `package` from the options and the environment, relative to `top`, the
+    /// top of the source package (the directory dh runs in).
+    ///
+    /// # Errors
+    /// When `DH_RUSTVENV_INSTALL_ROOT` is not an absolute path, the install suffix is not a plain
+    /// directory name, or the source directory does not exist.
+    pub fn new(package: &Package, options: &Options, env: &Environment, top: &Path) -> Result<Layout> {
+        let root = env.install_root.as_deref().unwrap_or(DEFAULT_INSTALL_ROOT);
+        let root = normalize(Path::new(root));
+        if !root.is_absolute() || root == Path::new("/") {
+            bail!("DH_RUSTVENV_INSTALL_ROOT must be an absolute directory such as /opt/venvs, not `{}`", root.display());
+        }
+        let suffix = options.venv.install_suffix.as_deref().unwrap_or(&package.name);
+        if suffix.is_empty() || suffix.contains('/') || suffix == "." || suffix == ".." {
+            bail!("--install-suffix must be a plain directory name, not `{suffix}`");
+        }
+        let final_root = root.join(suffix);
+        let source_dir = normalize(&top.join(options.venv.sourcedirectory.as_deref().unwrap_or(Path::new("."))));
+        if !source_dir.is_dir() {
+            bail!("source directory {} not found (named with -D/--sourcedirectory)", source_dir.display());
+        }
+        let relative_final = final_root.strip_prefix("/").unwrap_or(&final_root);
+        Ok(Layout {
+            package: package.name.clone(),
+            source_dir,
+            staging_root: normalize(&top.join(&package.tmpdir).join(relative_final)),
+            final_root,
+            work_dir: top.join("debian/.debhelper/rustvenv"),
+        })
+    }
+}
+
+/// Removes `.` components and trailing slashes without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    path.components().filter(|c| *c != Component::CurDir).collect()
+}
+
+/// Runs the whole pipeline for one package. On failure nothing is left in the package build directory:
+/// the venv and the directories created for it are removed, and no substvar or script snippet is written.
+///
+/// # Errors
+/// The first stage's error, with context naming the step.
+pub fn build_package(package: &Package, options: &Options, env: &Environment, reporter: &Reporter) -> Result<()> {
+    let top = std::env::current_dir().context("finding the current directory")?;
+    let layout = Layout::new(package, options, env, &top)?;
+    let plan = install::plan(&layout, &options.venv)?;
+    let interpreter = interpreter::probe(&options.venv.python)?;
+    reporter.verbose_print(format!(
+        "# venv for {} at {} with {}",
+        package.name,
+        layout.final_root.display(),
+        interpreter.path.display()
+    ));
+    if reporter.no_act {
+        return install::build(&layout, &interpreter, &plan, reporter);
+    }
+
+    let staging = StagingDir::create(&layout.staging_root)?;
+    install::build(&layout, &interpreter, &plan, reporter)?;
+    let relocation = relocate::Relocation {
+        staging_paths: spellings(&layout.staging_root),
+        final_root: layout.final_root.as_os_str().as_encoded_bytes().to_vec(),
+    };
+    let report = relocate::relocate(&layout.staging_root, &relocation)
+        .context("relocating the venv")?;
+    for file in &report.rewritten {
+        reporter.verbose_print(format!("# relocated {}", file.display()));
+    }
+    let forbidden: Vec<audit::Forbidden> = relocation
+        .staging_paths
+        .iter()
+        .cloned()
+        .chain(spellings(&top))
+        .map(|path| audit::Forbidden { path })
+        .collect();
+    let leaks = audit::scan(&layout.staging_root, &forbidden, &relocation.final_root)?;
+    if !leaks.is_empty() {
+        let listing = audit::describe(&leaks, &layout.staging_root, 20);
+        let message = format!(
+            "{} file(s) in the venv still name the build directory:\n{listing}",
+            leaks.len()
+        );
+        if !options.venv.allow_leaks {
+            bail!("{message}\nfix the files above, or pass --allow-leaks to build the package anyway");
+        }
+        reporter.warning(format!("package {}: {message}", package.name));
+    }
+    staging.keep();
+
+    depends::write_substvars(&package.name, &interpreter, reporter)?;
+    if !options.debhelper.no_scripts {
+        for (script, snippet) in relocate::bytecode_scripts(&layout.final_root) {
+            debhelper::autoscript(&package.name, script, &snippet)?;
+        }
+    }
+    Ok(())
+}
+
+/// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.
+fn spellings(path: &Path) -> Vec<Vec<u8>> {
+    let mut out = vec![path.as_os_str().as_encoded_bytes().to_vec()];
+    if let Ok(canonical) = fs::canonicalize(path) {
+        let canonical = canonical.into_os_string().into_encoded_bytes();
+        if canonical != out[0] {
+            out.push(canonical);
+        }
+    }
+    out
+}
+
+/// The staging directory of a venv being built: removed again, with the directories created for it,
+/// unless [`StagingDir::keep`] is called.
+struct StagingDir {
+    root: PathBuf,
+    created: Vec<PathBuf>,
+    keep: bool,
+}
+
+impl StagingDir {
+    /// Prepares `root` for a new venv: a venv left there by an earlier run is removed; anything else
+    /// there is an error, since it was put there by someone else.
+    fn create(root: &Path) -> Result<StagingDir> {
+        if root.exists() {
+            if !root.join("pyvenv.cfg").is_file() && fs::read_dir(root).map(|mut d| d.next().is_some()).unwrap_or(true) {
+                bail!(
+                    "{} already exists and is not a venv; remove what was installed there, or choose another \
+                     place with --install-suffix",
+                    root.display()
+                );
+            }
+            fs::remove_dir_all(root).with_context(|| format!("removing the earlier venv {}", root.display()))?;
+        }
+        let mut created = Vec::new();
+        let mut dir = root;
+        while !dir.exists() {
+            created.push(dir.to_path_buf());
+            match dir.parent() {
+                Some(parent) => dir = parent,
+                None => break,
+            }
+        }
+        Ok(StagingDir { root: root.to_path_buf(), created, keep: false })
+    }
+
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        let _ = fs::remove_dir_all(&self.root);
+        for dir in &self.created {
+            // Only directories this run created, and only while they are empty.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `dh_rustvenv`: reads the options and the debhelper environment, runs the pipeline once for every
+//! selected package, and prints any error once, in debhelper's shape, with exit status 255.
+
+use std::process::ExitCode;
+
+use dh_rustvenv::debhelper::{self, Environment, Reporter, TOOL};
+use dh_rustvenv::options;
+
+fn main() -> ExitCode {
+    let env = Environment::from_process();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let invocation = match options::parse(&args, env.dh_internal_options.as_deref(), env.dh_options.as_deref()) {
+        Ok(invocation) => invocation,
+        Err(e) => return clap_exit(e),
+    };
+    let options = &invocation.options;
+    let reporter = Reporter {
+        verbose: options.debhelper.verbose || env.dh_verbose,
+        no_act: options.debhelper.no_act || env.dh_no_act,
+        quiet: env.dh_quiet || env.build_option("terse"),
+    };
+    for warning in &invocation.warnings {
+        reporter.warning(warning);
+    }
+    let packages = match debhelper::selected_packages(
+        &invocation.selection_args,
+        &invocation.selection_dh_options,
+        options.debhelper.tmpdir.as_deref(),
+    ) {
+        Ok(packages) => packages,
+        Err(e) => return fail(&format!("{e:#}")),
+    };
+    for package in &packages {
+        if let Err(e) = dh_rustvenv::build_package(package, options, &env, &reporter) {
+            return fail(&format!("package {}: {e:#}", package.name));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints `dh_rustvenv: error: <message>` and returns debhelper's error status (`Dh_Lib.pm`, `error`).
+fn fail(message: &str) -> ExitCode {
+    eprintln!("{TOOL}: error: {message}");
+    ExitCode::from(255)
+}
+
+/// `--help` and `--version` print and succeed; a usage error becomes one debhelper-style line.
+fn clap_exit(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            fail(&format!("{first}; see {TOOL} --help"))
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The command line of `dh_rustvenv`: debhelper's common options, then the venv options.
+//!
+//! Takes the process arguments and the debhelper environment (`DH_INTERNAL_OPTIONS`, `DH_OPTIONS`) and
+//! returns one [`Invocation`]: the parsed [`Options`], the package-selection words to hand to
+//! `dh_listpackages`, and warnings about ignored words. The words are read in debhelper's order
+//! (`Dh_Getopt.pm`, `parseopts`): `DH_INTERNAL_OPTIONS` (split on `\x1e`), then `DH_OPTIONS` (split on
+//! white space), then the command line, so a later scalar option wins over an earlier one. Unknown words
+//! in the two variables are ignored with a warning; on the command line they are an error. `-O<option>`
+//! (what `dh` passes on for its own unknown options) is applied when `dh_rustvenv` knows the option and
+//! dropped silently otherwise, as debhelper(7) documents. Nothing here reads the environment itself.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser};
+
+/// Everything `dh_rustvenv` can be told on its command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "dh_rustvenv",
+    version,
+    about = "build a Python virtualenv into a Debian package",
+    long_about = "dh_rustvenv is a debhelper program that builds a Python virtual environment (venv) inside \
+the package build directory, at debian/PACKAGE/opt/venvs/NAME, installs the pinned requirements and the \
+source package itself into it with pip, and rewrites every path that names the build directory so that the \
+venv works at its final location /opt/venvs/NAME. It writes ${rustvenv:Depends} to debian/PACKAGE.substvars \
+with the Python interpreter the venv is tied to, and maintainer-script snippets that byte-compile the venv \
+on installation and remove the bytecode on removal.\n\nIt is normally run through the dh sequence add-on: \
+`dh $@ --with rustvenv`, or Build-Depends: dh-sequence-rustvenv.",
+    disable_version_flag = true,
+    args_override_self = true
+)]
+pub struct Options {
+    /// Debhelper's common options.
+    #[command(flatten)]
+    pub debhelper: DebhelperOptions,
+    /// What goes into the venv and how it is built.
+    #[command(flatten)]
+    pub venv: VenvOptions,
+    /// Print the version and exit.
+    #[arg(long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
+}
+
+/// The options every debhelper program takes (debhelper(7), "SHARED DEBHELPER OPTIONS").
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Debhelper options")]
+pub struct DebhelperOptions {
+    /// Act on the package PACKAGE; may be given more than once.
+    #[arg(short = 'p', long = "package", value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+    /// Do not act on the package PACKAGE, even if it is selected otherwise; may be given more than once.
+    #[arg(short = 'N', long = "no-package", value_name = "PACKAGE")]
+    pub no_packages: Vec<String>,
+    /// Act on all architecture-dependent packages.
+    #[arg(short = 'a', long = "arch", visible_alias = "same-arch")]
+    pub arch: bool,
+    /// Act on all architecture-independent packages.
+    #[arg(short = 'i', long = "indep")]
+    pub indep: bool,
+    /// Use DIR as the package build directory instead of debian/PACKAGE (implies a single package).
+    #[arg(short = 'P', long = "tmpdir", value_name = "DIR")]
+    pub tmpdir: Option<PathBuf>,
+    /// Print every command that changes the package build directory, indented by a tab
+    /// (also DH_VERBOSE set to any non-empty value).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Do not change anything; with --verbose, print what would be run (also DH_NO_ACT).
+    #[arg(long = "no-act")]
+    pub no_act: bool,
+    /// Do not add the maintainer-script snippets (byte-compilation on installation, clean-up on removal).
+    #[arg(short = 'n', long = "no-scripts", visible_alias = "noscripts")]
+    pub no_scripts: bool,
+}
+
+/// What goes into the venv, and from where.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Virtualenv options")]
+pub struct VenvOptions {
+    /// The Python interpreter the venv is built with, a path or a name looked up in PATH. It is pinned to
+    /// the versioned interpreter it resolves to (/usr/bin/python3 becomes /usr/bin/python3.11), and the
+    /// package depends on that interpreter's Debian package.
+    #[arg(long, value_name = "PYTHON", default_value = "/usr/bin/python3")]
+    pub python: String,
+    /// The pip requirements file, relative to the source directory. When the option is not given,
+    /// requirements.txt is used if it exists; a file named with this option must exist.
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
+    /// The directory of the Python project (pyproject.toml or setup.py) and of the requirements file,
+    /// relative to the top of the source package. Default: the top of the source package.
+    #[arg(short = 'D', long = "sourcedirectory", alias = "sourcedir", value_name = "DIR")]
+    pub sourcedirectory: Option<PathBuf>,
+    /// The venv's directory name under the install root (DH_RUSTVENV_INSTALL_ROOT, default /opt/venvs).
+    /// Default: the binary package's name.
+    #[arg(long = "install-suffix", value_name = "NAME")]
+    pub install_suffix: Option<String>,
+    /// The package index pip uses, passed to every pip call as --index-url.
+    #[arg(long = "index-url", value_name = "URL")]
+    pub index_url: Option<String>,
+    /// A further package index, passed to every pip call as --extra-index-url; may be given more than once.
+    #[arg(long = "extra-index-url", value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+    /// An argument appended to every `pip install` call, such as --no-index or --find-links=DIR;
+    /// may be given more than once.
+    #[arg(long = "extra-pip-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub extra_pip_arg: Vec<String>,
+    /// A requirement installed before the requirements file, such as "pip==24.0"; may be given more than
+    /// once.
+    #[arg(long, value_name = "REQUIREMENT")]
+    pub preinstall: Vec<String>,
+    /// Do not install the source package itself; install only --preinstall and the requirements file.
+    #[arg(long = "skip-install")]
+    pub skip_install: bool,
+    /// Build the package even when files of the venv still name the build directory after relocation;
+    /// they are listed as a warning instead of an error.
+    #[arg(long = "allow-leaks")]
+    pub allow_leaks: bool,
+}
+
+/// One run's parsed options, plus what debhelper needs to select the same packages.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The merged options, in debhelper's order of precedence.
+    pub options: Options,
+    /// The package-selection words of the command line (-p, -N, -a, -i and their long forms), for
+    /// `dh_listpackages`.
+    pub selection_args: Vec<String>,
+    /// The package-selection words of `DH_OPTIONS`, which `dh_listpackages` is given as its own
+    /// `DH_OPTIONS` (the venv options there would only make it warn).
+    pub selection_dh_options: String,
+    /// One line for every word of `DH_OPTIONS` or `DH_INTERNAL_OPTIONS` that was ignored.
+    pub warnings: Vec<String>,
+}
+
+/// The clap command behind [`Options`], for `--help` and the man page.
+pub fn command() -> clap::Command {
+    Options::command()
+}
+
+/// Parses `args` (without the program name) together with the contents of `DH_INTERNAL_OPTIONS` and
+/// `DH_OPTIONS`.
+///
+/// # Errors
+/// Returns clap's error for an unknown option or a bad value on the command line, and for `--help` and
+/// `--version` (whose kind tells the caller to print it and exit 0).
+pub fn parse(
+    args: &[String],
+    dh_internal_options: Option<&str>,
+    dh_options: Option<&str>,
+) -> Result<Invocation, clap::Error> {
+    let known = KnownOptions::new(&command());
+    let mut warnings = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    if let Some(internal) = dh_internal_options {
+        let split: Vec<String> = internal
+            .split('\x1e')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect();
+        words.extend(known.keep_known(&split, "DH_INTERNAL_OPTIONS", &mut warnings));
+    }
+    let mut selection_dh_options = Vec::new();
+    if let Some(dh_options) = dh_options {
+        let split: Vec<String> = dh_options.split_whitespace().map(str::to_owned).collect();
+        let kept = known.keep_known(&split, "DH_OPTIONS", &mut warnings);
+        selection_dh_options = known.selection_words(&kept);
+        words.extend(kept);
+    }
+    let command_line = known.expand_passthrough(args);
+    let selection_args = known.selection_words(&command_line);
+    words.extend(command_line);
+
+    let argv = std::iter::once(OsString::from("dh_rustvenv")).chain(words.into_iter().map(OsString::from));
+    let options = Options::try_parse_from(argv)?;
+    Ok(Invocation {
+        options,
+        selection_args,
+        selection_dh_options: selection_dh_options.join(" "),
+        warnings,
+    })
+}
+
+/// The options clap knows, by spelling, and whether each takes a value.
+struct KnownOptions {
+    /// (spelling with dashes, takes a value, is a package-selection option)
+    spellings: Vec<(String, bool, bool)>,
+}
+
+impl KnownOptions {
+    fn new(command: &clap::Command) -> KnownOptions {
+        let mut spellings = Vec::new();
+        for arg in command.get_arguments() {
+            let takes_value = arg.get_action().takes_values();
+            let selection = matches!(arg.get_id().as_str(), "packages" | "no_packages" | "arch" | "indep");
+            for long in arg.get_long_and_visible_aliases().into_iter().flatten() {
+                spellings.push((format!("--{long}"), takes_value, selection));
+            }
+            for alias in arg.get_all_aliases().into_iter().flatten() {
+                spellings.push((format!("--{alias}"), takes_value, selection));
+            }
+            if let Some(short) = arg.get_short() {
+                spellings.push((format!("-{short}"), takes_value, selection));
+            }
+        }
+        KnownOptions { spellings }
+    }
+
+    /// Finds the option a word spells: `--name`, `--name=value`, `-x` or `-xVALUE`.
+    /// Returns (takes a value, the value is inside the word, is a selection option).
+    fn lookup(&self, word: &str) -> Option<(bool, bool, bool)> {
+        if let Some(long) = word.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            let spelled = format!("--{name}");
+            return self
+                .spellings
+                .iter()
+                .find(|(s, _, _)| *s == spelled)
+                .map(|&(_, takes, sel)| (takes, inline, sel));
+        }
+        let short = word.strip_prefix('-')?.chars().next()?;
+        let spelled = format!("-{short}");
+        let attached = word.len() > 2;
+        self.spellings
+            .iter()
+            .find(|(s, _, _)| *s == spelled)
+            .filter(|(_, takes, _)| *takes || !attached)
+            .map(|&(_, takes, sel)| (takes, attached, sel))
+    }
+
+    /// Rewrites `-O<option>` into `<option>` when it is known and drops it otherwise
+    /// (`Dh_Getopt.pm` parses `-O` values and ignores the ones it does not know).
+    fn expand_passthrough(&self, args: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut iter = args.iter();
+        while let Some(word) = iter.next() {
+            let passed = match word.as_str() {
+                "-O" => iter.next().cloned(),
+                w if w.starts_with("-O") => Some(w[2..].to_owned()),
+                w if w.starts_with("--O=") => Some(w[4..].to_owned()),
+                _ => {
+                    out.push(word.clone());
+                    continue;
+                }
+            };
+            if let Some(passed) = passed
+                && self.lookup(&passed).is_some()
+            {
+                out.push(passed);
+            }
+        }
+        out
+    }
+
+    /// Keeps the known options of an environment variable's words, with their values; the rest is
+    /// reported in `warnings` (once for the variable) and dropped, as `Dh_Getopt.pm` does.
+    fn keep_known(&self, words: &[String], variable: &str, warnings: &mut Vec<String>) -> Vec<String> {
+        let words = self.expand_passthrough(words);
+        let mut kept = Vec::new();
+        let mut ignored = Vec::new();
+        let mut iter = words.iter();
+        while let Some(word) = iter.next() {
+            match self.lookup(word) {
+                Some((takes_value, inline, _)) => {
+                    kept.push(word.clone());
+                    if takes_value && !inline {
+                        kept.extend(iter.next().cloned());
+                    }
+                }
+                None => ignored.push(word.clone()),
+            }
+        }
+        if !ignored.is_empty() {
+            warnings.push(format!("ignored unknown options in {variable}: {}", ignored.join(" ")));
+        }
+        kept
+    }
+
+    /// The package-selection words (with their values) among `words`.
+    fn selection_words(&self, words: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut iter = words.iter();
+        while let Some(word) = iter.next() {
+            let Some((takes_value, inline, selection)) = self.lookup(word) else {
+                continue;
+            };
+            let value = if takes_value && !inline { iter.next() } else { None };
+            if selection {
+                out.push(word.clone());
+                out.extend(value.cloned());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &[&str]) -> Vec<String> {
+        s.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn arch_and_indep_take_no_value() {
+        let inv = parse(&words(&["-a", "-O--buildsystem=pybuild", "-i"]), None, None).unwrap();
+        assert!(inv.options.debhelper.arch);
+        assert!(inv.options.debhelper.indep);
+        assert_eq!(inv.selection_args, words(&["-a", "-i"]));
+    }
+
+    #[test]
+    fn passthrough_applies_known_options_and_drops_unknown() {
+        let inv = parse(
+            &words(&["-O--python=/usr/bin/python3.11", "-O--buildsystem=pybuild", "-O-v"]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(inv.options.venv.python, "/usr/bin/python3.11");
+        assert!(inv.options.debhelper.verbose);
+        assert!(inv.warnings.is_empty());
+    }
+
+    #[test]
+    fn command_line_wins_over_dh_options_which_win_over_internal() {
+        let inv = parse(
+            &words(&["--install-suffix=cli"]),
+            Some("-O--install-suffix=internal\x1e-a"),
+            Some("--install-suffix=env --requirements reqs.txt"),
+        )
+        .unwrap();
+        assert_eq!(inv.options.venv.install_suffix.as_deref(), Some("cli"));
+        assert_eq!(inv.options.venv.requirements, Some(PathBuf::from("reqs.txt")));
+        assert!(inv.options.debhelper.arch);
+        // Selection from DH_INTERNAL_OPTIONS stays with dh_listpackages, which reads it itself.
+        assert!(inv.selection_args.is_empty());
+    }
+
+    #[test]
+    fn unknown_words_in_dh_options_are_ignored_with_a_warning() {
+        let inv = parse(&[], None, Some("--frobnicate -pdemo --extra-pip-arg --no-index")).unwrap();
+        assert_eq!(inv.options.debhelper.packages, words(&["demo"]));
+        assert_eq!(inv.options.venv.extra_pip_arg, words(&["--no-index"]));
+        assert_eq!(inv.selection_dh_options, "-pdemo");
+        assert_eq!(inv.warnings, words(&["ignored unknown options in DH_OPTIONS: --frobnicate"]));
+    }
+
+    #[test]
+    fn unknown_option_on_the_command_line_is_an_error() {
+        let err = parse(&words(&["--frobnicate"]), None, None).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn attached_short_values_and_repeats() {
+        let inv = parse(
+            &words(&["-pone", "-p", "two", "-Nthree", "--extra-pip-arg=--no-index", "--extra-pip-arg", "-q"]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(inv.options.debhelper.packages, words(&["one", "two"]));
+        assert_eq!(inv.options.debhelper.no_packages, words(&["three"]));
+        assert_eq!(inv.options.venv.extra_pip_arg, words(&["--no-index", "-q"]));
+        assert_eq!(inv.selection_args, words(&["-pone", "-p", "two", "-Nthree"]));
+    }
+}

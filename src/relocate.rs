@@ -1,0 +1,501 @@
+//! Makes a venv built at the staging path work at its final path.
+//!
+//! Takes the venv that install built at `staging_root` and rewrites, in place, every reference to
+//! `staging_root` into `final_root`: console-script shebangs (pip's `/bin/sh` + `'''exec'` form for
+//! long paths becomes a plain shebang when the final path allows), every activate script, `pyvenv.cfg`,
+//! `.pth` files and any other text file; absolute symlinks into the venv become relative. It removes the
+//! bytecode pip or the build left (`__pycache__`; the package byte-compiles at installation instead),
+//! removes `direct_url.json` files that record a local build path (PEP 610), and brings every dist-info
+//! `RECORD` (PEP 376, PEP 627) up to date with the files as shipped. It writes only under
+//! `staging_root`; ELF and other binary files are left for the next stages.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use sha2::Digest as _;
+
+/// Where a venv was built, and where it will live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relocation {
+    /// The spellings of the staging path found in files: the absolute path dh_rustvenv gave the tools
+    /// and, when it differs, its canonical form (symlinks resolved).
+    pub staging_paths: Vec<Vec<u8>>,
+    /// The final path, e.g. `/opt/venvs/demo`.
+    pub final_root: Vec<u8>,
+}
+
+/// What relocation changed, in walk order (sorted by file name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelocationReport {
+    /// Text files whose content named the staging path and was rewritten.
+    pub rewritten: Vec<PathBuf>,
+    /// Symlinks that pointed into the staging path and are now relative.
+    pub relinked: Vec<PathBuf>,
+    /// `__pycache__` directories removed.
+    pub bytecode_dirs_removed: usize,
+    /// `direct_url.json` files removed because they named a local build path.
+    pub direct_urls_removed: Vec<PathBuf>,
+    /// `RECORD` files brought up to date.
+    pub records_updated: Vec<PathBuf>,
+}
+
+/// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
+/// distlib use the same limit before they fall back to the `/bin/sh` form.
+pub const MAX_SHEBANG: usize = 127;
+
+/// Relocates the venv at `staging_root`.
+///
+/// # Errors
+/// When a file or directory of the venv cannot be read or written; the message names it.
+pub fn relocate(staging_root: &Path, relocation: &Relocation) -> Result<RelocationReport> {
+    let mut report = RelocationReport {
+        bytecode_dirs_removed: remove_bytecode(staging_root)?,
+        ..RelocationReport::default()
+    };
+    for entry in walk(staging_root) {
+        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
+        let path = entry.path();
+        let file_type = entry.file_type();
+        if file_type.is_symlink() {
+            if relink(path, staging_root, relocation)? {
+                report.relinked.push(path.to_path_buf());
+            }
+        } else if file_type.is_file() {
+            if path.file_name().is_some_and(|n| n == "direct_url.json") && is_local_direct_url(path)? {
+                fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+                report.direct_urls_removed.push(path.to_path_buf());
+                continue;
+            }
+            let content = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            if !is_text(&content) {
+                continue;
+            }
+            if let Some(new) = rewrite_text(&content, relocation) {
+                fs::write(path, new).with_context(|| format!("writing {}", path.display()))?;
+                report.rewritten.push(path.to_path_buf());
+            }
+        }
+    }
+    let changed: BTreeSet<&Path> = report.rewritten.iter().map(PathBuf::as_path).collect();
+    for entry in walk(staging_root) {
+        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
+        let path = entry.path();
+        let is_record = path.file_name().is_some_and(|n| n == "RECORD")
+            && path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d.to_string_lossy().ends_with(".dist-info"));
+        if is_record && update_record(path, &changed)? {
+            report.records_updated.push(path.to_path_buf());
+        }
+    }
+    Ok(report)
+}
+
+/// The venv's entries, sorted by file name so every build walks them in the same order.
+pub fn walk(root: &Path) -> walkdir::IntoIter {
+    walkdir::WalkDir::new(root).sort_by_file_name().into_iter()
+}
+
+/// Removes every `__pycache__` directory under `root`; returns how many.
+fn remove_bytecode(root: &Path) -> Result<usize> {
+    let dirs: Vec<PathBuf> = walk(root)
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_dir() && e.file_name() == "__pycache__")
+        .map(|e| e.into_path())
+        .collect();
+    for dir in &dirs {
+        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    Ok(dirs.len())
+}
+
+/// Whether a file is text that may be rewritten: no NUL byte (ELF files, archives and pickles have
+/// them; changing a path's length inside those would corrupt them).
+fn is_text(content: &[u8]) -> bool {
+    !content.contains(&0)
+}
+
+/// Whether `direct_url.json` (PEP 610) records a `file:` URL: the build-time location of a local
+/// directory, wheel or sdist, which means nothing on the installed system and names the build tree.
+fn is_local_direct_url(path: &Path) -> Result<bool> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(_) => return Ok(false),
+    };
+    Ok(value["url"].as_str().is_some_and(|url| url.starts_with("file:")))
+}
+
+/// Rewrites a text file's content for the final path; None when it does not name the staging path.
+///
+/// Every occurrence of a staging path that ends at a path boundary is replaced by the final path. A
+/// script in pip's long-path form (`#!/bin/sh`, then `'''exec' <python> "$0" "$@"`, then `' '''`) whose
+/// interpreter ends up inside the final path gets a plain `#!<python>` line instead, when that line fits
+/// in [`MAX_SHEBANG`] bytes and the path has no space: shells and lintian then read it as the Python
+/// script it is.
+pub fn rewrite_text(content: &[u8], relocation: &Relocation) -> Option<Vec<u8>> {
+    let mut text = content.to_vec();
+    let mut changed = false;
+    for staging in &relocation.staging_paths {
+        if let Some(new) = replace_path(&text, staging, &relocation.final_root) {
+            text = new;
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    Some(plain_shebang(&text, &relocation.final_root).unwrap_or(text))
+}
+
+/// Replaces each occurrence of `from` followed by a path boundary (end, `/`, a quote, white space or
+/// punctuation other than `-`, `_` and `.`) with `to`; None when there is none.
+pub fn replace_path(text: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    if from.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(at) = find(rest, from) {
+        let after = rest.get(at + from.len()).copied();
+        let boundary = after.is_none_or(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        out.extend_from_slice(&rest[..at]);
+        if boundary {
+            out.extend_from_slice(to);
+            changed = true;
+        } else {
+            out.extend_from_slice(from);
+        }
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    changed.then_some(out)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Turns pip's `/bin/sh` + `'''exec'` script header into `#!<python>` when `<python>` lies in
+/// `final_root`, has no space, and the line fits; None when the text is not in that form.
+pub fn plain_shebang(text: &[u8], final_root: &[u8]) -> Option<Vec<u8>> {
+    let rest = text.strip_prefix(b"#!/bin/sh\n'''exec' ")?;
+    let line_end = rest.iter().position(|&b| b == b'\n')?;
+    let exec_line = &rest[..line_end];
+    let body = rest[line_end + 1..].strip_prefix(b"' '''\n")?;
+    let args = b" \"$0\" \"$@\"";
+    let python = exec_line.strip_suffix(args)?;
+    let python = python
+        .strip_prefix(b"\"")
+        .and_then(|p| p.strip_suffix(b"\""))
+        .unwrap_or(python);
+    let inside = python.starts_with(final_root) && python.get(final_root.len()) == Some(&b'/');
+    let line_len = 2 + python.len() + 1;
+    if !inside || python.contains(&b' ') || line_len > MAX_SHEBANG {
+        return None;
+    }
+    let mut out = b"#!".to_vec();
+    out.extend_from_slice(python);
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    Some(out)
+}
+
+/// Makes a symlink that points into the staging path relative; returns whether it changed it.
+fn relink(link: &Path, staging_root: &Path, relocation: &Relocation) -> Result<bool> {
+    let target = fs::read_link(link).with_context(|| format!("reading the symlink {}", link.display()))?;
+    let target_bytes = target.as_os_str().as_encoded_bytes();
+    let Some(inside) = relocation
+        .staging_paths
+        .iter()
+        .find_map(|s| target_bytes.strip_prefix(s.as_slice()))
+        .filter(|rest| rest.is_empty() || rest.starts_with(b"/"))
+    else {
+        return Ok(false);
+    };
+    let inside = String::from_utf8_lossy(inside);
+    let absolute_in_staging = staging_root.join(inside.trim_start_matches('/'));
+    let from_dir = link.parent().unwrap_or(staging_root);
+    let relative = relative_path(from_dir, &absolute_in_staging);
+    fs::remove_file(link).with_context(|| format!("removing the symlink {}", link.display()))?;
+    std::os::unix::fs::symlink(&relative, link)
+        .with_context(|| format!("creating the symlink {} -> {}", link.display(), relative.display()))?;
+    Ok(true)
+}
+
+/// The path that leads from directory `from` to `to`, both absolute and without `..`.
+pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &to[common..] {
+        out.push(part);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// Brings a `RECORD` up to date: rows of files that no longer exist are dropped, rows of rewritten
+/// files get their new `sha256=` hash and size; the order of rows and the line ending are kept.
+/// Returns whether the file changed.
+///
+/// # References
+/// PEP 376 and PEP 627 (RECORD's CSV rows: path, `algorithm=urlsafe-base64-nopad-digest`, size); the
+/// binary distribution format specification (hash rows may be empty for RECORD itself and bytecode).
+fn update_record(record: &Path, changed: &BTreeSet<&Path>) -> Result<bool> {
+    let text = fs::read(record).with_context(|| format!("reading {}", record.display()))?;
+    let base = record
+        .parent()
+        .and_then(Path::parent)
+        .with_context(|| format!("{} is not inside a dist-info directory", record.display()))?;
+    let Some(new) = rewrite_record(&text, base, changed)
+        .with_context(|| format!("reading {} as CSV", record.display()))?
+    else {
+        return Ok(false);
+    };
+    fs::write(record, new).with_context(|| format!("writing {}", record.display()))?;
+    Ok(true)
+}
+
+/// [`update_record`] over bytes; `base` is the directory RECORD's paths are relative to.
+fn rewrite_record(text: &[u8], base: &Path, changed: &BTreeSet<&Path>) -> Result<Option<Vec<u8>>> {
+    let crlf = text.windows(2).any(|w| w == b"\r\n");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text);
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') })
+        .from_writer(Vec::new());
+    let mut modified = false;
+    for row in reader.byte_records() {
+        let row = row?;
+        let Some(name) = row.get(0) else { continue };
+        let file = lexical_join(base, Path::new(&*String::from_utf8_lossy(name)));
+        if fs::symlink_metadata(&file).is_err() {
+            modified = true;
+            continue;
+        }
+        let has_hash = row.get(1).is_some_and(|h| !h.is_empty());
+        if has_hash && changed.contains(file.as_path()) {
+            let content = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let digest = sha2::Sha256::digest(&content);
+            let hash = format!(
+                "sha256={}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+            );
+            writer.write_record([name, hash.as_bytes(), content.len().to_string().as_bytes()])?;
+            modified = true;
+        } else {
+            writer.write_byte_record(&row)?;
+        }
+    }
+    if !modified {
+        return Ok(None);
+    }
+    Ok(Some(writer.into_inner().map_err(|e| e.into_error())?))
+}
+
+/// Joins `relative` to `base`, resolving `..` without touching the file system.
+fn lexical_join(base: &Path, relative: &Path) -> PathBuf {
+    let mut out = base.to_path_buf();
+    for part in relative.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The maintainer-script snippets that carry the bytecode policy: the package ships no bytecode, its
+/// `postinst` byte-compiles the venv at its final path (so every `.pyc` names that path, by
+/// construction), and `prerm` removes every `__pycache__` directory, including those Python wrote while
+/// the program ran, so that removal leaves nothing behind; `postrm` sweeps what appeared after `prerm`
+/// and the directories dpkg could not remove because of it.
+///
+/// Returns (script, snippet) pairs for [`crate::debhelper::autoscript`].
+///
+/// # References
+/// Debian Python Policy 3.7 ("Byte compilation"), which dh_python3's `py3compile`/`py3clean` implement
+/// for Debian's own packages.
+pub fn bytecode_scripts(final_root: &Path) -> Vec<(&'static str, String)> {
+    let venv = crate::debhelper::shell_quote(&final_root.to_string_lossy());
+    let postinst = format!(
+        "if [ \"$1\" = configure ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
+         \tif [ -x {venv}/bin/python ]; then\n\
+         \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
+         \tfi\n\
+         fi"
+    );
+    let clean = format!(
+        "\tfind {venv} -depth -type d -name __pycache__ -exec rm -rf {{}} + 2>/dev/null || true"
+    );
+    let prerm = format!("if [ -d {venv} ]; then\n{clean}\nfi");
+    let postrm = format!(
+        "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
+         \tif [ -d {venv} ]; then\n\
+         \t{clean}\n\
+         \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
+         \tfi\n\
+         fi"
+    );
+    vec![("postinst", postinst), ("prerm", prerm), ("postrm", postrm)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAGING: &str = "/build/demo-1.0/debian/demo/opt/venvs/demo";
+
+    fn relocation() -> Relocation {
+        Relocation {
+            staging_paths: vec![STAGING.as_bytes().to_vec()],
+            final_root: b"/opt/venvs/demo".to_vec(),
+        }
+    }
+
+    fn rewrite(text: &str) -> Option<String> {
+        rewrite_text(text.as_bytes(), &relocation()).map(|b| String::from_utf8(b).unwrap())
+    }
+
+    #[test]
+    fn rewrites_shebang_keeping_interpreter_name_and_body() {
+        let script = format!("#!{STAGING}/bin/python3\n# -*- coding: utf-8 -*-\nimport sys\n");
+        assert_eq!(
+            rewrite(&script).unwrap(),
+            "#!/opt/venvs/demo/bin/python3\n# -*- coding: utf-8 -*-\nimport sys\n"
+        );
+    }
+
+    #[test]
+    fn turns_pips_sh_exec_form_into_a_plain_shebang() {
+        let long = format!("/build/{}/debian/demo/opt/venvs/demo", "x".repeat(120));
+        let script = format!(
+            "#!/bin/sh\n'''exec' {long}/bin/python \"$0\" \"$@\"\n' '''\n# -*- coding: utf-8 -*-\nimport re\n"
+        );
+        let relocation = Relocation {
+            staging_paths: vec![long.into_bytes()],
+            final_root: b"/opt/venvs/demo".to_vec(),
+        };
+        let out = rewrite_text(script.as_bytes(), &relocation).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "#!/opt/venvs/demo/bin/python\n# -*- coding: utf-8 -*-\nimport re\n"
+        );
+    }
+
+    #[test]
+    fn keeps_the_sh_exec_form_when_the_final_path_is_too_long_for_a_shebang() {
+        let final_root = format!("/opt/{}", "y".repeat(130));
+        let script = format!("#!/bin/sh\n'''exec' \"{STAGING}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n");
+        let relocation = Relocation {
+            staging_paths: vec![STAGING.as_bytes().to_vec()],
+            final_root: final_root.clone().into_bytes(),
+        };
+        let out = String::from_utf8(rewrite_text(script.as_bytes(), &relocation).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            format!("#!/bin/sh\n'''exec' \"{final_root}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n")
+        );
+    }
+
+    #[test]
+    fn rewrites_every_activate_variant() {
+        let cases = [
+            // bin/activate (sh/bash), Python 3.11 and the indented form of later releases
+            (format!("VIRTUAL_ENV=\"{STAGING}\"\nexport VIRTUAL_ENV\n"), "VIRTUAL_ENV=\"/opt/venvs/demo\"\nexport VIRTUAL_ENV\n".to_owned()),
+            (format!("case \"$(uname)\" in\n    *) export VIRTUAL_ENV='{STAGING}' ;;\nesac\n"), "case \"$(uname)\" in\n    *) export VIRTUAL_ENV='/opt/venvs/demo' ;;\nesac\n".to_owned()),
+            // bin/activate.csh
+            (format!("setenv VIRTUAL_ENV \"{STAGING}\"\n"), "setenv VIRTUAL_ENV \"/opt/venvs/demo\"\n".to_owned()),
+            // bin/activate.fish
+            (format!("set -gx VIRTUAL_ENV \"{STAGING}\"\n"), "set -gx VIRTUAL_ENV \"/opt/venvs/demo\"\n".to_owned()),
+            // bin/activate.nu (virtualenv)
+            (format!("    let virtual_env = r#'{STAGING}'#\n"), "    let virtual_env = r#'/opt/venvs/demo'#\n".to_owned()),
+            // bin/Activate.ps1 when a path is baked in (virtualenv)
+            (format!("$VenvDir = '{STAGING}'\r\n"), "$VenvDir = '/opt/venvs/demo'\r\n".to_owned()),
+            // pyvenv.cfg (Python 3.11's command line) and a .pth file
+            (format!("home = /usr/bin\ncommand = /usr/bin/python3.11 -m venv {STAGING}\n"), "home = /usr/bin\ncommand = /usr/bin/python3.11 -m venv /opt/venvs/demo\n".to_owned()),
+            (format!("{STAGING}/src\n"), "/opt/venvs/demo/src\n".to_owned()),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(rewrite(&input).as_deref(), Some(expected.as_str()), "input: {input}");
+        }
+    }
+
+    #[test]
+    fn leaves_longer_names_and_unrelated_text_alone() {
+        assert_eq!(rewrite(&format!("{STAGING}-extra and {STAGING}x")), None);
+        assert_eq!(rewrite("#!/usr/bin/python3\nprint('hi')\n"), None);
+        assert_eq!(rewrite(&format!("a:{STAGING}:b")).as_deref(), Some("a:/opt/venvs/demo:b"));
+    }
+
+    #[test]
+    fn relative_paths_between_directories() {
+        assert_eq!(relative_path(Path::new("/v/bin"), Path::new("/v/lib/x")), PathBuf::from("../lib/x"));
+        assert_eq!(relative_path(Path::new("/v"), Path::new("/v/lib")), PathBuf::from("lib"));
+        assert_eq!(relative_path(Path::new("/v/lib"), Path::new("/v/lib")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn record_rows_follow_the_files_as_shipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("lib/python3.11/site-packages");
+        let dist_info = site.join("demo-1.0.dist-info");
+        fs::create_dir_all(&dist_info).unwrap();
+        fs::create_dir_all(dir.path().join("bin")).unwrap();
+        fs::write(dir.path().join("bin/demo"), "#!/opt/venvs/demo/bin/python\n").unwrap();
+        fs::write(site.join("demo.py"), "x = 1\n").unwrap();
+        let record = "../../../bin/demo,sha256=stale,40\r\ndemo.py,sha256=keep,6\r\n\
+                      __pycache__/demo.cpython-311.pyc,,\r\ndemo-1.0.dist-info/RECORD,,\r\n";
+        fs::write(dist_info.join("RECORD"), record).unwrap();
+        let script = dir.path().join("bin/demo");
+        let changed: BTreeSet<&Path> = [script.as_path()].into_iter().collect();
+        assert!(update_record(&dist_info.join("RECORD"), &changed).unwrap());
+        let digest = sha2::Sha256::digest(b"#!/opt/venvs/demo/bin/python\n");
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+        assert_eq!(
+            fs::read_to_string(dist_info.join("RECORD")).unwrap(),
+            format!("../../../bin/demo,sha256={hash},29\r\ndemo.py,sha256=keep,6\r\ndemo-1.0.dist-info/RECORD,,\r\n")
+        );
+    }
+
+    #[test]
+    fn relocates_a_tree_and_relinks_absolute_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("opt/venvs/demo");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::create_dir_all(root.join("lib/__pycache__")).unwrap();
+        fs::write(root.join("lib/__pycache__/x.cpython-311.pyc"), b"\0bytecode").unwrap();
+        let staging = root.to_string_lossy().into_owned();
+        fs::write(root.join("bin/tool"), format!("#!{staging}/bin/python\n")).unwrap();
+        fs::write(root.join("bin/blob"), format!("\0{staging}")).unwrap();
+        std::os::unix::fs::symlink(root.join("bin/tool"), root.join("tool-link")).unwrap();
+        let relocation = Relocation {
+            staging_paths: vec![staging.clone().into_bytes()],
+            final_root: b"/opt/venvs/demo".to_vec(),
+        };
+        let report = relocate(&root, &relocation).unwrap();
+        assert_eq!(report.bytecode_dirs_removed, 1);
+        assert_eq!(report.rewritten, vec![root.join("bin/tool")]);
+        assert_eq!(fs::read_to_string(root.join("bin/tool")).unwrap(), "#!/opt/venvs/demo/bin/python\n");
+        assert_eq!(fs::read_link(root.join("tool-link")).unwrap(), PathBuf::from("bin/tool"));
+        // Binary content is not rewritten; the audit reports it.
+        assert_eq!(fs::read(root.join("bin/blob")).unwrap(), format!("\0{staging}").into_bytes());
+    }
+}
