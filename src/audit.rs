@@ -76,7 +76,13 @@ fn first_leak(content: &[u8], pattern: &Regex, final_root: &[u8]) -> Option<Leak
     let end = (found.end() + 30).min(content.len());
     let context: String = content[start..end]
         .iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
         .collect();
     Some(Leak {
         file: PathBuf::new(),
@@ -113,12 +119,26 @@ mod tests {
         fs::write(root.join("clean.py"), "PATH = '/opt/venvs/demo/lib'\n").unwrap();
         fs::write(root.join("data.bin"), b"\0\x01/build/src/debian/demo\0").unwrap();
         std::os::unix::fs::symlink("/build/src/file", root.join("link")).unwrap();
-        let forbidden = [Forbidden { path: b"/build/src".to_vec() }, Forbidden { path: b"/opt".to_vec() }];
+        let forbidden = [
+            Forbidden {
+                path: b"/build/src".to_vec(),
+            },
+            Forbidden {
+                path: b"/opt".to_vec(),
+            },
+        ];
         let leaks = scan(root, &forbidden, b"/opt/venvs/demo").unwrap();
-        let files: Vec<_> = leaks.iter().map(|l| l.file.file_name().unwrap().to_owned()).collect();
+        let files: Vec<_> = leaks
+            .iter()
+            .map(|l| l.file.file_name().unwrap().to_owned())
+            .collect();
         assert_eq!(files, ["data.bin", "link"]);
         assert_eq!(leaks[0].path, "/build/src");
-        assert!(leaks[0].context.contains("/build/src/debian/demo"), "{}", leaks[0].context);
+        assert!(
+            leaks[0].context.contains("/build/src/debian/demo"),
+            "{}",
+            leaks[0].context
+        );
         let text = describe(&leaks, root, 1);
         assert!(text.starts_with("  data.bin: names /build/src"), "{text}");
         assert!(text.ends_with("and 1 more"), "{text}");

@@ -66,9 +66,11 @@ impl Environment {
 
     /// Whether `DEB_BUILD_OPTIONS` holds `name` (or `name=value`), as `Dh_Lib.pm`'s `get_buildoption`.
     pub fn build_option(&self, name: &str) -> bool {
-        self.build_options
-            .iter()
-            .any(|o| o == name || o.strip_prefix(name).is_some_and(|rest| rest.starts_with('=')))
+        self.build_options.iter().any(|o| {
+            o == name
+                || o.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('='))
+        })
     }
 }
 
@@ -263,7 +265,11 @@ impl Command {
 /// one (pip's and the compilers' way of saying what went wrong), else its last non-empty line.
 fn failure_summary(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let error_line = lines.iter().rev().find(|l| {
         let lower = l.to_ascii_lowercase();
         lower.starts_with("error:") || lower.contains(" error: ")
@@ -343,13 +349,16 @@ pub fn merge_substvar(text: &str, substvar: &str, item: &str) -> Result<Option<S
     let mut changed = false;
     let mut lines = Vec::new();
     for line in text.lines() {
-        let assignment = line
-            .strip_prefix(substvar)
-            .and_then(|rest| rest.strip_prefix("?=").map(|v| ("?=", v)).or(rest.strip_prefix('=').map(|v| ("=", v))));
+        let assignment = line.strip_prefix(substvar).and_then(|rest| {
+            rest.strip_prefix("?=")
+                .map(|v| ("?=", v))
+                .or(rest.strip_prefix('=').map(|v| ("=", v)))
+        });
         match assignment {
             Some((operator, value)) => {
                 present = true;
-                let mut items: BTreeSet<&str> = value.split(", ").filter(|i| !i.is_empty()).collect();
+                let mut items: BTreeSet<&str> =
+                    value.split(", ").filter(|i| !i.is_empty()).collect();
                 if items.insert(item) {
                     changed = true;
                     let joined = items.into_iter().collect::<Vec<_>>().join(", ");
@@ -398,7 +407,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// Wraps a maintainer-script snippet in debhelper's markers and adds it to
@@ -433,7 +443,10 @@ pub fn autoscript(package: &str, script: &str, snippet: &str) -> Result<()> {
 
 /// A snippet between debhelper's "Automatically added by" and "End automatically added section" lines.
 pub fn autoscript_block(snippet: &str) -> String {
-    let mut block = format!("# Automatically added by {TOOL}/{}\n", env!("CARGO_PKG_VERSION"));
+    let mut block = format!(
+        "# Automatically added by {TOOL}/{}\n",
+        env!("CARGO_PKG_VERSION")
+    );
     block.push_str(snippet.trim_end_matches('\n'));
     block.push_str("\n# End automatically added section\n");
     block
@@ -446,22 +459,33 @@ mod tests {
     #[test]
     fn substvar_merge_adds_sorts_and_deduplicates() {
         let text = "misc:Depends=\nrustvenv:Depends=zlib1g (>= 1:1.1.4), python3.11\n";
-        let merged = merge_substvar(text, "rustvenv:Depends", "libc6 (>= 2.34)").unwrap().unwrap();
+        let merged = merge_substvar(text, "rustvenv:Depends", "libc6 (>= 2.34)")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             merged,
             "misc:Depends=\nrustvenv:Depends=libc6 (>= 2.34), python3.11, zlib1g (>= 1:1.1.4)\n"
         );
-        assert_eq!(merge_substvar(&merged, "rustvenv:Depends", "python3.11").unwrap(), None);
+        assert_eq!(
+            merge_substvar(&merged, "rustvenv:Depends", "python3.11").unwrap(),
+            None
+        );
     }
 
     #[test]
     fn substvar_merge_keeps_the_optional_operator_and_appends_new_lines() {
-        let merged = merge_substvar("rustvenv:Depends?=a\n", "rustvenv:Depends", "b").unwrap().unwrap();
+        let merged = merge_substvar("rustvenv:Depends?=a\n", "rustvenv:Depends", "b")
+            .unwrap()
+            .unwrap();
         assert_eq!(merged, "rustvenv:Depends?=a, b\n");
-        let appended = merge_substvar("misc:Depends=x\n", "rustvenv:Depends", "python3.11").unwrap().unwrap();
+        let appended = merge_substvar("misc:Depends=x\n", "rustvenv:Depends", "python3.11")
+            .unwrap()
+            .unwrap();
         assert_eq!(appended, "misc:Depends=x\nrustvenv:Depends=python3.11\n");
         // A variable whose name only starts with ours is another variable.
-        let other = merge_substvar("rustvenv:DependsX=a\n", "rustvenv:Depends", "b").unwrap().unwrap();
+        let other = merge_substvar("rustvenv:DependsX=a\n", "rustvenv:Depends", "b")
+            .unwrap()
+            .unwrap();
         assert_eq!(other, "rustvenv:DependsX=a\nrustvenv:Depends=b\n");
     }
 
@@ -473,7 +497,10 @@ mod tests {
     #[test]
     fn failure_summary_prefers_the_last_error_line() {
         let out = b"Looking in links: /w\nERROR: Could not find a version\nERROR: No matching distribution found for nosuch==1.0\n\n";
-        assert_eq!(failure_summary(out), "ERROR: No matching distribution found for nosuch==1.0");
+        assert_eq!(
+            failure_summary(out),
+            "ERROR: No matching distribution found for nosuch==1.0"
+        );
         assert_eq!(failure_summary(b"one\ntwo\n"), "two");
     }
 

@@ -22,7 +22,10 @@ pub const SUBSTVAR: &str = "rustvenv:Depends";
 /// # Errors
 /// When `dpkg-query` cannot be started.
 pub fn interpreter_dependency(interpreter: &Interpreter) -> Result<Option<String>> {
-    let search = Command::new("dpkg-query").arg("-S").arg(&interpreter.path).query();
+    let search = Command::new("dpkg-query")
+        .arg("-S")
+        .arg(&interpreter.path)
+        .query();
     match search {
         Ok(output) => Ok(package_from_search(&output, &interpreter.major_minor())),
         Err(e) if e.to_string().starts_with("could not start") => Err(e),
@@ -48,7 +51,11 @@ fn package_from_search(output: &str, major_minor: &str) -> Option<String> {
 ///
 /// # Errors
 /// When `dpkg-query` cannot be started or the substvars file cannot be written.
-pub fn write_substvars(package: &str, interpreter: &Interpreter, reporter: &Reporter) -> Result<Option<String>> {
+pub fn write_substvars(
+    package: &str,
+    interpreter: &Interpreter,
+    reporter: &Reporter,
+) -> Result<Option<String>> {
     let dependency = interpreter_dependency(interpreter)?;
     match &dependency {
         Some(dependency) => {
@@ -73,13 +80,17 @@ mod tests {
     #[test]
     fn minimal_maps_to_the_full_interpreter_package() {
         let out = "python3.11-minimal: /usr/bin/python3.11\n";
-        assert_eq!(package_from_search(out, "3.11").as_deref(), Some("python3.11"));
+        assert_eq!(
+            package_from_search(out, "3.11").as_deref(),
+            Some("python3.11")
+        );
     }
 
     #[test]
     fn other_packages_and_arch_qualifiers() {
         assert_eq!(
-            package_from_search("python3.12-nopie:amd64, x: /usr/bin/python3.12\n", "3.12").as_deref(),
+            package_from_search("python3.12-nopie:amd64, x: /usr/bin/python3.12\n", "3.12")
+                .as_deref(),
             Some("python3.12-nopie")
         );
         assert_eq!(package_from_search("", "3.11"), None);

@@ -98,14 +98,20 @@ pub fn plan(layout: &Layout, options: &VenvOptions) -> Result<InstallPlan> {
 /// # Errors
 /// When venv creation or a pip call fails: the message says which step ("installing requirements.txt")
 /// and ends with the tool's last error line.
-pub fn build(layout: &Layout, interpreter: &Interpreter, plan: &InstallPlan, reporter: &Reporter) -> Result<()> {
+pub fn build(
+    layout: &Layout,
+    interpreter: &Interpreter,
+    plan: &InstallPlan,
+    reporter: &Reporter,
+) -> Result<()> {
     let staging = &layout.staging_root;
-    reporter.doit(
-        &python_command(&interpreter.path, plan)
-            .args(["-m", "venv"])
-            .arg(staging),
-    )
-    .with_context(|| format!("creating the venv with {}", interpreter.path.display()))?;
+    reporter
+        .doit(
+            &python_command(&interpreter.path, plan)
+                .args(["-m", "venv"])
+                .arg(staging),
+        )
+        .with_context(|| format!("creating the venv with {}", interpreter.path.display()))?;
 
     let venv_python = staging.join("bin/python");
     let pip = |what: &[String]| {
@@ -120,9 +126,15 @@ pub fn build(layout: &Layout, interpreter: &Interpreter, plan: &InstallPlan, rep
             .context("installing the --preinstall requirements")?;
     }
     if let Some(requirements) = &plan.requirements {
-        let name = requirements.file_name().unwrap_or_default().to_string_lossy();
+        let name = requirements
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         reporter
-            .doit(&pip(&["-r".to_owned(), requirements.display().to_string()]).dir(&layout.source_dir))
+            .doit(
+                &pip(&["-r".to_owned(), requirements.display().to_string()])
+                    .dir(&layout.source_dir),
+            )
             .with_context(|| format!("installing {name}"))?;
     }
     if let Some(project) = &plan.project {
@@ -131,7 +143,8 @@ pub fn build(layout: &Layout, interpreter: &Interpreter, plan: &InstallPlan, rep
             .doit(&pip(&[project.display().to_string()]).dir(project))
             .with_context(|| format!("installing the source package from {}", project.display()));
         if !reporter.no_act {
-            remove_build_residue(project, &before).context("removing what the build left in the source tree")?;
+            remove_build_residue(project, &before)
+                .context("removing what the build left in the source tree")?;
         }
         result?;
     }
@@ -163,7 +176,9 @@ fn source_tree_entries(project: &Path) -> BTreeSet<PathBuf> {
         .into_iter()
         .filter_entry(|e| {
             let name = e.file_name().to_string_lossy();
-            !(e.depth() == 1 && name == "debian") && !matches!(name.as_ref(), ".git" | ".pc" | ".hg" | ".svn")
+            let packaging = e.depth() == 1 && name == "debian";
+            let version_control = matches!(name.as_ref(), ".git" | ".pc" | ".hg" | ".svn");
+            !packaging && !version_control
         })
         .filter_map(|e| e.ok())
         .map(|e| e.into_path())
@@ -227,7 +242,10 @@ mod tests {
         let mut opts = options();
         opts.requirements = Some("missing.txt".into());
         let err = plan(&layout(dir.path()), &opts).unwrap_err().to_string();
-        assert!(err.contains("missing.txt") && err.contains("--requirements"), "{err}");
+        assert!(
+            err.contains("missing.txt") && err.contains("--requirements"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -250,7 +268,9 @@ mod tests {
     #[test]
     fn a_source_dir_without_a_project_needs_skip_install() {
         let dir = tempfile::tempdir().unwrap();
-        let err = plan(&layout(dir.path()), &options()).unwrap_err().to_string();
+        let err = plan(&layout(dir.path()), &options())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--skip-install"), "{err}");
         let mut opts = options();
         opts.skip_install = true;

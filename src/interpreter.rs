@@ -64,7 +64,12 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
     let implementation = value["implementation"].as_str().unwrap_or_default();
     let version: Vec<u32> = value["version"]
         .as_array()
-        .map(|v| v.iter().filter_map(|n| n.as_u64()).filter_map(|n| u32::try_from(n).ok()).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|n| n.as_u64())
+                .filter_map(|n| u32::try_from(n).ok())
+                .collect()
+        })
         .unwrap_or_default();
     let (&[major, minor, micro], "cpython") = (version.as_slice(), implementation) else {
         return Err(anyhow!(
@@ -73,7 +78,10 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
         ));
     };
     if major != 3 {
-        return Err(anyhow!("`{}` is Python {major}.{minor}; dh_rustvenv needs Python 3", found.display()));
+        return Err(anyhow!(
+            "`{}` is Python {major}.{minor}; dh_rustvenv needs Python 3",
+            found.display()
+        ));
     }
     let executable = value["executable"]
         .as_str()

@@ -49,20 +49,43 @@ impl Layout {
     /// # Errors
     /// When `DH_RUSTVENV_INSTALL_ROOT` is not an absolute path, the install suffix is not a plain
     /// directory name, or the source directory does not exist.
-    pub fn new(package: &Package, options: &Options, env: &Environment, top: &Path) -> Result<Layout> {
+    pub fn new(
+        package: &Package,
+        options: &Options,
+        env: &Environment,
+        top: &Path,
+    ) -> Result<Layout> {
         let root = env.install_root.as_deref().unwrap_or(DEFAULT_INSTALL_ROOT);
         let root = normalize(Path::new(root));
         if !root.is_absolute() || root == Path::new("/") {
-            bail!("DH_RUSTVENV_INSTALL_ROOT must be an absolute directory such as /opt/venvs, not `{}`", root.display());
+            bail!(
+                "DH_RUSTVENV_INSTALL_ROOT must be an absolute directory such as /opt/venvs, not `{}`",
+                root.display()
+            );
         }
-        let suffix = options.venv.install_suffix.as_deref().unwrap_or(&package.name);
+        let suffix = options
+            .venv
+            .install_suffix
+            .as_deref()
+            .unwrap_or(&package.name);
         if suffix.is_empty() || suffix.contains('/') || suffix == "." || suffix == ".." {
             bail!("--install-suffix must be a plain directory name, not `{suffix}`");
         }
         let final_root = root.join(suffix);
-        let source_dir = normalize(&top.join(options.venv.sourcedirectory.as_deref().unwrap_or(Path::new("."))));
+        let source_dir = normalize(
+            &top.join(
+                options
+                    .venv
+                    .sourcedirectory
+                    .as_deref()
+                    .unwrap_or(Path::new(".")),
+            ),
+        );
         if !source_dir.is_dir() {
-            bail!("source directory {} not found (named with -D/--sourcedirectory)", source_dir.display());
+            bail!(
+                "source directory {} not found (named with -D/--sourcedirectory)",
+                source_dir.display()
+            );
         }
         let relative_final = final_root.strip_prefix("/").unwrap_or(&final_root);
         Ok(Layout {
@@ -77,7 +100,9 @@ impl Layout {
 
 /// Removes `.` components and trailing slashes without touching the file system.
 fn normalize(path: &Path) -> PathBuf {
-    path.components().filter(|c| *c != Component::CurDir).collect()
+    path.components()
+        .filter(|c| *c != Component::CurDir)
+        .collect()
 }
 
 /// Runs the whole pipeline for one package. On failure nothing is left in the package build directory:
@@ -85,7 +110,12 @@ fn normalize(path: &Path) -> PathBuf {
 ///
 /// # Errors
 /// The first stage's error, with context naming the step.
-pub fn build_package(package: &Package, options: &Options, env: &Environment, reporter: &Reporter) -> Result<()> {
+pub fn build_package(
+    package: &Package,
+    options: &Options,
+    env: &Environment,
+    reporter: &Reporter,
+) -> Result<()> {
     let top = std::env::current_dir().context("finding the current directory")?;
     let layout = Layout::new(package, options, env, &top)?;
     let plan = install::plan(&layout, &options.venv)?;
@@ -106,8 +136,8 @@ pub fn build_package(package: &Package, options: &Options, env: &Environment, re
         staging_paths: spellings(&layout.staging_root),
         final_root: layout.final_root.as_os_str().as_encoded_bytes().to_vec(),
     };
-    let report = relocate::relocate(&layout.staging_root, &relocation)
-        .context("relocating the venv")?;
+    let report =
+        relocate::relocate(&layout.staging_root, &relocation).context("relocating the venv")?;
     for file in &report.rewritten {
         reporter.verbose_print(format!("# relocated {}", file.display()));
     }
@@ -126,7 +156,9 @@ pub fn build_package(package: &Package, options: &Options, env: &Environment, re
             leaks.len()
         );
         if !options.venv.allow_leaks {
-            bail!("{message}\nfix the files above, or pass --allow-leaks to build the package anyway");
+            bail!(
+                "{message}\nfix the files above, or pass --allow-leaks to build the package anyway"
+            );
         }
         reporter.warning(format!("package {}: {message}", package.name));
     }
@@ -166,14 +198,19 @@ impl StagingDir {
     /// there is an error, since it was put there by someone else.
     fn create(root: &Path) -> Result<StagingDir> {
         if root.exists() {
-            if !root.join("pyvenv.cfg").is_file() && fs::read_dir(root).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            if !root.join("pyvenv.cfg").is_file()
+                && fs::read_dir(root)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
                 bail!(
                     "{} already exists and is not a venv; remove what was installed there, or choose another \
                      place with --install-suffix",
                     root.display()
                 );
             }
-            fs::remove_dir_all(root).with_context(|| format!("removing the earlier venv {}", root.display()))?;
+            fs::remove_dir_all(root)
+                .with_context(|| format!("removing the earlier venv {}", root.display()))?;
         }
         let mut created = Vec::new();
         let mut dir = root;
@@ -184,7 +221,11 @@ impl StagingDir {
                 None => break,
             }
         }
-        Ok(StagingDir { root: root.to_path_buf(), created, keep: false })
+        Ok(StagingDir {
+            root: root.to_path_buf(),
+            created,
+            keep: false,
+        })
     }
 
     fn keep(mut self) {

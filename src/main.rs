@@ -9,7 +9,11 @@ use dh_rustvenv::options;
 fn main() -> ExitCode {
     let env = Environment::from_process();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let invocation = match options::parse(&args, env.dh_internal_options.as_deref(), env.dh_options.as_deref()) {
+    let invocation = match options::parse(
+        &args,
+        env.dh_internal_options.as_deref(),
+        env.dh_options.as_deref(),
+    ) {
         Ok(invocation) => invocation,
         Err(e) => return clap_exit(e),
     };
@@ -48,7 +52,9 @@ fn fail(message: &str) -> ExitCode {
 fn clap_exit(error: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = error.print();
             ExitCode::SUCCESS
         }

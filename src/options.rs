@@ -88,7 +88,12 @@ pub struct VenvOptions {
     pub requirements: Option<PathBuf>,
     /// The directory of the Python project (pyproject.toml or setup.py) and of the requirements file,
     /// relative to the top of the source package. Default: the top of the source package.
-    #[arg(short = 'D', long = "sourcedirectory", alias = "sourcedir", value_name = "DIR")]
+    #[arg(
+        short = 'D',
+        long = "sourcedirectory",
+        alias = "sourcedir",
+        value_name = "DIR"
+    )]
     pub sourcedirectory: Option<PathBuf>,
     /// The venv's directory name under the install root (DH_RUSTVENV_INSTALL_ROOT, default /opt/venvs).
     /// Default: the binary package's name.
@@ -170,7 +175,8 @@ pub fn parse(
     let selection_args = known.selection_words(&command_line);
     words.extend(command_line);
 
-    let argv = std::iter::once(OsString::from("dh_rustvenv")).chain(words.into_iter().map(OsString::from));
+    let argv =
+        std::iter::once(OsString::from("dh_rustvenv")).chain(words.into_iter().map(OsString::from));
     let options = Options::try_parse_from(argv)?;
     Ok(Invocation {
         options,
@@ -191,7 +197,10 @@ impl KnownOptions {
         let mut spellings = Vec::new();
         for arg in command.get_arguments() {
             let takes_value = arg.get_action().takes_values();
-            let selection = matches!(arg.get_id().as_str(), "packages" | "no_packages" | "arch" | "indep");
+            let selection = matches!(
+                arg.get_id().as_str(),
+                "packages" | "no_packages" | "arch" | "indep"
+            );
             for long in arg.get_long_and_visible_aliases().into_iter().flatten() {
                 spellings.push((format!("--{long}"), takes_value, selection));
             }
@@ -256,7 +265,12 @@ impl KnownOptions {
 
     /// Keeps the known options of an environment variable's words, with their values; the rest is
     /// reported in `warnings` (once for the variable) and dropped, as `Dh_Getopt.pm` does.
-    fn keep_known(&self, words: &[String], variable: &str, warnings: &mut Vec<String>) -> Vec<String> {
+    fn keep_known(
+        &self,
+        words: &[String],
+        variable: &str,
+        warnings: &mut Vec<String>,
+    ) -> Vec<String> {
         let words = self.expand_passthrough(words);
         let mut kept = Vec::new();
         let mut ignored = Vec::new();
@@ -273,7 +287,10 @@ impl KnownOptions {
             }
         }
         if !ignored.is_empty() {
-            warnings.push(format!("ignored unknown options in {variable}: {}", ignored.join(" ")));
+            warnings.push(format!(
+                "ignored unknown options in {variable}: {}",
+                ignored.join(" ")
+            ));
         }
         kept
     }
@@ -286,7 +303,11 @@ impl KnownOptions {
             let Some((takes_value, inline, selection)) = self.lookup(word) else {
                 continue;
             };
-            let value = if takes_value && !inline { iter.next() } else { None };
+            let value = if takes_value && !inline {
+                iter.next()
+            } else {
+                None
+            };
             if selection {
                 out.push(word.clone());
                 out.extend(value.cloned());
@@ -315,7 +336,11 @@ mod tests {
     #[test]
     fn passthrough_applies_known_options_and_drops_unknown() {
         let inv = parse(
-            &words(&["-O--python=/usr/bin/python3.11", "-O--buildsystem=pybuild", "-O-v"]),
+            &words(&[
+                "-O--python=/usr/bin/python3.11",
+                "-O--buildsystem=pybuild",
+                "-O-v",
+            ]),
             None,
             None,
         )
@@ -334,7 +359,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(inv.options.venv.install_suffix.as_deref(), Some("cli"));
-        assert_eq!(inv.options.venv.requirements, Some(PathBuf::from("reqs.txt")));
+        assert_eq!(
+            inv.options.venv.requirements,
+            Some(PathBuf::from("reqs.txt"))
+        );
         assert!(inv.options.debhelper.arch);
         // Selection from DH_INTERNAL_OPTIONS stays with dh_listpackages, which reads it itself.
         assert!(inv.selection_args.is_empty());
@@ -342,11 +370,19 @@ mod tests {
 
     #[test]
     fn unknown_words_in_dh_options_are_ignored_with_a_warning() {
-        let inv = parse(&[], None, Some("--frobnicate -pdemo --extra-pip-arg --no-index")).unwrap();
+        let inv = parse(
+            &[],
+            None,
+            Some("--frobnicate -pdemo --extra-pip-arg --no-index"),
+        )
+        .unwrap();
         assert_eq!(inv.options.debhelper.packages, words(&["demo"]));
         assert_eq!(inv.options.venv.extra_pip_arg, words(&["--no-index"]));
         assert_eq!(inv.selection_dh_options, "-pdemo");
-        assert_eq!(inv.warnings, words(&["ignored unknown options in DH_OPTIONS: --frobnicate"]));
+        assert_eq!(
+            inv.warnings,
+            words(&["ignored unknown options in DH_OPTIONS: --frobnicate"])
+        );
     }
 
     #[test]
@@ -358,7 +394,15 @@ mod tests {
     #[test]
     fn attached_short_values_and_repeats() {
         let inv = parse(
-            &words(&["-pone", "-p", "two", "-Nthree", "--extra-pip-arg=--no-index", "--extra-pip-arg", "-q"]),
+            &words(&[
+                "-pone",
+                "-p",
+                "two",
+                "-Nthree",
+                "--extra-pip-arg=--no-index",
+                "--extra-pip-arg",
+                "-q",
+            ]),
             None,
             None,
         )
@@ -366,6 +410,9 @@ mod tests {
         assert_eq!(inv.options.debhelper.packages, words(&["one", "two"]));
         assert_eq!(inv.options.debhelper.no_packages, words(&["three"]));
         assert_eq!(inv.options.venv.extra_pip_arg, words(&["--no-index", "-q"]));
-        assert_eq!(inv.selection_args, words(&["-pone", "-p", "two", "-Nthree"]));
+        assert_eq!(
+            inv.selection_args,
+            words(&["-pone", "-p", "two", "-Nthree"])
+        );
     }
 }

@@ -64,7 +64,9 @@ pub fn relocate(staging_root: &Path, relocation: &Relocation) -> Result<Relocati
                 report.relinked.push(path.to_path_buf());
             }
         } else if file_type.is_file() {
-            if path.file_name().is_some_and(|n| n == "direct_url.json") && is_local_direct_url(path)? {
+            if path.file_name().is_some_and(|n| n == "direct_url.json")
+                && is_local_direct_url(path)?
+            {
                 fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
                 report.direct_urls_removed.push(path.to_path_buf());
                 continue;
@@ -127,7 +129,9 @@ fn is_local_direct_url(path: &Path) -> Result<bool> {
         Ok(value) => value,
         Err(_) => return Ok(false),
     };
-    Ok(value["url"].as_str().is_some_and(|url| url.starts_with("file:")))
+    Ok(value["url"]
+        .as_str()
+        .is_some_and(|url| url.starts_with("file:")))
 }
 
 /// Rewrites a text file's content for the final path; None when it does not name the staging path.
@@ -208,7 +212,8 @@ pub fn plain_shebang(text: &[u8], final_root: &[u8]) -> Option<Vec<u8>> {
 
 /// Makes a symlink that points into the staging path relative; returns whether it changed it.
 fn relink(link: &Path, staging_root: &Path, relocation: &Relocation) -> Result<bool> {
-    let target = fs::read_link(link).with_context(|| format!("reading the symlink {}", link.display()))?;
+    let target =
+        fs::read_link(link).with_context(|| format!("reading the symlink {}", link.display()))?;
     let target_bytes = target.as_os_str().as_encoded_bytes();
     let Some(inside) = relocation
         .staging_paths
@@ -223,8 +228,13 @@ fn relink(link: &Path, staging_root: &Path, relocation: &Relocation) -> Result<b
     let from_dir = link.parent().unwrap_or(staging_root);
     let relative = relative_path(from_dir, &absolute_in_staging);
     fs::remove_file(link).with_context(|| format!("removing the symlink {}", link.display()))?;
-    std::os::unix::fs::symlink(&relative, link)
-        .with_context(|| format!("creating the symlink {} -> {}", link.display(), relative.display()))?;
+    std::os::unix::fs::symlink(&relative, link).with_context(|| {
+        format!(
+            "creating the symlink {} -> {}",
+            link.display(),
+            relative.display()
+        )
+    })?;
     Ok(true)
 }
 
@@ -276,7 +286,11 @@ fn rewrite_record(text: &[u8], base: &Path, changed: &BTreeSet<&Path>) -> Result
         .flexible(true)
         .from_reader(text);
     let mut writer = csv::WriterBuilder::new()
-        .terminator(if crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') })
+        .terminator(if crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
         .from_writer(Vec::new());
     let mut modified = false;
     for row in reader.byte_records() {
@@ -403,7 +417,9 @@ mod tests {
     #[test]
     fn keeps_the_sh_exec_form_when_the_final_path_is_too_long_for_a_shebang() {
         let final_root = format!("/opt/{}", "y".repeat(130));
-        let script = format!("#!/bin/sh\n'''exec' \"{STAGING}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n");
+        let script = format!(
+            "#!/bin/sh\n'''exec' \"{STAGING}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n"
+        );
         let relocation = Relocation {
             staging_paths: vec![STAGING.as_bytes().to_vec()],
             final_root: final_root.clone().into_bytes(),
@@ -411,7 +427,9 @@ mod tests {
         let out = String::from_utf8(rewrite_text(script.as_bytes(), &relocation).unwrap()).unwrap();
         assert_eq!(
             out,
-            format!("#!/bin/sh\n'''exec' \"{final_root}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n")
+            format!(
+                "#!/bin/sh\n'''exec' \"{final_root}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n"
+            )
         );
     }
 
@@ -419,22 +437,52 @@ mod tests {
     fn rewrites_every_activate_variant() {
         let cases = [
             // bin/activate (sh/bash), Python 3.11 and the indented form of later releases
-            (format!("VIRTUAL_ENV=\"{STAGING}\"\nexport VIRTUAL_ENV\n"), "VIRTUAL_ENV=\"/opt/venvs/demo\"\nexport VIRTUAL_ENV\n".to_owned()),
-            (format!("case \"$(uname)\" in\n    *) export VIRTUAL_ENV='{STAGING}' ;;\nesac\n"), "case \"$(uname)\" in\n    *) export VIRTUAL_ENV='/opt/venvs/demo' ;;\nesac\n".to_owned()),
+            (
+                format!("VIRTUAL_ENV=\"{STAGING}\"\nexport VIRTUAL_ENV\n"),
+                "VIRTUAL_ENV=\"/opt/venvs/demo\"\nexport VIRTUAL_ENV\n".to_owned(),
+            ),
+            (
+                format!("case \"$(uname)\" in\n    *) export VIRTUAL_ENV='{STAGING}' ;;\nesac\n"),
+                "case \"$(uname)\" in\n    *) export VIRTUAL_ENV='/opt/venvs/demo' ;;\nesac\n"
+                    .to_owned(),
+            ),
             // bin/activate.csh
-            (format!("setenv VIRTUAL_ENV \"{STAGING}\"\n"), "setenv VIRTUAL_ENV \"/opt/venvs/demo\"\n".to_owned()),
+            (
+                format!("setenv VIRTUAL_ENV \"{STAGING}\"\n"),
+                "setenv VIRTUAL_ENV \"/opt/venvs/demo\"\n".to_owned(),
+            ),
             // bin/activate.fish
-            (format!("set -gx VIRTUAL_ENV \"{STAGING}\"\n"), "set -gx VIRTUAL_ENV \"/opt/venvs/demo\"\n".to_owned()),
+            (
+                format!("set -gx VIRTUAL_ENV \"{STAGING}\"\n"),
+                "set -gx VIRTUAL_ENV \"/opt/venvs/demo\"\n".to_owned(),
+            ),
             // bin/activate.nu (virtualenv)
-            (format!("    let virtual_env = r#'{STAGING}'#\n"), "    let virtual_env = r#'/opt/venvs/demo'#\n".to_owned()),
+            (
+                format!("    let virtual_env = r#'{STAGING}'#\n"),
+                "    let virtual_env = r#'/opt/venvs/demo'#\n".to_owned(),
+            ),
             // bin/Activate.ps1 when a path is baked in (virtualenv)
-            (format!("$VenvDir = '{STAGING}'\r\n"), "$VenvDir = '/opt/venvs/demo'\r\n".to_owned()),
+            (
+                format!("$VenvDir = '{STAGING}'\r\n"),
+                "$VenvDir = '/opt/venvs/demo'\r\n".to_owned(),
+            ),
             // pyvenv.cfg (Python 3.11's command line) and a .pth file
-            (format!("home = /usr/bin\ncommand = /usr/bin/python3.11 -m venv {STAGING}\n"), "home = /usr/bin\ncommand = /usr/bin/python3.11 -m venv /opt/venvs/demo\n".to_owned()),
-            (format!("{STAGING}/src\n"), "/opt/venvs/demo/src\n".to_owned()),
+            (
+                format!("home = /usr/bin\ncommand = /usr/bin/python3.11 -m venv {STAGING}\n"),
+                "home = /usr/bin\ncommand = /usr/bin/python3.11 -m venv /opt/venvs/demo\n"
+                    .to_owned(),
+            ),
+            (
+                format!("{STAGING}/src\n"),
+                "/opt/venvs/demo/src\n".to_owned(),
+            ),
         ];
         for (input, expected) in cases {
-            assert_eq!(rewrite(&input).as_deref(), Some(expected.as_str()), "input: {input}");
+            assert_eq!(
+                rewrite(&input).as_deref(),
+                Some(expected.as_str()),
+                "input: {input}"
+            );
         }
     }
 
@@ -442,14 +490,26 @@ mod tests {
     fn leaves_longer_names_and_unrelated_text_alone() {
         assert_eq!(rewrite(&format!("{STAGING}-extra and {STAGING}x")), None);
         assert_eq!(rewrite("#!/usr/bin/python3\nprint('hi')\n"), None);
-        assert_eq!(rewrite(&format!("a:{STAGING}:b")).as_deref(), Some("a:/opt/venvs/demo:b"));
+        assert_eq!(
+            rewrite(&format!("a:{STAGING}:b")).as_deref(),
+            Some("a:/opt/venvs/demo:b")
+        );
     }
 
     #[test]
     fn relative_paths_between_directories() {
-        assert_eq!(relative_path(Path::new("/v/bin"), Path::new("/v/lib/x")), PathBuf::from("../lib/x"));
-        assert_eq!(relative_path(Path::new("/v"), Path::new("/v/lib")), PathBuf::from("lib"));
-        assert_eq!(relative_path(Path::new("/v/lib"), Path::new("/v/lib")), PathBuf::from("."));
+        assert_eq!(
+            relative_path(Path::new("/v/bin"), Path::new("/v/lib/x")),
+            PathBuf::from("../lib/x")
+        );
+        assert_eq!(
+            relative_path(Path::new("/v"), Path::new("/v/lib")),
+            PathBuf::from("lib")
+        );
+        assert_eq!(
+            relative_path(Path::new("/v/lib"), Path::new("/v/lib")),
+            PathBuf::from(".")
+        );
     }
 
     #[test]
@@ -459,7 +519,11 @@ mod tests {
         let dist_info = site.join("demo-1.0.dist-info");
         fs::create_dir_all(&dist_info).unwrap();
         fs::create_dir_all(dir.path().join("bin")).unwrap();
-        fs::write(dir.path().join("bin/demo"), "#!/opt/venvs/demo/bin/python\n").unwrap();
+        fs::write(
+            dir.path().join("bin/demo"),
+            "#!/opt/venvs/demo/bin/python\n",
+        )
+        .unwrap();
         fs::write(site.join("demo.py"), "x = 1\n").unwrap();
         let record = "../../../bin/demo,sha256=stale,40\r\ndemo.py,sha256=keep,6\r\n\
                       __pycache__/demo.cpython-311.pyc,,\r\ndemo-1.0.dist-info/RECORD,,\r\n";
@@ -471,7 +535,9 @@ mod tests {
         let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
         assert_eq!(
             fs::read_to_string(dist_info.join("RECORD")).unwrap(),
-            format!("../../../bin/demo,sha256={hash},29\r\ndemo.py,sha256=keep,6\r\ndemo-1.0.dist-info/RECORD,,\r\n")
+            format!(
+                "../../../bin/demo,sha256={hash},29\r\ndemo.py,sha256=keep,6\r\ndemo-1.0.dist-info/RECORD,,\r\n"
+            )
         );
     }
 
@@ -481,7 +547,11 @@ mod tests {
         let root = dir.path().join("opt/venvs/demo");
         fs::create_dir_all(root.join("bin")).unwrap();
         fs::create_dir_all(root.join("lib/__pycache__")).unwrap();
-        fs::write(root.join("lib/__pycache__/x.cpython-311.pyc"), b"\0bytecode").unwrap();
+        fs::write(
+            root.join("lib/__pycache__/x.cpython-311.pyc"),
+            b"\0bytecode",
+        )
+        .unwrap();
         let staging = root.to_string_lossy().into_owned();
         fs::write(root.join("bin/tool"), format!("#!{staging}/bin/python\n")).unwrap();
         fs::write(root.join("bin/blob"), format!("\0{staging}")).unwrap();
@@ -493,9 +563,18 @@ mod tests {
         let report = relocate(&root, &relocation).unwrap();
         assert_eq!(report.bytecode_dirs_removed, 1);
         assert_eq!(report.rewritten, vec![root.join("bin/tool")]);
-        assert_eq!(fs::read_to_string(root.join("bin/tool")).unwrap(), "#!/opt/venvs/demo/bin/python\n");
-        assert_eq!(fs::read_link(root.join("tool-link")).unwrap(), PathBuf::from("bin/tool"));
+        assert_eq!(
+            fs::read_to_string(root.join("bin/tool")).unwrap(),
+            "#!/opt/venvs/demo/bin/python\n"
+        );
+        assert_eq!(
+            fs::read_link(root.join("tool-link")).unwrap(),
+            PathBuf::from("bin/tool")
+        );
         // Binary content is not rewritten; the audit reports it.
-        assert_eq!(fs::read(root.join("bin/blob")).unwrap(), format!("\0{staging}").into_bytes());
+        assert_eq!(
+            fs::read(root.join("bin/blob")).unwrap(),
+            format!("\0{staging}").into_bytes()
+        );
     }
 }

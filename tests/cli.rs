@@ -1,0 +1,278 @@
+//! dh_rustvenv run by hand in a source package, as a debhelper program: package selection, verbose and
+//! no-act output, and what bad input does.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Binary, SourcePackage, describe, run, run_unchecked, scratch};
+
+/// The packages a `--no-act --verbose` run says it would build a venv for.
+fn planned_packages(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("\t# venv for "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect()
+}
+
+/// Command-line arguments, environment, and the packages dh_rustvenv must act on.
+type SelectionCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+
+fn three_packages(parent: &Path) -> SourcePackage {
+    SourcePackage::with_binaries(
+        parent,
+        "rvsel",
+        &[
+            Binary::new("rvsel-one", "any"),
+            Binary::new("rvsel-two", "any"),
+            Binary::new("rvsel-doc", "all"),
+        ],
+    )
+}
+
+#[test]
+fn selects_packages_as_dh_listpackages_does() {
+    let tmp = scratch("cli-select-");
+    let source = three_packages(tmp.path());
+    let cases: &[SelectionCase] = &[
+        (&[], &[], &["rvsel-one", "rvsel-two", "rvsel-doc"]),
+        (&["-a"], &[], &["rvsel-one", "rvsel-two"]),
+        (&["-i"], &[], &["rvsel-doc"]),
+        (&["-prvsel-two"], &[], &["rvsel-two"]),
+        (
+            &["--package=rvsel-two", "-p", "rvsel-doc"],
+            &[],
+            &["rvsel-two", "rvsel-doc"],
+        ),
+        (&["-Nrvsel-one"], &[], &["rvsel-two", "rvsel-doc"]),
+        (
+            &["-a", "-O--buildsystem=pybuild"],
+            &[],
+            &["rvsel-one", "rvsel-two"],
+        ),
+        (&[], &[("DH_OPTIONS", "-i")], &["rvsel-doc"]),
+        (
+            &[],
+            &[("DH_INTERNAL_OPTIONS", "-a\x1e-O--buildsystem=pybuild")],
+            &["rvsel-one", "rvsel-two"],
+        ),
+        // A package named on the command line wins over dh's internal selection only within it.
+        (
+            &["-prvsel-one"],
+            &[("DH_INTERNAL_OPTIONS", "-a")],
+            &["rvsel-one"],
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut command = source.dh_rustvenv();
+        command
+            .args(["--no-act", "-v", "--skip-install"])
+            .args(*args);
+        for (name, value) in *env {
+            command.env(name, value);
+        }
+        let output = run(&mut command);
+        assert_eq!(
+            planned_packages(&output),
+            *expected,
+            "args {args:?}, env {env:?}\n{}",
+            describe(&command, &output)
+        );
+        assert!(
+            !source.dir.join("debian/rvsel-one/opt").exists(),
+            "--no-act wrote the venv"
+        );
+    }
+}
+
+#[test]
+fn verbose_echoes_commands_tab_indented_on_stdout_only() {
+    let tmp = scratch("cli-verbose-");
+    let source = three_packages(tmp.path());
+    let mut command = source.dh_rustvenv();
+    command
+        .args([
+            "-prvsel-doc",
+            "--skip-install",
+            "--requirements=requirements.txt",
+        ])
+        .args(
+            common::OFFLINE_ARGS
+                .replace("$(CURDIR)", &source.dir.to_string_lossy())
+                .split(' '),
+        )
+        .env("DH_VERBOSE", "1");
+    let output = run(&mut command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.is_empty());
+    for line in stdout.lines() {
+        assert!(
+            line.starts_with('\t'),
+            "stdout line not tab-indented: {line:?}\n{}",
+            describe(&command, &output)
+        );
+    }
+    assert!(stdout.contains(" -m venv "), "{stdout}");
+    assert!(
+        stdout.contains(" -m pip install --no-compile --no-index "),
+        "{stdout}"
+    );
+    let venv = source.dir.join("debian/rvsel-doc/opt/venvs/rvsel-doc");
+    assert!(
+        venv.join("lib/python3.11/site-packages/fastsum/__init__.py")
+            .is_file()
+    );
+    assert!(
+        !source.dir.join("debian/rvsel-one").exists(),
+        "only the selected package is built"
+    );
+    let substvars = std::fs::read_to_string(source.dir.join("debian/rvsel-doc.substvars")).unwrap();
+    assert_eq!(substvars, "rustvenv:Depends=python3.11\n");
+    let prerm =
+        std::fs::read_to_string(source.dir.join("debian/rvsel-doc.prerm.debhelper")).unwrap();
+    assert!(
+        prerm.starts_with("# Automatically added by dh_rustvenv/"),
+        "{prerm}"
+    );
+
+    // Running it again (as after an interrupted build) replaces the venv and adds nothing twice.
+    run(&mut command);
+    let again =
+        std::fs::read_to_string(source.dir.join("debian/rvsel-doc.prerm.debhelper")).unwrap();
+    assert_eq!(prerm, again);
+    assert_eq!(
+        substvars,
+        std::fs::read_to_string(source.dir.join("debian/rvsel-doc.substvars")).unwrap()
+    );
+}
+
+/// Runs dh_rustvenv expecting failure; returns the last line of stderr after checking the exit status
+/// and that the package build directory holds no venv.
+fn expect_failure(source: &SourcePackage, package: &str, args: &[&str]) -> String {
+    let mut command = source.dh_rustvenv();
+    command.args(args);
+    let output = run_unchecked(&mut command);
+    assert_eq!(
+        output.status.code(),
+        Some(255),
+        "{}",
+        describe(&command, &output)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "stdout must stay quiet: {}",
+        describe(&command, &output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        !source.dir.join("debian").join(package).join("opt").exists(),
+        "a half-built venv was left: {}",
+        describe(&command, &output)
+    );
+    assert!(
+        !source
+            .dir
+            .join(format!("debian/{package}.substvars"))
+            .exists()
+    );
+    last
+}
+
+#[test]
+fn bad_input_fails_with_one_clear_line_and_leaves_nothing() {
+    let tmp = scratch("cli-bad-");
+    let source = SourcePackage::new(tmp.path(), "rvbad");
+    let wheelhouse = format!(
+        "--extra-pip-arg=--find-links={}/wheelhouse",
+        source.dir.display()
+    );
+    let offline = ["--extra-pip-arg=--no-index", wheelhouse.as_str()];
+
+    let line = expect_failure(
+        &source,
+        "rvbad",
+        &["--requirements=missing-requirements.txt"],
+    );
+    assert!(
+        line.starts_with("dh_rustvenv: error: package rvbad: requirements file "),
+        "{line}"
+    );
+    assert!(
+        line.contains("missing-requirements.txt") && line.contains("--requirements"),
+        "{line}"
+    );
+
+    let line = expect_failure(&source, "rvbad", &["--python=/usr/bin/python3.99"]);
+    assert!(
+        line.starts_with(
+            "dh_rustvenv: error: package rvbad: Python interpreter `/usr/bin/python3.99` not found"
+        ),
+        "{line}"
+    );
+
+    source.write("requirements.txt", "greetlib==1.0\nnosuchdist==1.0\n");
+    let line = expect_failure(&source, "rvbad", &offline);
+    assert!(
+        line.starts_with("dh_rustvenv: error: package rvbad: installing requirements.txt: "),
+        "{line}"
+    );
+    assert!(
+        line.contains("No matching distribution found for nosuchdist==1.0"),
+        "{line}"
+    );
+
+    let line = expect_failure(&source, "rvbad", &["--frobnicate"]);
+    assert!(
+        line.starts_with("dh_rustvenv: error: unexpected argument '--frobnicate'"),
+        "{line}"
+    );
+    assert!(line.ends_with("see dh_rustvenv --help"), "{line}");
+}
+
+#[test]
+fn no_act_writes_nothing() {
+    let tmp = scratch("cli-noact-");
+    let source = SourcePackage::new(tmp.path(), "rvnoact");
+    for env in [None, Some(("DH_NO_ACT", "1"))] {
+        let mut command = source.dh_rustvenv();
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        } else {
+            command.arg("--no-act");
+        }
+        let output = run(&mut command);
+        assert!(output.stdout.is_empty(), "{}", describe(&command, &output));
+        assert!(!source.dir.join("debian/rvnoact").exists());
+        assert!(!source.dir.join("debian/rvnoact.substvars").exists());
+    }
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_dh_rustvenv")).arg("--help"));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "--package",
+        "--no-package",
+        "--arch",
+        "--indep",
+        "--tmpdir",
+        "--no-act",
+        "--python",
+        "--requirements",
+        "--sourcedirectory",
+        "--install-suffix",
+        "--index-url",
+        "--extra-index-url",
+        "--extra-pip-arg",
+        "--preinstall",
+        "--skip-install",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}");
+    }
+    let output = run(Command::new(env!("CARGO_BIN_EXE_dh_rustvenv")).arg("--version"));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("dh_rustvenv "));
+}

@@ -1,0 +1,313 @@
+//! Shared fixtures of the integration tests: a wheelhouse built without a package index, source
+//! packages written from inline text, and helpers that run the real tools and show everything when
+//! they fail.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The top of this repository.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory for one test, under cargo's target directory, removed when dropped.
+pub fn scratch(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("creating a scratch directory")
+}
+
+/// The wheelhouse every fixture installs from, built once per test process by
+/// tests/fixtures/build_wheelhouse.py with Debian's setuptools and wheel: setuptools and wheel (the
+/// build backend), greetlib (a pure-Python wheel) and fastsum (an sdist with a C extension linking
+/// zlib).
+pub fn wheelhouse() -> &'static Path {
+    static WHEELHOUSE: OnceLock<PathBuf> = OnceLock::new();
+    WHEELHOUSE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("wheelhouse-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        run(Command::new("/usr/bin/python3")
+            .arg(repo().join("tests/fixtures/build_wheelhouse.py"))
+            .arg(repo().join("tests/fixtures"))
+            .arg(&dir));
+        dir
+    })
+}
+
+/// Runs a command and returns its output; panics with the command, directory, status, stdout and
+/// stderr when it fails.
+pub fn run(command: &mut Command) -> Output {
+    let output = run_unchecked(command);
+    assert!(output.status.success(), "{}", describe(command, &output));
+    output
+}
+
+/// Runs a command and returns its output, whatever its status.
+pub fn run_unchecked(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"))
+}
+
+/// Everything about a finished command, for assertion messages.
+pub fn describe(command: &Command, output: &Output) -> String {
+    format!(
+        "command: {command:?}\ncwd: {:?}\nstatus: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        command.get_current_dir(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Sets the environment that makes the freshly built dh_rustvenv and this repository's sequence add-on
+/// the ones dh finds, as installing the dh-rustvenv package would.
+pub fn with_tool_env(command: &mut Command) -> &mut Command {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_dh_rustvenv"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = std::env::var("PATH").unwrap_or_default();
+    command
+        .env("PATH", format!("{}:{path}", bin_dir.display()))
+        .env("PERL5LIB", repo().join("debhelper"))
+        .env_remove("DH_VERBOSE")
+        .env_remove("DH_OPTIONS")
+        .env_remove("DH_INTERNAL_OPTIONS")
+        .env_remove("DEB_BUILD_OPTIONS")
+        .env_remove("DH_RUSTVENV_INSTALL_ROOT")
+}
+
+/// Holds the machine-wide lock for tests that install or remove packages, which dpkg cannot do at the
+/// same time; released when dropped.
+pub fn dpkg_lock() -> fs::File {
+    let file = fs::File::create(std::env::temp_dir().join("dh-rustvenv-tests-dpkg.lock"))
+        .expect("creating the lock file");
+    file.lock().expect("locking the dpkg lock file");
+    file
+}
+
+/// A binary package of a fixture source package.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub name: String,
+    pub architecture: String,
+}
+
+impl Binary {
+    pub fn new(name: &str, architecture: &str) -> Binary {
+        Binary {
+            name: name.into(),
+            architecture: architecture.into(),
+        }
+    }
+}
+
+/// A Debian source package around tests/fixtures/fixtureapp, with the wheelhouse vendored in
+/// `wheelhouse/` and debian/rules installing from it only (`--no-index`).
+pub struct SourcePackage {
+    /// The unpacked source package, `<parent>/<source>-1.0`.
+    pub dir: PathBuf,
+    pub source: String,
+}
+
+/// The arguments that make pip install from the vendored wheelhouse only.
+pub const OFFLINE_ARGS: &str =
+    "--extra-pip-arg=--no-index --extra-pip-arg=--find-links=$(CURDIR)/wheelhouse";
+
+impl SourcePackage {
+    /// Writes a source package named `source` in `parent` with one binary package `source`,
+    /// Architecture: any, whose venv holds fixtureapp, greetlib and fastsum.
+    pub fn new(parent: &Path, source: &str) -> SourcePackage {
+        SourcePackage::with_binaries(parent, source, &[Binary::new(source, "any")])
+    }
+
+    /// As [`SourcePackage::new`], with the given binary packages.
+    pub fn with_binaries(parent: &Path, source: &str, binaries: &[Binary]) -> SourcePackage {
+        let dir = parent.join(format!("{source}-1.0"));
+        copy_tree(&repo().join("tests/fixtures/fixtureapp"), &dir);
+        copy_tree(wheelhouse(), &dir.join("wheelhouse"));
+        let package = SourcePackage {
+            dir,
+            source: source.into(),
+        };
+        package.write("requirements.txt", "greetlib==1.0\nfastsum==1.0\n");
+        package.write("debian/source/format", "3.0 (native)\n");
+        package.write(
+            "debian/changelog",
+            &format!(
+                "{source} (1.0) unstable; urgency=medium\n\n  * Test fixture.\n\n -- dh-rustvenv tests <tests@example.org>  Sat, 21 Nov 2026 00:00:00 +0000\n"
+            ),
+        );
+        let mut control = format!(
+            "Source: {source}\nSection: python\nPriority: optional\nMaintainer: dh-rustvenv tests <tests@example.org>\n\
+             Build-Depends: debhelper-compat (= 13), python3-venv\nStandards-Version: 4.6.2\nRules-Requires-Root: no\n"
+        );
+        for binary in binaries {
+            control.push_str(&format!(
+                "\nPackage: {}\nArchitecture: {}\nDepends: ${{rustvenv:Depends}}, ${{misc:Depends}}, ${{shlibs:Depends}}\n\
+                 Description: dh-rustvenv test package {}\n A venv with fixtureapp, built by dh-rustvenv's tests.\n",
+                binary.name, binary.architecture, binary.name
+            ));
+        }
+        package.write("debian/control", &control);
+        package.rules(&format!(
+            "override_dh_rustvenv:\n\tdh_rustvenv {OFFLINE_ARGS}\n"
+        ));
+        package
+    }
+
+    /// Writes debian/rules: `dh $@ --with rustvenv`, then `extra` (override targets).
+    pub fn rules(&self, extra: &str) {
+        self.write(
+            "debian/rules",
+            &format!("#!/usr/bin/make -f\n\n%:\n\tdh $@ --with rustvenv\n\n{extra}"),
+        );
+        make_executable(&self.dir.join("debian/rules"));
+    }
+
+    /// Writes a file of the source package, creating its directory.
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.dir.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+    }
+
+    /// Runs dpkg-buildpackage with `args` (such as `-b`) and returns its output, whatever its status.
+    pub fn dpkg_buildpackage_unchecked(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new("dpkg-buildpackage");
+        command
+            .args(["-us", "-uc"])
+            .args(args)
+            .current_dir(&self.dir);
+        with_tool_env(&mut command);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        run_unchecked(&mut command)
+    }
+
+    /// Runs dpkg-buildpackage with `args` and returns the .deb files it wrote, by package name.
+    pub fn build(&self, args: &[&str]) -> Vec<(String, PathBuf)> {
+        let mut command = Command::new("dpkg-buildpackage");
+        command
+            .args(["-us", "-uc"])
+            .args(args)
+            .current_dir(&self.dir);
+        with_tool_env(&mut command);
+        run(&mut command);
+        self.debs()
+    }
+
+    /// The .deb files beside the source package, by package name; automatic -dbgsym packages are left
+    /// out.
+    pub fn debs(&self) -> Vec<(String, PathBuf)> {
+        let mut debs: Vec<(String, PathBuf)> = fs::read_dir(self.dir.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+            .map(|p| {
+                (
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .split('_')
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                    p,
+                )
+            })
+            .filter(|(name, _)| !name.ends_with("-dbgsym"))
+            .collect();
+        debs.sort();
+        debs
+    }
+
+    /// Runs debian/rules with `target` (such as `clean`).
+    pub fn rules_target(&self, target: &str) -> Output {
+        let mut command = Command::new("debian/rules");
+        command.arg(target).current_dir(&self.dir);
+        with_tool_env(&mut command);
+        run(&mut command)
+    }
+
+    /// A dh_rustvenv command run in the source package, with the tool environment.
+    pub fn dh_rustvenv(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dh_rustvenv"));
+        command.current_dir(&self.dir);
+        with_tool_env(&mut command);
+        command
+    }
+}
+
+/// A field of a .deb's control file.
+pub fn deb_field(deb: &Path, field: &str) -> String {
+    let output = run(Command::new("dpkg-deb").arg("-f").arg(deb).arg(field));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The paths in a .deb's data, without the leading `.` (symlinks without their target).
+pub fn deb_paths(deb: &Path) -> Vec<String> {
+    let output = run(Command::new("dpkg-deb").arg("--contents").arg(deb));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(" ./").map(|(_, path)| path))
+        .map(|path| path.split(" -> ").next().unwrap().trim_end_matches('/'))
+        .filter(|path| !path.is_empty())
+        .map(|path| format!("/{path}"))
+        .collect()
+}
+
+/// Files under `root` whose content names `needle` (what `grep -rl` would list).
+pub fn files_naming(root: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        if entry.file_type().is_file() {
+            let content = fs::read(entry.path()).unwrap_or_default();
+            if content
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+            {
+                found.push(entry.into_path());
+            }
+        }
+    }
+    found
+}
+
+/// Purges a package if it is installed (a leftover of an earlier, failed run).
+pub fn purge_if_installed(package: &str) {
+    let status = run_unchecked(Command::new("dpkg-query").args(["-W", "-f=${Status}", package]));
+    if String::from_utf8_lossy(&status.stdout).contains("installed") {
+        run(Command::new("dpkg").args(["--purge", package]));
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}

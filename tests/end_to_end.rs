@@ -1,0 +1,241 @@
+//! A source package built with dpkg-buildpackage and `dh $@ --with rustvenv`, installed with dpkg -i,
+//! run, and purged: what a user of the add-on does, with the real tools.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{
+    Binary, SourcePackage, deb_field, deb_paths, dpkg_lock, files_naming, purge_if_installed, run,
+    scratch,
+};
+
+/// Installs `deb`, runs the console script through the venv and through /usr/bin, checks nothing in
+/// the installed venv names the build tree, then purges and checks the venv is gone.
+fn install_run_purge(package: &str, deb: &Path, build_dir: &Path) {
+    let _lock = dpkg_lock();
+    purge_if_installed(package);
+    run(Command::new("dpkg").arg("-i").arg(deb));
+    let venv = Path::new("/opt/venvs").join(package);
+
+    for program in [
+        venv.join("bin/fixtureapp"),
+        Path::new("/usr/bin/fixtureapp").to_path_buf(),
+    ] {
+        // Run from / so nothing is found relative to the build tree.
+        let output = run(Command::new(&program).current_dir("/"));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("hello, fixtureapp"), "{stdout}");
+        assert!(stdout.contains("sum=5 crc32=a995418c"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("prefix={}", venv.display())),
+            "{stdout}"
+        );
+    }
+    let leaked = files_naming(&venv, &build_dir.to_string_lossy());
+    assert!(
+        leaked.is_empty(),
+        "installed files name the build directory: {leaked:?}"
+    );
+    // pip works in the installed venv and sees a consistent set.
+    run(Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "check"])
+        .current_dir("/"));
+
+    run(Command::new("dpkg").args(["--purge", package]));
+    assert!(!venv.exists(), "{} is left after purge", venv.display());
+}
+
+#[test]
+fn builds_installs_runs_and_purges() {
+    let tmp = scratch("e2e-");
+    let source = SourcePackage::new(tmp.path(), "rvfixture");
+    source.write(
+        "debian/rvfixture.links",
+        "opt/venvs/rvfixture/bin/fixtureapp usr/bin/fixtureapp\n",
+    );
+    let debs = source.build(&["-b"]);
+    assert_eq!(debs.len(), 1, "{debs:?}");
+    let deb = &debs[0].1;
+
+    let depends = deb_field(deb, "Depends");
+    assert!(
+        depends.split(", ").any(|d| d == "python3.11"),
+        "Depends: {depends}"
+    );
+    assert!(
+        depends.contains("zlib1g"),
+        "the C extension links zlib; Depends: {depends}"
+    );
+    let paths = deb_paths(deb);
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/opt/venvs/rvfixture/bin/fixtureapp"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p == "/opt/venvs/rvfixture/pyvenv.cfg"),
+        "{paths:?}"
+    );
+    assert!(
+        !paths.iter().any(|p| p.contains("__pycache__")),
+        "bytecode is compiled at installation, not shipped"
+    );
+
+    // Building the project left nothing in the source tree.
+    assert!(!source.dir.join("build").exists());
+    assert!(!source.dir.join("src/fixtureapp.egg-info").exists());
+    install_run_purge("rvfixture", deb, &source.dir);
+}
+
+#[test]
+fn long_build_path_gets_plain_shebangs() {
+    let tmp = scratch("e2e-long-");
+    // pip writes its `/bin/sh` + `'''exec'` form when `#!<staging>/bin/python` exceeds 127 bytes.
+    let parent = tmp
+        .path()
+        .join("a-build-directory-whose-name-is-long-enough".repeat(3));
+    fs::create_dir_all(&parent).unwrap();
+    let source = SourcePackage::new(&parent, "rvlong");
+    let staging = source.dir.join("debian/rvlong/opt/venvs/rvlong/bin/python");
+    assert!(
+        staging.as_os_str().len() + 3 > 127,
+        "the fixture path must be long: {}",
+        staging.display()
+    );
+    source.write(
+        "debian/rvlong.links",
+        "opt/venvs/rvlong/bin/fixtureapp usr/bin/fixtureapp\n",
+    );
+    let debs = source.build(&["-b"]);
+    let deb = &debs[0].1;
+
+    let extracted = tmp.path().join("extracted");
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted));
+    for script in ["fixtureapp", "pip"] {
+        let text = fs::read_to_string(extracted.join("opt/venvs/rvlong/bin").join(script)).unwrap();
+        let first = text.lines().next().unwrap();
+        assert!(
+            first.starts_with("#!/opt/venvs/rvlong/bin/python"),
+            "bin/{script}: {first}"
+        );
+        assert!(
+            !text.contains("'''exec'"),
+            "bin/{script} keeps pip's sh form:\n{text}"
+        );
+    }
+    install_run_purge("rvlong", deb, &source.dir);
+}
+
+#[test]
+fn binary_arch_and_binary_indep_build_their_own_packages() {
+    let tmp = scratch("e2e-archindep-");
+    let source = SourcePackage::with_binaries(
+        tmp.path(),
+        "rvsplit",
+        &[
+            Binary::new("rvsplit-arch", "any"),
+            Binary::new("rvsplit-indep", "all"),
+        ],
+    );
+    // The arch:all package holds only the pure-Python requirement; options reach dh_rustvenv through
+    // dh's -O passing as well as from an override.
+    source.write("requirements-indep.txt", "greetlib==1.0\n");
+    source.rules(&format!(
+        "override_dh_rustvenv:\n\
+         \tdh_rustvenv -prvsplit-indep --skip-install --requirements=requirements-indep.txt {offline}\n\
+         \tdh_rustvenv -Nrvsplit-indep {offline}\n",
+        offline = common::OFFLINE_ARGS
+    ));
+
+    let arch = source.build(&["-B"]);
+    let names: Vec<&str> = arch.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["rvsplit-arch"]);
+    assert!(
+        deb_paths(&arch[0].1)
+            .iter()
+            .any(|p| p == "/opt/venvs/rvsplit-arch/bin/fixtureapp")
+    );
+    for (_, deb) in &arch {
+        fs::remove_file(deb).unwrap();
+    }
+
+    let indep = source.build(&["-A"]);
+    let names: Vec<&str> = indep.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["rvsplit-indep"]);
+    let paths = deb_paths(&indep[0].1);
+    assert!(
+        paths
+            .iter()
+            .any(|p| p
+                == "/opt/venvs/rvsplit-indep/lib/python3.11/site-packages/greetlib/__init__.py"),
+        "{paths:?}"
+    );
+    assert!(
+        !paths.iter().any(|p| p.contains("fixtureapp")),
+        "--skip-install left the project out: {paths:?}"
+    );
+    assert_eq!(deb_field(&indep[0].1, "Depends"), "python3.11");
+}
+
+#[test]
+fn setup_py_project_with_a_makefile_builds_and_cleans_at_compat_13() {
+    let tmp = scratch("e2e-setuppy-");
+    let source = SourcePackage::new(tmp.path(), "rvsetuppy");
+    // A setup.py-only project: debhelper would pick python_distutils for it and fail at compat 13.
+    fs::remove_file(source.dir.join("pyproject.toml")).unwrap();
+    source.write(
+        "setup.py",
+        "from setuptools import setup\n\nsetup(\n    name='fixtureapp',\n    version='1.0',\n    package_dir={'': 'src'},\n    \
+         packages=['fixtureapp'],\n    install_requires=['greetlib', 'fastsum'],\n    \
+         entry_points={'console_scripts': ['fixtureapp = fixtureapp:main']},\n)\n",
+    );
+    // Documentation built by make keeps being built, and installed by `make install`.
+    source.write(
+        "Makefile",
+        "all: manual.html\n\nmanual.html:\n\techo '<p>manual</p>' > $@\n\n\
+         install:\n\tinstall -D -m 644 manual.html $(DESTDIR)/usr/share/doc/rvsetuppy/manual.html\n\n\
+         clean:\n\trm -f manual.html\n",
+    );
+    let debs = source.build(&["-b"]);
+    let paths = deb_paths(&debs[0].1);
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/usr/share/doc/rvsetuppy/manual.html"),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/opt/venvs/rvsetuppy/bin/fixtureapp"),
+        "{paths:?}"
+    );
+
+    source.rules_target("clean");
+    let mut left: Vec<String> = fs::read_dir(&source.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "Makefile",
+            "debian",
+            "requirements.txt",
+            "setup.py",
+            "src",
+            "wheelhouse"
+        ]
+    );
+    let mut src: Vec<String> = fs::read_dir(source.dir.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    src.sort();
+    assert_eq!(src, ["fixtureapp"], "egg-info or other residue in src/");
+}
