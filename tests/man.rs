@@ -1,0 +1,176 @@
+//! man/dh_rustvenv.1 is generated from the clap definitions, so it says what `--help` says.
+//!
+//! The test renders the page and compares it with the file in the repository; run it with
+//! `DH_RUSTVENV_BLESS=1` to write the file after changing an option:
+//! `DH_RUSTVENV_BLESS=1 cargo test --test man`.
+
+use std::fs;
+use std::path::Path;
+
+use roff::{Roff, bold, italic, roman};
+
+/// The sections a dh_ program's man page has beyond NAME, SYNOPSIS, DESCRIPTION and OPTIONS, which
+/// clap_mangen writes from the clap definitions.
+fn extra_sections(roff: &mut Roff) {
+    let paragraph = |roff: &mut Roff, text: &str| {
+        roff.control("PP", []).text([roman(text)]);
+    };
+    let item = |roff: &mut Roff, term: &str, text: &str| {
+        roff.control("TP", [])
+            .text([bold(term)])
+            .text([roman(text)]);
+    };
+
+    roff.control("SH", ["FILES"]);
+    item(
+        roff,
+        "requirements.txt",
+        "Installed into the venv when it exists in the source directory (see --requirements).",
+    );
+    item(
+        roff,
+        "pyproject.toml, setup.py",
+        "The Python project of the source directory, built by its PEP 517 build backend and installed into the venv, unless --skip-install is given.",
+    );
+    item(
+        roff,
+        "debian/package.substvars",
+        "${rustvenv:Depends} is added here: the Debian package of the interpreter the venv is tied to, such as python3.11.",
+    );
+    item(
+        roff,
+        "debian/package.postinst.debhelper, prerm.debhelper, postrm.debhelper",
+        "Maintainer-script snippets: postinst byte-compiles the venv at its final path, prerm and postrm remove the bytecode, including what Python wrote while the program ran.",
+    );
+
+    roff.control("SH", ["ENVIRONMENT"]);
+    item(
+        roff,
+        "DH_RUSTVENV_INSTALL_ROOT",
+        "The directory venvs are installed under. Default: /opt/venvs.",
+    );
+    item(
+        roff,
+        "DH_VERBOSE",
+        "Any non-empty value is the same as --verbose; the output of pip is then shown too.",
+    );
+    item(
+        roff,
+        "DH_NO_ACT",
+        "Any non-empty value is the same as --no-act.",
+    );
+    item(
+        roff,
+        "DH_OPTIONS",
+        "Options read before the command line; words dh_rustvenv does not know are ignored with a warning.",
+    );
+    item(
+        roff,
+        "DH_INTERNAL_OPTIONS",
+        "Options dh passes to commands run from override targets, separated by the ASCII record separator; its package selection limits which packages -p may select.",
+    );
+    item(
+        roff,
+        "PIP_*",
+        "pip's own settings are passed on, except that PIP_CACHE_DIR is set to a directory in debian/.debhelper, so the cache lands neither in the package nor in $HOME.",
+    );
+
+    roff.control("SH", ["EXAMPLES"]);
+    paragraph(
+        roff,
+        "The usual debian/rules, with Build-Depends: dh-sequence-rustvenv in debian/control:",
+    );
+    example(roff, "%:\n\tdh $@");
+    paragraph(
+        roff,
+        "Building offline from wheels shipped in the source package:",
+    );
+    example(
+        roff,
+        "override_dh_rustvenv:\n\tdh_rustvenv --extra-pip-arg=--no-index \\\n\t\t--extra-pip-arg=--find-links=debian/wheelhouse",
+    );
+    paragraph(
+        roff,
+        "In debian/control, Depends: ${rustvenv:Depends}, ${misc:Depends}, ${shlibs:Depends}.",
+    );
+
+    roff.control("SH", ["NOTES"]);
+    paragraph(
+        roff,
+        "A venv only works with the Python minor version it was built with; ${rustvenv:Depends} names that interpreter's package, so a new Python release needs a rebuild of the package.",
+    );
+    paragraph(
+        roff,
+        "The package ships no bytecode: every .pyc would name the path it was compiled at. The venv is byte-compiled by postinst at its final path, and the bytecode is removed by prerm and postrm, as dh_python3 does for Debian's own Python packages.",
+    );
+    paragraph(
+        roff,
+        "dh_rustvenv removes a venv an earlier run left in the package build directory and builds it anew. When it fails, it leaves no venv behind and writes no substvar or snippet. Files that building the source package leaves in the source tree (setuptools' build/ and *.egg-info) are removed.",
+    );
+    paragraph(
+        roff,
+        "After relocation, every file of the venv is scanned for the build directory and the staging path; any left is an error unless --allow-leaks is given.",
+    );
+    paragraph(
+        roff,
+        "Differences from dh_virtualenv: -a and -i take no value and select packages as every dh_ program does; packages whose names start with python3 are not skipped; the venv is always created with python3 -m venv; no build directory is left in pyvenv.cfg, RECORD, direct_url.json, activate scripts or bytecode; ${rustvenv:Depends} is filled in; the dh_auto_* steps use the rustvenv build system instead of being removed from the sequence.",
+    );
+
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([
+        bold("debhelper"),
+        roman("(7), "),
+        bold("dh"),
+        roman("(1), "),
+        bold("pip"),
+        roman("(1), "),
+        italic("https://peps.python.org/pep-0405/"),
+    ]);
+}
+
+fn render() -> Vec<u8> {
+    let command = dh_rustvenv::options::command();
+    let man = clap_mangen::Man::new(command)
+        .section("1")
+        .manual("Debhelper")
+        .source(format!("dh-rustvenv {}", env!("CARGO_PKG_VERSION")));
+    let mut out = Vec::new();
+    man.render_title(&mut out).unwrap();
+    man.render_name_section(&mut out).unwrap();
+    man.render_synopsis_section(&mut out).unwrap();
+    man.render_description_section(&mut out).unwrap();
+    man.render_options_section(&mut out).unwrap();
+    let mut roff = Roff::new();
+    extra_sections(&mut roff);
+    roff.to_writer(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn man_page_is_generated_from_the_clap_definitions() {
+    let rendered = render();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/dh_rustvenv.1");
+    if std::env::var_os("DH_RUSTVENV_BLESS").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &rendered).unwrap();
+    }
+    let committed = fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "{} is out of date; regenerate it with DH_RUSTVENV_BLESS=1 cargo test --test man",
+        path.display()
+    );
+    let text = String::from_utf8(rendered).unwrap();
+    for section in [
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OPTIONS",
+        "ENVIRONMENT",
+        "EXAMPLES",
+    ] {
+        assert!(
+            text.contains(&format!(".SH {section}")),
+            "no {section} section"
+        );
+    }
+}
