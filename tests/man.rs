@@ -9,6 +9,16 @@ use std::path::Path;
 
 use roff::{Roff, bold, italic, roman};
 
+/// An indented, unfilled example block.
+fn example(roff: &mut Roff, text: &str) {
+    roff.control("PP", [])
+        .control("RS", ["4"])
+        .control("nf", [])
+        .text([roman(text)])
+        .control("fi", [])
+        .control("RE", []);
+}
+
 /// The sections a dh_ program's man page has beyond NAME, SYNOPSIS, DESCRIPTION and OPTIONS, which
 /// clap_mangen writes from the clap definitions.
 fn extra_sections(roff: &mut Roff) {
