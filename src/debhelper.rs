@@ -39,9 +39,14 @@ pub struct Environment {
     pub build_options: Vec<String>,
     /// `DH_RUSTVENV_INSTALL_ROOT`: the directory venvs are installed under.
     pub install_root: Option<String>,
-    /// `SOURCE_DATE_EPOCH`, passed on to the tools that honour it.
-    pub source_date_epoch: Option<String>,
+    /// The compiler settings found in the environment (`CC`, `CXX`, `CFLAGS`, `CXXFLAGS`, `CPPFLAGS`,
+    /// `LDFLAGS`), by name; the ones missing here are taken from `dpkg-buildflags` by the install stage.
+    pub compiler_settings: Vec<(String, String)>,
 }
+
+/// The environment variables that choose the C/C++ compiler and its flags for extension modules.
+pub const COMPILER_VARIABLES: [&str; 6] =
+    ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS"];
 
 impl Environment {
     /// Reads the variables above from the process environment.
@@ -60,7 +65,10 @@ impl Environment {
                 .map(str::to_owned)
                 .collect(),
             install_root: var("DH_RUSTVENV_INSTALL_ROOT").filter(|v| !v.is_empty()),
-            source_date_epoch: var("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()),
+            compiler_settings: COMPILER_VARIABLES
+                .iter()
+                .filter_map(|name| var(name).map(|value| (name.to_string(), value)))
+                .collect(),
         }
     }
 
@@ -452,6 +460,65 @@ pub fn autoscript_block(snippet: &str) -> String {
     block
 }
 
+/// The lintian overrides every venv package needs, for tags its design makes inherent:
+///
+/// - `dir-or-file-in-opt`, when the venv lives under /opt: it is add-on software in the sense of the
+///   Filesystem Hierarchy Standard, which Debian Policy 9.1 follows, and /opt/venvs is where
+///   dh-virtualenv users expect it.
+/// - `unusual-interpreter` for the venv's own scripts: a console script must run the venv's
+///   interpreter, `<final_root>/bin/python`, or it would not see the venv.
+/// - `script-not-executable` and `unusual-interpreter` inside the venv's `lib`: modules of third-party
+///   wheels keep the shebang they were published with; they are imported, not run.
+pub fn venv_lintian_overrides(package: &str, final_root: &Path) -> String {
+    let relative = final_root
+        .strip_prefix("/")
+        .unwrap_or(final_root)
+        .display()
+        .to_string();
+    let mut text = format!(
+        "# Installed by {TOOL}: tags that a virtualenv in {} makes inherent.\n",
+        final_root.display()
+    );
+    if final_root.starts_with("/opt") {
+        let opt_dir = final_root
+            .parent()
+            .and_then(|p| p.strip_prefix("/").ok())
+            .unwrap_or(Path::new("opt"));
+        text.push_str(&format!(
+            "{package}: dir-or-file-in-opt [{}/*]\n",
+            opt_dir.display()
+        ));
+    }
+    text.push_str(&format!(
+        "{package}: unusual-interpreter {}/bin/python* [{relative}/bin/*]\n",
+        final_root.display()
+    ));
+    text.push_str(&format!(
+        "{package}: unusual-interpreter * [{relative}/lib/*]\n"
+    ));
+    text.push_str(&format!(
+        "{package}: script-not-executable [{relative}/lib/*]\n"
+    ));
+    text
+}
+
+/// Installs `overrides` as the package's lintian overrides, `<tmpdir>/usr/share/lintian/overrides/<package>`,
+/// keeping what is already there. dh_lintian, later in the sequence, replaces the file with
+/// `debian/<package>.lintian-overrides` when that exists; the caller warns about it.
+///
+/// # Errors
+/// When the file cannot be written; the message names it.
+pub fn install_lintian_overrides(package: &Package, overrides: &str) -> Result<()> {
+    let dir = package.tmpdir.join("usr/share/lintian/overrides");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(&package.name);
+    let existing = fs::read_to_string(&path).unwrap_or_default();
+    if existing.contains(overrides) {
+        return Ok(());
+    }
+    write_atomically(&path, (existing + overrides).as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +581,27 @@ mod tests {
         assert!(env.build_option("parallel"));
         assert!(!env.build_option("nocheck"));
         assert!(!env.build_option("nostr"));
+    }
+
+    #[test]
+    fn lintian_overrides_follow_the_install_root() {
+        let opt = venv_lintian_overrides("demo", Path::new("/opt/venvs/demo"));
+        assert!(
+            opt.contains("demo: dir-or-file-in-opt [opt/venvs/*]\n"),
+            "{opt}"
+        );
+        assert!(
+            opt.contains(
+                "demo: unusual-interpreter /opt/venvs/demo/bin/python* [opt/venvs/demo/bin/*]\n"
+            ),
+            "{opt}"
+        );
+        let srv = venv_lintian_overrides("demo", Path::new("/srv/venvs/demo"));
+        assert!(!srv.contains("dir-or-file-in-opt"), "{srv}");
+        assert!(
+            srv.contains("demo: script-not-executable [srv/venvs/demo/lib/*]\n"),
+            "{srv}"
+        );
     }
 
     #[test]

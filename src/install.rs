@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::Layout;
-use crate::debhelper::{Command, Reporter};
+use crate::debhelper::{Command, Environment, Reporter};
 use crate::interpreter::Interpreter;
 use crate::options::VenvOptions;
 
@@ -32,6 +32,27 @@ pub struct InstallPlan {
     pub pip_args: Vec<String>,
     /// pip's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
     pub cache_dir: PathBuf,
+    /// How extension modules are compiled when pip builds an sdist.
+    pub compilers: Compilers,
+}
+
+/// The compilers and flags extension modules are built with: Debian's build flags (hardening,
+/// `-ffile-prefix-map`), and the compiler behind a wrapper that maps the directory it runs in to `.`.
+///
+/// pip unpacks each sdist in a directory with a random name (`/tmp/pip-install-*/<name>_<uuid>`);
+/// without the mapping that name ends up in the debug information and the build-id, and no two builds
+/// of the package are the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compilers {
+    /// The C compiler command the wrapper runs: `CC` from the environment, else the interpreter's own.
+    pub cc: String,
+    /// The C++ compiler command, likewise (`CXX`).
+    pub cxx: String,
+    /// `CFLAGS`, `CXXFLAGS`, `CPPFLAGS` and `LDFLAGS`: from the environment, else from
+    /// `dpkg-buildflags --get` (dpkg-buildflags(1)).
+    pub flags: Vec<(String, String)>,
+    /// Where the wrappers are written: `<work_dir>/<package>/bin`.
+    pub wrapper_dir: PathBuf,
 }
 
 /// Checks the requirements file and the source package and returns what to install.
@@ -42,8 +63,14 @@ pub struct InstallPlan {
 ///
 /// # Errors
 /// When the named requirements file does not exist, or the source directory has no Python project and
-/// `--skip-install` was not given; the messages name the file and the option that fixes it.
-pub fn plan(layout: &Layout, options: &VenvOptions) -> Result<InstallPlan> {
+/// `--skip-install` was not given (the messages name the file and the option that fixes it), or when
+/// `dpkg-buildflags` cannot be run.
+pub fn plan(
+    layout: &Layout,
+    options: &VenvOptions,
+    interpreter: &Interpreter,
+    env: &Environment,
+) -> Result<InstallPlan> {
     let requirements = match &options.requirements {
         Some(named) => {
             let path = layout.source_dir.join(named);
@@ -87,7 +114,76 @@ pub fn plan(layout: &Layout, options: &VenvOptions) -> Result<InstallPlan> {
         project,
         pip_args,
         cache_dir: layout.work_dir.join("pip-cache"),
+        compilers: compilers(layout, interpreter, env)?,
     })
+}
+
+/// Works out [`Compilers`] from the environment, the interpreter and `dpkg-buildflags`.
+fn compilers(layout: &Layout, interpreter: &Interpreter, env: &Environment) -> Result<Compilers> {
+    let setting = |name: &str| {
+        env.compiler_settings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut flags = Vec::new();
+    for name in ["CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS"] {
+        let value = match setting(name) {
+            Some(value) => value,
+            None => Command::new("dpkg-buildflags")
+                .args(["--get", name])
+                .dir(&layout.source_dir)
+                .query()
+                .with_context(|| format!("asking dpkg-buildflags for {name}"))?
+                .trim()
+                .to_owned(),
+        };
+        flags.push((name.to_owned(), value));
+    }
+    let or_default = |value: Option<String>, fallback: &str, default: &str| {
+        value.filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
+            if fallback.is_empty() {
+                default.to_owned()
+            } else {
+                fallback.to_owned()
+            }
+        })
+    };
+    Ok(Compilers {
+        cc: or_default(setting("CC"), &interpreter.cc, "cc"),
+        cxx: or_default(setting("CXX"), &interpreter.cxx, "c++"),
+        flags,
+        wrapper_dir: layout.work_dir.join(&layout.package).join("bin"),
+    })
+}
+
+/// The shell script that runs `compiler` with the directory it runs in mapped to `.` in file names.
+pub fn compiler_wrapper(compiler: &str) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Written by dh_rustvenv: pip builds each sdist in a directory with a random name; map it to \".\"\n\
+         # so that it reaches neither the debug information nor the build-id of extension modules.\n\
+         PWD=$(pwd -P)\n\
+         export PWD\n\
+         exec {compiler} -ffile-prefix-map=\"$PWD\"=. \"$@\"\n"
+    )
+}
+
+/// Writes the compiler wrappers; returns the environment that makes setuptools use them.
+fn write_compiler_wrappers(compilers: &Compilers) -> Result<Vec<(String, PathBuf)>> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(&compilers.wrapper_dir)
+        .with_context(|| format!("creating {}", compilers.wrapper_dir.display()))?;
+    let mut env = Vec::new();
+    for (name, file, compiler) in [("CC", "cc", &compilers.cc), ("CXX", "c++", &compilers.cxx)] {
+        let path = compilers.wrapper_dir.join(file);
+        fs::write(&path, compiler_wrapper(compiler))
+            .with_context(|| format!("writing {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("making {} executable", path.display()))?;
+        env.push((name.to_owned(), path));
+    }
+    Ok(env)
 }
 
 /// Creates the venv at `layout.staging_root` and installs the plan into it.
@@ -113,12 +209,24 @@ pub fn build(
         )
         .with_context(|| format!("creating the venv with {}", interpreter.path.display()))?;
 
+    let compiler_env = if reporter.no_act {
+        Vec::new()
+    } else {
+        write_compiler_wrappers(&plan.compilers)?
+    };
     let venv_python = staging.join("bin/python");
     let pip = |what: &[String]| {
-        python_command(&venv_python, plan)
+        let mut command = python_command(&venv_python, plan)
             .args(["-m", "pip", "install", "--no-compile"])
             .args(&plan.pip_args)
-            .args(what)
+            .args(what);
+        for (name, value) in &plan.compilers.flags {
+            command = command.env(name, value);
+        }
+        for (name, wrapper) in &compiler_env {
+            command = command.env(name, wrapper);
+        }
+        command
     };
     if !plan.preinstall.is_empty() {
         reporter
@@ -220,6 +328,30 @@ mod tests {
         }
     }
 
+    fn interpreter() -> Interpreter {
+        Interpreter {
+            path: "/usr/bin/python3.11".into(),
+            version: (3, 11, 2),
+            soabi: String::new(),
+            cc: "x86_64-linux-gnu-gcc".into(),
+            cxx: String::new(),
+        }
+    }
+
+    fn env() -> Environment {
+        Environment {
+            compiler_settings: ["CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS"]
+                .iter()
+                .map(|n| (n.to_string(), format!("-{n}")))
+                .collect(),
+            ..Environment::default()
+        }
+    }
+
+    fn plan(layout: &Layout, options: &VenvOptions) -> Result<InstallPlan> {
+        super::plan(layout, options, &interpreter(), &env())
+    }
+
     fn options() -> VenvOptions {
         VenvOptions {
             python: "/usr/bin/python3".into(),
@@ -232,6 +364,7 @@ mod tests {
             preinstall: vec![],
             skip_install: false,
             allow_leaks: false,
+            ship_bytecode: false,
         }
     }
 
@@ -275,6 +408,25 @@ mod tests {
         let mut opts = options();
         opts.skip_install = true;
         assert_eq!(plan(&layout(dir.path()), &opts).unwrap().project, None);
+    }
+
+    #[test]
+    fn compilers_come_from_the_environment_then_the_interpreter() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = env();
+        env.compiler_settings
+            .push(("CXX".into(), "ccache g++".into()));
+        let compilers = compilers(&layout(dir.path()), &interpreter(), &env).unwrap();
+        assert_eq!(compilers.cc, "x86_64-linux-gnu-gcc");
+        assert_eq!(compilers.cxx, "ccache g++");
+        assert_eq!(
+            compilers.flags[0],
+            ("CFLAGS".to_owned(), "-CFLAGS".to_owned())
+        );
+        assert!(
+            compiler_wrapper("ccache g++")
+                .contains("exec ccache g++ -ffile-prefix-map=\"$PWD\"=. \"$@\"")
+        );
     }
 
     #[test]

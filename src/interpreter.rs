@@ -21,6 +21,11 @@ pub struct Interpreter {
     pub version: (u32, u32, u32),
     /// `sysconfig.get_config_var("SOABI")`, e.g. `cpython-311-x86_64-linux-gnu` (PEP 3149), or empty.
     pub soabi: String,
+    /// The C compiler the interpreter was built with and builds extension modules with
+    /// (`sysconfig.get_config_var("CC")`, e.g. `x86_64-linux-gnu-gcc`; may hold options), or empty.
+    pub cc: String,
+    /// The C++ compiler, likewise (`CXX`), or empty.
+    pub cxx: String,
 }
 
 impl Interpreter {
@@ -37,6 +42,8 @@ print(json.dumps({
     'version': list(sys.version_info[:3]),
     'implementation': sys.implementation.name,
     'soabi': sysconfig.get_config_var('SOABI') or '',
+    'cc': sysconfig.get_config_var('CC') or '',
+    'cxx': sysconfig.get_config_var('CXX') or '',
 }))";
 
 /// Finds `requested` (an absolute or relative path, or a name looked up in `PATH`) and asks it what it is.
@@ -90,6 +97,8 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
         path: PathBuf::from(executable),
         version: (major, minor, micro),
         soabi: value["soabi"].as_str().unwrap_or_default().to_owned(),
+        cc: value["cc"].as_str().unwrap_or_default().to_owned(),
+        cxx: value["cxx"].as_str().unwrap_or_default().to_owned(),
     })
 }
 
@@ -99,11 +108,12 @@ mod tests {
 
     #[test]
     fn reads_the_probe_answer() {
-        let answer = r#"{"executable": "/usr/bin/python3.11", "version": [3, 11, 2], "implementation": "cpython", "soabi": "cpython-311-x86_64-linux-gnu"}"#;
+        let answer = r#"{"executable": "/usr/bin/python3.11", "version": [3, 11, 2], "implementation": "cpython", "soabi": "cpython-311-x86_64-linux-gnu", "cc": "x86_64-linux-gnu-gcc", "cxx": "x86_64-linux-gnu-g++"}"#;
         let interp = parse_probe(answer, Path::new("/usr/bin/python3")).unwrap();
         assert_eq!(interp.path, PathBuf::from("/usr/bin/python3.11"));
         assert_eq!(interp.major_minor(), "3.11");
         assert_eq!(interp.soabi, "cpython-311-x86_64-linux-gnu");
+        assert_eq!(interp.cc, "x86_64-linux-gnu-gcc");
     }
 
     #[test]

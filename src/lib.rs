@@ -118,8 +118,8 @@ pub fn build_package(
 ) -> Result<()> {
     let top = std::env::current_dir().context("finding the current directory")?;
     let layout = Layout::new(package, options, env, &top)?;
-    let plan = install::plan(&layout, &options.venv)?;
     let interpreter = interpreter::probe(&options.venv.python)?;
+    let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
     reporter.verbose_print(format!(
         "# venv for {} at {} with {}",
         package.name,
@@ -141,6 +141,12 @@ pub fn build_package(
     for file in &report.rewritten {
         reporter.verbose_print(format!("# relocated {}", file.display()));
     }
+    let bytecode = if options.venv.ship_bytecode {
+        relocate::compile_bytecode(&layout.staging_root, &layout.final_root, reporter)?;
+        relocate::Bytecode::Ship
+    } else {
+        relocate::Bytecode::CompileOnInstall
+    };
     let forbidden: Vec<audit::Forbidden> = relocation
         .staging_paths
         .iter()
@@ -148,7 +154,13 @@ pub fn build_package(
         .chain(spellings(&top))
         .map(|path| audit::Forbidden { path })
         .collect();
+    let started = std::time::Instant::now();
     let leaks = audit::scan(&layout.staging_root, &forbidden, &relocation.final_root)?;
+    reporter.verbose_print(format!(
+        "# audit: {} leak(s) in {} ms",
+        leaks.len(),
+        started.elapsed().as_millis()
+    ));
     if !leaks.is_empty() {
         let listing = audit::describe(&leaks, &layout.staging_root, 20);
         let message = format!(
@@ -162,11 +174,21 @@ pub fn build_package(
         }
         reporter.warning(format!("package {}: {message}", package.name));
     }
+    let overrides = debhelper::venv_lintian_overrides(&package.name, &layout.final_root);
+    debhelper::install_lintian_overrides(package, &overrides)?;
     staging.keep();
 
+    let user_overrides = format!("debian/{}.lintian-overrides", package.name);
+    if Path::new(&user_overrides).exists() {
+        reporter.warning(format!(
+            "package {}: dh_lintian will install {user_overrides} in place of the overrides dh_rustvenv \
+             installs; add these lines to it:\n{overrides}",
+            package.name
+        ));
+    }
     depends::write_substvars(&package.name, &interpreter, reporter)?;
     if !options.debhelper.no_scripts {
-        for (script, snippet) in relocate::bytecode_scripts(&layout.final_root) {
+        for (script, snippet) in relocate::bytecode_scripts(&layout.final_root, bytecode) {
             debhelper::autoscript(&package.name, script, &snippet)?;
         }
     }

@@ -116,6 +116,11 @@ pub struct VenvOptions {
     /// Do not install the source package itself; install only --preinstall and the requirements file.
     #[arg(long = "skip-install")]
     pub skip_install: bool,
+    /// Ship bytecode: compile the venv at build time into hash-based .pyc files (PEP 552, checked-hash)
+    /// that name the final path, instead of compiling it in postinst. Costs package size and a
+    /// lintian tag per __pycache__ directory; saves the compilation at installation.
+    #[arg(long = "ship-bytecode")]
+    pub ship_bytecode: bool,
     /// Build the package even when files of the venv still name the build directory after relocation;
     /// they are listed as a warning instead of an error.
     #[arg(long = "allow-leaks")]

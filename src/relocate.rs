@@ -336,39 +336,89 @@ fn lexical_join(base: &Path, relative: &Path) -> PathBuf {
     out
 }
 
-/// The maintainer-script snippets that carry the bytecode policy: the package ships no bytecode, its
-/// `postinst` byte-compiles the venv at its final path (so every `.pyc` names that path, by
-/// construction), and `prerm` removes every `__pycache__` directory, including those Python wrote while
-/// the program ran, so that removal leaves nothing behind; `postrm` sweeps what appeared after `prerm`
-/// and the directories dpkg could not remove because of it.
+/// How the package handles bytecode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bytecode {
+    /// Ship none; postinst compiles the venv at its final path (the default).
+    CompileOnInstall,
+    /// Ship hash-based .pyc files compiled at build time for the final path (`--ship-bytecode`).
+    Ship,
+}
+
+/// Compiles the venv's `lib` directory for `--ship-bytecode`: checked-hash .pyc files (PEP 552), so
+/// neither the build time nor file times reach them, with the staging path replaced by the final one
+/// in every code object's file name (`compileall -s/-p`, Python 3.9 and later).
+///
+/// # Errors
+/// When compileall fails (a module with a syntax error, for example); the message ends with its last
+/// error line.
+pub fn compile_bytecode(
+    staging_root: &Path,
+    final_root: &Path,
+    reporter: &crate::debhelper::Reporter,
+) -> Result<()> {
+    let command = crate::debhelper::Command::new(staging_root.join("bin/python"))
+        .args([
+            "-m",
+            "compileall",
+            "-q",
+            "-j0",
+            "--invalidation-mode",
+            "checked-hash",
+            "-s",
+        ])
+        .arg(staging_root)
+        .arg("-p")
+        .arg(final_root)
+        .arg(staging_root.join("lib"));
+    reporter
+        .doit(&command)
+        .context("compiling the venv's bytecode (--ship-bytecode)")
+}
+
+/// The maintainer-script snippets that carry the bytecode policy. By default the package ships no
+/// bytecode and `postinst` byte-compiles the venv at its final path (so every `.pyc` names that path,
+/// by construction); with [`Bytecode::Ship`] there is nothing to compile. Either way `prerm` removes
+/// every `__pycache__` directory, including those Python wrote while the program ran, and `postrm`
+/// sweeps what appeared after `prerm` and the directories dpkg could not remove because of it, so that
+/// removal leaves nothing behind.
 ///
 /// Returns (script, snippet) pairs for [`crate::debhelper::autoscript`].
 ///
 /// # References
 /// Debian Python Policy 3.7 ("Byte compilation"), which dh_python3's `py3compile`/`py3clean` implement
 /// for Debian's own packages.
-pub fn bytecode_scripts(final_root: &Path) -> Vec<(&'static str, String)> {
+pub fn bytecode_scripts(final_root: &Path, bytecode: Bytecode) -> Vec<(&'static str, String)> {
     let venv = crate::debhelper::shell_quote(&final_root.to_string_lossy());
-    let postinst = format!(
-        "if [ \"$1\" = configure ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
-         \tif [ -x {venv}/bin/python ]; then\n\
-         \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
-         \tfi\n\
-         fi"
-    );
     let clean = format!(
-        "\tfind {venv} -depth -type d -name __pycache__ -exec rm -rf {{}} + 2>/dev/null || true"
+        "find {venv} -depth -type d -name __pycache__ -exec rm -rf {{}} + 2>/dev/null || true"
     );
-    let prerm = format!("if [ -d {venv} ]; then\n{clean}\nfi");
-    let postrm = format!(
-        "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
-         \tif [ -d {venv} ]; then\n\
-         \t{clean}\n\
-         \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
-         \tfi\n\
-         fi"
-    );
-    vec![("postinst", postinst), ("prerm", prerm), ("postrm", postrm)]
+    let mut scripts = Vec::new();
+    if bytecode == Bytecode::CompileOnInstall {
+        scripts.push((
+            "postinst",
+            format!(
+                "if [ \"$1\" = configure ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
+                 \tif [ -x {venv}/bin/python ]; then\n\
+                 \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
+                 \tfi\n\
+                 fi"
+            ),
+        ));
+    }
+    scripts.push(("prerm", format!("if [ -d {venv} ]; then\n\t{clean}\nfi")));
+    scripts.push((
+        "postrm",
+        format!(
+            "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
+             \tif [ -d {venv} ]; then\n\
+             \t\t{clean}\n\
+             \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
+             \tfi\n\
+             fi"
+        ),
+    ));
+    scripts
 }
 
 #[cfg(test)]
