@@ -308,6 +308,10 @@ pub struct Package {
     pub name: String,
     /// The package build directory: `debian/<name>`, or the `-P`/`--tmpdir` directory.
     pub tmpdir: PathBuf,
+    /// Whether debug information of its stripped files goes to an automatic `<name>-dbgsym` package,
+    /// as dh_strip decides: the package is not `Architecture: all`, `debian/control` has no package of
+    /// that name, and its own name does not end in `-dbg` or `-dbgsym`.
+    pub automatic_dbgsym: bool,
 }
 
 /// The packages to act on, in `debian/control` order, from `dh_listpackages` given the same selection
@@ -321,20 +325,40 @@ pub fn selected_packages(
     selection_dh_options: &str,
     tmpdir: Option<&Path>,
 ) -> Result<Vec<Package>> {
-    let listing = Command::new("dh_listpackages")
-        .args(selection_args)
-        .env("DH_OPTIONS", selection_dh_options)
-        .query()
-        .context("listing the packages to act on")?;
-    Ok(listing
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
+    let list = |args: &[String], dh_options: Option<&str>| -> Result<Vec<String>> {
+        let mut command = Command::new("dh_listpackages").args(args);
+        command = match dh_options {
+            Some(value) => command.env("DH_OPTIONS", value),
+            // The whole source package, whatever dh selected for this run.
+            None => command
+                .env_remove("DH_OPTIONS")
+                .env_remove("DH_INTERNAL_OPTIONS"),
+        };
+        let listing = command.query().context("listing the packages to act on")?;
+        Ok(listing
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    };
+    let selected = list(selection_args, Some(selection_dh_options))?;
+    if selected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = list(&[], None)?;
+    let indep = list(&["-i".to_owned()], None)?;
+    Ok(selected
+        .into_iter()
         .map(|name| Package {
-            name: name.to_owned(),
             tmpdir: tmpdir
                 .map(Path::to_path_buf)
-                .unwrap_or_else(|| Path::new("debian").join(name)),
+                .unwrap_or_else(|| Path::new("debian").join(&name)),
+            automatic_dbgsym: !indep.contains(&name)
+                && !all.contains(&format!("{name}-dbgsym"))
+                && !name.ends_with("-dbg")
+                && !name.ends_with("-dbgsym"),
+            name,
         })
         .collect())
 }

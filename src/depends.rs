@@ -1,15 +1,23 @@
 //! `${rustvenv:Depends}`: what the installed venv needs from the system.
 //!
-//! Takes the [`Interpreter`] the venv was built with and returns the Debian package that provides it,
-//! found with `dpkg -S`. A venv only runs with the Python minor version it was built for (its
-//! site-packages is `lib/python3.X`, its extension modules carry that version's ABI tag), so the
-//! dependency names the versioned interpreter package, `python3.X`, as dh_python3 does for private
-//! directories. [`write_substvars`] adds the result to `debian/<package>.substvars` with debhelper's
-//! merge semantics; it is the only thing this stage writes.
+//! Takes the [`Interpreter`] the venv was built with and the ELF stage's [`ElfFile`]s. The interpreter
+//! maps to its Debian package, found with `dpkg -S`: a venv only runs with the Python minor version it
+//! was built for (its site-packages is `lib/python3.X`, its extension modules carry that version's ABI
+//! tag), so the dependency names the versioned interpreter package, `python3.X`, as dh_python3 does for
+//! private directories. Each shared library an ELF file needs is resolved as the dynamic loader would at
+//! the final path: found inside the venv (through `$ORIGIN` RPATH/RUNPATH, its own directory, or a
+//! bundled library of that SONAME) it is bundled and adds nothing; found on the system it goes to
+//! `dpkg-shlibdeps`, which maps it to its package and minimum version through the shlibs and symbols
+//! files. [`write_substvars`] adds the results to `debian/<package>.substvars` with debhelper's merge
+//! semantics; it is the only thing this stage writes.
 
-use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
 
 use crate::debhelper::{self, Command, Reporter};
+use crate::elf::{ElfFile, ElfKind};
 use crate::interpreter::Interpreter;
 
 /// The substvar dh_rustvenv fills, used in debian/control as `Depends: ${rustvenv:Depends}`.
@@ -46,36 +54,300 @@ fn package_from_search(output: &str, major_minor: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Adds the interpreter's package to `${rustvenv:Depends}` in `debian/<package>.substvars`, or warns
-/// when there is none.
+/// Adds `dependencies` to `${rustvenv:Depends}` in `debian/<package>.substvars`.
 ///
 /// # Errors
-/// When `dpkg-query` cannot be started or the substvars file cannot be written.
-pub fn write_substvars(
-    package: &str,
-    interpreter: &Interpreter,
-    reporter: &Reporter,
-) -> Result<Option<String>> {
-    let dependency = interpreter_dependency(interpreter)?;
-    match &dependency {
-        Some(dependency) => {
-            reporter.verbose_print(format!("echo '{SUBSTVAR}={dependency}' >> debian/{package}.substvars"));
-            if !reporter.no_act {
-                debhelper::add_substvar(package, SUBSTVAR, dependency)?;
-            }
+/// When the substvars file cannot be written.
+pub fn write_substvars(package: &str, dependencies: &[String], reporter: &Reporter) -> Result<()> {
+    for dependency in dependencies {
+        reporter.verbose_print(format!(
+            "echo '{SUBSTVAR}={dependency}' >> debian/{package}.substvars"
+        ));
+        if !reporter.no_act {
+            debhelper::add_substvar(package, SUBSTVAR, dependency)?;
         }
-        None => reporter.warning(format!(
-            "package {package}: no Debian package ships {}, so ${{{SUBSTVAR}}} cannot name the interpreter \
-             the venv needs; use --python with Debian's python3.X",
-            interpreter.path.display()
-        )),
     }
-    Ok(dependency)
+    Ok(())
+}
+
+/// Where a needed shared library is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Inside the venv: the library file, in the staging tree.
+    Bundled(PathBuf),
+    /// On the build system: the library file (its package becomes a dependency).
+    System(PathBuf),
+    /// Nowhere.
+    Missing,
+}
+
+/// One `DT_NEEDED` entry of one ELF file, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeededLibrary {
+    /// The ELF file that needs it, in the staging tree.
+    pub file: PathBuf,
+    /// The SONAME it needs.
+    pub soname: String,
+    /// Where it is found.
+    pub resolution: Resolution,
+}
+
+/// Resolves every NEEDED entry of `files` as the dynamic loader would once the venv is at
+/// `final_root`: the file's RPATH/RUNPATH (with `$ORIGIN` the file's own directory, and paths inside
+/// `final_root` mapped into the staging tree), its own directory (a bundled library found by its
+/// parent's RPATH, as auditwheel's `.libs` directories are), any bundled library of that SONAME, and
+/// then the system (`system_library`, the ld.so cache).
+pub fn resolve(
+    files: &[ElfFile],
+    staging_root: &Path,
+    final_root: &Path,
+    system_library: &dyn Fn(&str) -> Option<PathBuf>,
+) -> Vec<NeededLibrary> {
+    let bundled_by_name: BTreeMap<String, PathBuf> = files
+        .iter()
+        .flat_map(|f| {
+            let name = f.path.file_name().map(|n| n.to_string_lossy().into_owned());
+            f.soname
+                .clone()
+                .into_iter()
+                .chain(name)
+                .map(move |n| (n, f.path.clone()))
+        })
+        .collect();
+    let mut resolved = Vec::new();
+    for file in files {
+        let own_dir = file.path.parent().unwrap_or(staging_root).to_path_buf();
+        let mut dirs: Vec<PathBuf> = file
+            .search_paths
+            .iter()
+            .map(|entry| {
+                let expanded = entry
+                    .replace("${ORIGIN}", &own_dir.to_string_lossy())
+                    .replace("$ORIGIN", &own_dir.to_string_lossy());
+                let path = crate::normalize(Path::new(&expanded));
+                match path.strip_prefix(final_root) {
+                    Ok(inside) => staging_root.join(inside),
+                    Err(_) => path,
+                }
+            })
+            .collect();
+        dirs.push(own_dir);
+        for soname in &file.needed {
+            let in_dirs = dirs.iter().map(|d| d.join(soname)).find(|p| p.exists());
+            let resolution = match in_dirs {
+                Some(path) if path.starts_with(staging_root) => Resolution::Bundled(path),
+                Some(path) => Resolution::System(path),
+                None => match bundled_by_name.get(soname) {
+                    Some(path) => Resolution::Bundled(path.clone()),
+                    None => system_library(soname).map_or(Resolution::Missing, Resolution::System),
+                },
+            };
+            resolved.push(NeededLibrary {
+                file: file.path.clone(),
+                soname: soname.clone(),
+                resolution,
+            });
+        }
+    }
+    resolved
+}
+
+/// The ld.so cache (`ldconfig -p`), by SONAME: where the loader looks after RPATH/RUNPATH.
+///
+/// # Errors
+/// When ldconfig cannot be run.
+pub fn system_libraries() -> Result<BTreeMap<String, PathBuf>> {
+    let listing = Command::new("/sbin/ldconfig").arg("-p").query()?;
+    Ok(parse_ldconfig(&listing))
+}
+
+/// Reads `ldconfig -p` lines such as `\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1`.
+/// Only whether a library exists matters here (dpkg-shlibdeps picks the file itself), so the first
+/// entry of a name is kept.
+fn parse_ldconfig(listing: &str) -> BTreeMap<String, PathBuf> {
+    let mut libraries = BTreeMap::new();
+    for line in listing.lines() {
+        let Some((left, path)) = line.split_once(" => ") else {
+            continue;
+        };
+        let Some(name) = left.split_whitespace().next() else {
+            continue;
+        };
+        libraries
+            .entry(name.to_owned())
+            .or_insert_with(|| PathBuf::from(path.trim()));
+    }
+    libraries
+}
+
+/// The dependencies of the venv's ELF files on system libraries, from `dpkg-shlibdeps`, run in the
+/// source package with `-l` for every directory of bundled libraries (as installed paths, which
+/// dpkg-shlibdeps looks up in the package build directories) so that it finds them there.
+///
+/// Files that need a library named in `ignored` that is nowhere to be found are left out of
+/// dpkg-shlibdeps (it would stop at the missing library).
+///
+/// # Errors
+/// When a needed library is neither in the venv nor on the system and is not in `ignored` (the message
+/// names the ELF file and the library, and says what to do), or when dpkg-shlibdeps fails.
+///
+/// # References
+/// dpkg-shlibdeps(1); deb-shlibs(5), deb-symbols(5); Debian Policy 8.6.
+pub fn shared_library_dependencies(
+    files: &[ElfFile],
+    needed: &[NeededLibrary],
+    staging_root: &Path,
+    final_root: &Path,
+    ignored: &[String],
+) -> Result<Vec<String>> {
+    let shown = |path: &Path| {
+        path.strip_prefix(staging_root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    let mut left_out: BTreeSet<&Path> = BTreeSet::new();
+    for library in needed
+        .iter()
+        .filter(|l| l.resolution == Resolution::Missing)
+    {
+        if ignored.contains(&library.soname) {
+            left_out.insert(&library.file);
+            continue;
+        }
+        bail!(
+            "{} needs {}, which is neither in the venv nor installed on this system; install the package \
+             that ships it (and add it to Build-Depends), or pass --ignore-library {} if the target systems \
+             provide it another way",
+            shown(&library.file),
+            library.soname,
+            library.soname
+        );
+    }
+    let analysed: Vec<&ElfFile> = files
+        .iter()
+        .filter(|f| f.kind != ElfKind::Other && !left_out.contains(f.path.as_path()))
+        .collect();
+    if analysed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bundled_dirs: BTreeSet<PathBuf> = needed
+        .iter()
+        .filter_map(|l| match &l.resolution {
+            Resolution::Bundled(path) => path
+                .parent()
+                .and_then(|d| d.strip_prefix(staging_root).ok()),
+            _ => None,
+        })
+        .map(|inside| final_root.join(inside))
+        .collect();
+    let output = Command::new("dpkg-shlibdeps")
+        .args(["-O", "-prustvenv"])
+        .args(bundled_dirs.iter().map(|d| format!("-l{}", d.display())))
+        .args(analysed.iter().map(|f| format!("-e{}", f.path.display())))
+        .query()
+        .map_err(|e| anyhow::anyhow!("dpkg-shlibdeps: {e:#}"))?;
+    Ok(output
+        .lines()
+        .filter_map(|l| l.strip_prefix("rustvenv:Depends="))
+        .flat_map(|v| v.split(", "))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn elf(path: &str, needed: &[&str], search_paths: &[&str], soname: Option<&str>) -> ElfFile {
+        ElfFile {
+            path: PathBuf::from(path),
+            kind: ElfKind::SharedObject,
+            needed: needed.iter().map(|s| s.to_string()).collect(),
+            search_paths: search_paths.iter().map(|s| s.to_string()).collect(),
+            soname: soname.map(str::to_owned),
+            build_id: None,
+            has_debug_info: false,
+            patchelf_layout: false,
+        }
+    }
+
+    #[test]
+    fn resolves_bundled_libraries_like_the_loader() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("debian/demo/opt/venvs/demo");
+        let site = staging.join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("pkg.libs")).unwrap();
+        std::fs::create_dir_all(site.join("pkg")).unwrap();
+        std::fs::write(site.join("pkg.libs/libhelper-1234.so"), "").unwrap();
+        std::fs::write(site.join("pkg.libs/libsibling-5678.so"), "").unwrap();
+        let ext = site.join("pkg/_ext.so");
+        let helper = site.join("pkg.libs/libhelper-1234.so");
+        let files = vec![
+            elf(
+                &ext.to_string_lossy(),
+                &["libhelper-1234.so", "libz.so.1"],
+                &["$ORIGIN/../pkg.libs"],
+                None,
+            ),
+            elf(
+                &helper.to_string_lossy(),
+                &["libsibling-5678.so", "libgone.so.3"],
+                &[],
+                Some("libhelper-1234.so"),
+            ),
+        ];
+        let system = |name: &str| {
+            (name == "libz.so.1").then(|| PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1"))
+        };
+        let resolved = resolve(&files, &staging, Path::new("/opt/venvs/demo"), &system);
+        let by_name: BTreeMap<&str, &Resolution> = resolved
+            .iter()
+            .map(|l| (l.soname.as_str(), &l.resolution))
+            .collect();
+        assert_eq!(
+            by_name["libhelper-1234.so"],
+            &Resolution::Bundled(helper.clone())
+        );
+        assert_eq!(
+            by_name["libsibling-5678.so"],
+            &Resolution::Bundled(site.join("pkg.libs/libsibling-5678.so"))
+        );
+        assert_eq!(
+            by_name["libz.so.1"],
+            &Resolution::System("/lib/x86_64-linux-gnu/libz.so.1".into())
+        );
+        assert_eq!(by_name["libgone.so.3"], &Resolution::Missing);
+
+        let err = shared_library_dependencies(
+            &files,
+            &resolved,
+            &staging,
+            Path::new("/opt/venvs/demo"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "lib/python3.11/site-packages/pkg.libs/libhelper-1234.so needs libgone.so.3"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("--ignore-library libgone.so.3"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_ldconfig_cache() {
+        let listing = "2 libs found in cache `/etc/ld.so.cache'\n\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1\n\tlibz.so.1 (libc6) => /lib/i386-linux-gnu/libz.so.1\n";
+        let libraries = parse_ldconfig(listing);
+        assert_eq!(
+            libraries["libz.so.1"],
+            PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1")
+        );
+    }
 
     #[test]
     fn minimal_maps_to_the_full_interpreter_package() {

@@ -365,6 +365,7 @@ mod tests {
             skip_install: false,
             allow_leaks: false,
             ship_bytecode: false,
+            ignore_library: vec![],
         }
     }
 

@@ -3,17 +3,20 @@
 //! The pipeline runs once for every selected package, each stage taking what the one before returned:
 //! [`options`] and [`debhelper`] say what to act on, [`Layout`] says where, [`interpreter`] finds the
 //! Python, [`install`] builds the venv in the staging tree, [`relocate`] rewrites it for its final path,
-//! [`depends`] writes `${rustvenv:Depends}`, and [`audit`] proves that nothing names the build tree.
+//! [`elf`] strips its compiled code safely, [`audit`] proves that nothing names the build tree, and
+//! [`depends`] writes `${rustvenv:Depends}`.
 //! [`build_package`] is that pipeline for one package.
 
 pub mod audit;
 pub mod debhelper;
 pub mod depends;
+pub mod elf;
 pub mod install;
 pub mod interpreter;
 pub mod options;
 pub mod relocate;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -98,11 +101,20 @@ impl Layout {
     }
 }
 
-/// Removes `.` components and trailing slashes without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|c| *c != Component::CurDir)
-        .collect()
+/// Resolves `.` and `..` components and drops trailing slashes, without touching the file system
+/// (symlinks are not followed: `a/b/..` is `a`).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Runs the whole pipeline for one package. On failure nothing is left in the package build directory:
@@ -136,44 +148,41 @@ pub fn build_package(
         staging_paths: spellings(&layout.staging_root),
         final_root: layout.final_root.as_os_str().as_encoded_bytes().to_vec(),
     };
-    let report =
+    let relocated =
         relocate::relocate(&layout.staging_root, &relocation).context("relocating the venv")?;
-    for file in &report.rewritten {
+    for file in &relocated.rewritten {
         reporter.verbose_print(format!("# relocated {}", file.display()));
     }
+    let elf_report = strip_elf_files(package, &layout, env, reporter)?;
+    let changed: BTreeSet<&Path> = relocated
+        .rewritten
+        .iter()
+        .chain(&elf_report.stripped)
+        .map(PathBuf::as_path)
+        .collect();
+    relocate::update_records(&layout.staging_root, &changed)?;
     let bytecode = if options.venv.ship_bytecode {
         relocate::compile_bytecode(&layout.staging_root, &layout.final_root, reporter)?;
         relocate::Bytecode::Ship
     } else {
         relocate::Bytecode::CompileOnInstall
     };
-    let forbidden: Vec<audit::Forbidden> = relocation
-        .staging_paths
-        .iter()
-        .cloned()
-        .chain(spellings(&top))
-        .map(|path| audit::Forbidden { path })
-        .collect();
-    let started = std::time::Instant::now();
-    let leaks = audit::scan(&layout.staging_root, &forbidden, &relocation.final_root)?;
-    reporter.verbose_print(format!(
-        "# audit: {} leak(s) in {} ms",
-        leaks.len(),
-        started.elapsed().as_millis()
-    ));
-    if !leaks.is_empty() {
-        let listing = audit::describe(&leaks, &layout.staging_root, 20);
-        let message = format!(
-            "{} file(s) in the venv still name the build directory:\n{listing}",
-            leaks.len()
-        );
-        if !options.venv.allow_leaks {
-            bail!(
-                "{message}\nfix the files above, or pass --allow-leaks to build the package anyway"
-            );
-        }
-        reporter.warning(format!("package {}: {message}", package.name));
-    }
+    audit_venv(
+        package,
+        &layout,
+        &relocation,
+        &top,
+        options.venv.allow_leaks,
+        reporter,
+    )?;
+    let dependencies = dependencies(
+        &layout,
+        &interpreter,
+        &elf_report,
+        &options.venv.ignore_library,
+        reporter,
+    )
+    .context("working out ${rustvenv:Depends}")?;
     let overrides = debhelper::venv_lintian_overrides(&package.name, &layout.final_root);
     debhelper::install_lintian_overrides(package, &overrides)?;
     staging.keep();
@@ -186,13 +195,183 @@ pub fn build_package(
             package.name
         ));
     }
-    depends::write_substvars(&package.name, &interpreter, reporter)?;
+    depends::write_substvars(&package.name, &dependencies, reporter)?;
     if !options.debhelper.no_scripts {
         for (script, snippet) in relocate::bytecode_scripts(&layout.final_root, bytecode) {
             debhelper::autoscript(&package.name, script, &snippet)?;
         }
     }
     Ok(())
+}
+
+/// The ELF stage: finds the venv's ELF files and strips them unless `DEB_BUILD_OPTIONS=nostrip`,
+/// sending debug information to the automatic -dbgsym package unless `noautodbgsym`; reports what it
+/// found and did, and warns about files it could not read or had to leave alone.
+fn strip_elf_files(
+    package: &Package,
+    layout: &Layout,
+    env: &Environment,
+    reporter: &Reporter,
+) -> Result<elf::ElfReport> {
+    let mut report = elf::scan(&layout.staging_root)?;
+    let shown = |path: &Path| {
+        path.strip_prefix(&layout.staging_root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    for (path, why) in &report.unreadable {
+        reporter.warning(format!(
+            "package {}: {}: not a valid ELF file ({why}); left as it is",
+            package.name,
+            shown(path)
+        ));
+    }
+    let debug_symbols =
+        (package.automatic_dbgsym && !env.build_option("noautodbgsym")).then(|| {
+            elf::DebugSymbols {
+                package_dir: layout
+                    .work_dir
+                    .parent()
+                    .unwrap_or(&layout.work_dir)
+                    .join(&package.name),
+                package: package.name.clone(),
+            }
+        });
+    elf::strip(
+        &mut report,
+        env.build_option("nostrip"),
+        debug_symbols.as_ref(),
+        reporter,
+    )?;
+    for file in &report.files {
+        reporter.verbose_print(format!(
+            "# elf: {} needs {}{}",
+            shown(&file.path),
+            if file.needed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                file.needed.join(", ")
+            },
+            if file.patchelf_layout {
+                " (patchelf layout)"
+            } else {
+                ""
+            }
+        ));
+    }
+    for path in &report.stripped {
+        reporter.verbose_print(format!("# elf: stripped {}", shown(path)));
+    }
+    for (path, why) in &report.skipped {
+        if matches!(why, elf::SkipReason::NoStrip) {
+            reporter.verbose_print(format!("# elf: left {} alone: {why}", shown(path)));
+        } else {
+            reporter.warning(format!("package {}: {}: {why}", package.name, shown(path)));
+        }
+    }
+    Ok(report)
+}
+
+/// The audit stage: fails when a file of the venv still names the staging path or the source package's
+/// directory, unless leaks are allowed (then it warns).
+fn audit_venv(
+    package: &Package,
+    layout: &Layout,
+    relocation: &relocate::Relocation,
+    top: &Path,
+    allow_leaks: bool,
+    reporter: &Reporter,
+) -> Result<()> {
+    let forbidden: Vec<audit::Forbidden> = relocation
+        .staging_paths
+        .iter()
+        .cloned()
+        .chain(spellings(top))
+        .map(|path| audit::Forbidden { path })
+        .collect();
+    let started = std::time::Instant::now();
+    let leaks = audit::scan(&layout.staging_root, &forbidden, &relocation.final_root)?;
+    reporter.verbose_print(format!(
+        "# audit: {} leak(s) in {} ms",
+        leaks.len(),
+        started.elapsed().as_millis()
+    ));
+    if leaks.is_empty() {
+        return Ok(());
+    }
+    let listing = audit::describe(&leaks, &layout.staging_root, 20);
+    let message = format!(
+        "{} file(s) in the venv still name the build directory:\n{listing}",
+        leaks.len()
+    );
+    if !allow_leaks {
+        bail!("{message}\nfix the files above, or pass --allow-leaks to build the package anyway");
+    }
+    reporter.warning(format!("package {}: {message}", package.name));
+    Ok(())
+}
+
+/// The depends stage: the interpreter's package, then the system libraries the venv's ELF files need.
+fn dependencies(
+    layout: &Layout,
+    interpreter: &interpreter::Interpreter,
+    elf_report: &elf::ElfReport,
+    ignored: &[String],
+    reporter: &Reporter,
+) -> Result<Vec<String>> {
+    let mut dependencies = Vec::new();
+    match depends::interpreter_dependency(interpreter)? {
+        Some(dependency) => dependencies.push(dependency),
+        None => reporter.warning(format!(
+            "package {}: no Debian package ships {}, so ${{{}}} cannot name the interpreter the venv \
+             needs; use --python with Debian's python3.X",
+            layout.package,
+            interpreter.path.display(),
+            depends::SUBSTVAR
+        )),
+    }
+    if elf_report.files.is_empty() {
+        return Ok(dependencies);
+    }
+    let system = depends::system_libraries()?;
+    let needed = depends::resolve(
+        &elf_report.files,
+        &layout.staging_root,
+        &layout.final_root,
+        &|soname| system.get(soname).cloned(),
+    );
+    for library in &needed {
+        let file = library
+            .file
+            .strip_prefix(&layout.staging_root)
+            .unwrap_or(&library.file);
+        reporter.verbose_print(format!(
+            "# depends: {} needs {}: {}",
+            file.display(),
+            library.soname,
+            match &library.resolution {
+                depends::Resolution::Bundled(path) => format!(
+                    "bundled, {}",
+                    path.strip_prefix(&layout.staging_root)
+                        .unwrap_or(path)
+                        .display()
+                ),
+                depends::Resolution::System(path) => format!("system, {}", path.display()),
+                depends::Resolution::Missing => "not found (ignored)".to_owned(),
+            }
+        ));
+    }
+    let libraries = depends::shared_library_dependencies(
+        &elf_report.files,
+        &needed,
+        &layout.staging_root,
+        &layout.final_root,
+        ignored,
+    )?;
+    reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
+    dependencies.extend(libraries);
+    Ok(dependencies)
 }
 
 /// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.

@@ -121,6 +121,12 @@ pub struct VenvOptions {
     /// lintian tag per __pycache__ directory; saves the compilation at installation.
     #[arg(long = "ship-bytecode")]
     pub ship_bytecode: bool,
+    /// A shared library (SONAME, such as libcuda.so.1) that an extension module may need although it is
+    /// neither in the venv nor on the build system, because the target systems provide it another way;
+    /// the modules that need it are left out of the shared-library dependencies. May be given more than
+    /// once.
+    #[arg(long = "ignore-library", value_name = "SONAME")]
+    pub ignore_library: Vec<String>,
     /// Build the package even when files of the venv still name the build directory after relocation;
     /// they are listed as a warning instead of an error.
     #[arg(long = "allow-leaks")]

@@ -5,9 +5,10 @@
 //! long paths becomes a plain shebang when the final path allows), every activate script, `pyvenv.cfg`,
 //! `.pth` files and any other text file; absolute symlinks into the venv become relative. It removes the
 //! bytecode pip or the build left (`__pycache__`; the package byte-compiles at installation instead),
-//! removes `direct_url.json` files that record a local build path (PEP 610), and brings every dist-info
-//! `RECORD` (PEP 376, PEP 627) up to date with the files as shipped. It writes only under
-//! `staging_root`; ELF and other binary files are left for the next stages.
+//! removes `direct_url.json` files that record a local build path (PEP 610). [`update_records`] later
+//! brings every dist-info `RECORD` (PEP 376, PEP 627) up to date with the files as shipped, once the ELF
+//! stage has stripped what it strips. It writes only under `staging_root`; ELF and other binary files
+//! are left for the next stages.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -38,8 +39,6 @@ pub struct RelocationReport {
     pub bytecode_dirs_removed: usize,
     /// `direct_url.json` files removed because they named a local build path.
     pub direct_urls_removed: Vec<PathBuf>,
-    /// `RECORD` files brought up to date.
-    pub records_updated: Vec<PathBuf>,
 }
 
 /// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
@@ -81,7 +80,20 @@ pub fn relocate(staging_root: &Path, relocation: &Relocation) -> Result<Relocati
             }
         }
     }
-    let changed: BTreeSet<&Path> = report.rewritten.iter().map(PathBuf::as_path).collect();
+    Ok(report)
+}
+
+/// Brings every dist-info `RECORD` under `staging_root` up to date with the files as shipped: rows of
+/// files that no longer exist are dropped, and rows of the `changed` files (rewritten by relocation,
+/// stripped by the ELF stage) get their new hash and size. Returns the RECORD files that changed.
+///
+/// # Errors
+/// When a RECORD cannot be read, parsed as CSV or written; the message names it.
+///
+/// # References
+/// PEP 376 and PEP 627; the binary distribution format specification.
+pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<Vec<PathBuf>> {
+    let mut updated = Vec::new();
     for entry in walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
         let path = entry.path();
@@ -90,11 +102,11 @@ pub fn relocate(staging_root: &Path, relocation: &Relocation) -> Result<Relocati
                 .parent()
                 .and_then(Path::file_name)
                 .is_some_and(|d| d.to_string_lossy().ends_with(".dist-info"));
-        if is_record && update_record(path, &changed)? {
-            report.records_updated.push(path.to_path_buf());
+        if is_record && update_record(path, changed)? {
+            updated.push(path.to_path_buf());
         }
     }
-    Ok(report)
+    Ok(updated)
 }
 
 /// The venv's entries, sorted by file name so every build walks them in the same order.
@@ -296,7 +308,7 @@ fn rewrite_record(text: &[u8], base: &Path, changed: &BTreeSet<&Path>) -> Result
     for row in reader.byte_records() {
         let row = row?;
         let Some(name) = row.get(0) else { continue };
-        let file = lexical_join(base, Path::new(&*String::from_utf8_lossy(name)));
+        let file = crate::normalize(&base.join(&*String::from_utf8_lossy(name)));
         if fs::symlink_metadata(&file).is_err() {
             modified = true;
             continue;
@@ -319,21 +331,6 @@ fn rewrite_record(text: &[u8], base: &Path, changed: &BTreeSet<&Path>) -> Result
         return Ok(None);
     }
     Ok(Some(writer.into_inner().map_err(|e| e.into_error())?))
-}
-
-/// Joins `relative` to `base`, resolving `..` without touching the file system.
-fn lexical_join(base: &Path, relative: &Path) -> PathBuf {
-    let mut out = base.to_path_buf();
-    for part in relative.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// How the package handles bytecode.

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{
-    Binary, SourcePackage, deb_field, deb_paths, dpkg_lock, files_naming, purge_if_installed, run,
-    scratch,
+    Binary, SourcePackage, deb_field, deb_paths, dpkg_lock, files_naming, lintian_complaints,
+    purge_if_installed, run, scratch,
 };
 
 /// Installs `deb`, runs the console script through the venv and through /usr/bin, checks nothing in
@@ -39,10 +39,37 @@ fn install_run_purge(package: &str, deb: &Path, build_dir: &Path) {
         leaked.is_empty(),
         "installed files name the build directory: {leaked:?}"
     );
-    // pip works in the installed venv and sees a consistent set.
-    run(Command::new(venv.join("bin/python"))
+    // pip works in the installed venv and sees a consistent set; RECORD matches the files.
+    let python = venv.join("bin/python");
+    run(Command::new(&python)
         .args(["-m", "pip", "check"])
         .current_dir("/"));
+    let list = run(Command::new(&python)
+        .args(["-m", "pip", "list"])
+        .current_dir("/"));
+    let list = String::from_utf8_lossy(&list.stdout);
+    for dist in ["fixtureapp", "greetlib", "fastsum"] {
+        assert!(
+            list.lines().any(|l| l.starts_with(dist)),
+            "pip list lacks {dist}:\n{list}"
+        );
+    }
+    let verified = run(Command::new(&python)
+        .args(["-c", common::VERIFY_RECORDS])
+        .current_dir("/"));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("hashes checked"));
+
+    // postinst byte-compiled the venv; what Python writes while the program runs goes with purge too.
+    let cache = venv.join("lib/python3.11/site-packages/fixtureapp/__pycache__");
+    assert!(cache.is_dir(), "postinst did not byte-compile the venv");
+    fs::remove_dir_all(&cache).unwrap();
+    run(Command::new(venv.join("bin/fixtureapp"))
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .current_dir("/"));
+    assert!(
+        cache.is_dir(),
+        "running the program as root wrote no bytecode, so the check below proves nothing"
+    );
 
     run(Command::new("dpkg").args(["--purge", package]));
     assert!(!venv.exists(), "{} is left after purge", venv.display());
@@ -52,10 +79,7 @@ fn install_run_purge(package: &str, deb: &Path, build_dir: &Path) {
 fn builds_installs_runs_and_purges() {
     let tmp = scratch("e2e-");
     let source = SourcePackage::new(tmp.path(), "rvfixture");
-    source.write(
-        "debian/rvfixture.links",
-        "opt/venvs/rvfixture/bin/fixtureapp usr/bin/fixtureapp\n",
-    );
+    source.link_console_script();
     let debs = source.build(&["-b"]);
     assert_eq!(debs.len(), 1, "{debs:?}");
     let deb = &debs[0].1;
@@ -85,6 +109,9 @@ fn builds_installs_runs_and_purges() {
         "bytecode is compiled at installation, not shipped"
     );
 
+    let complaints = lintian_complaints(deb);
+    assert!(complaints.is_empty(), "lintian: {complaints:#?}");
+
     // Building the project left nothing in the source tree.
     assert!(!source.dir.join("build").exists());
     assert!(!source.dir.join("src/fixtureapp.egg-info").exists());
@@ -106,10 +133,7 @@ fn long_build_path_gets_plain_shebangs() {
         "the fixture path must be long: {}",
         staging.display()
     );
-    source.write(
-        "debian/rvlong.links",
-        "opt/venvs/rvlong/bin/fixtureapp usr/bin/fixtureapp\n",
-    );
+    source.link_console_script();
     let debs = source.build(&["-b"]);
     let deb = &debs[0].1;
 

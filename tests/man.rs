@@ -101,7 +101,7 @@ fn extra_sections(roff: &mut Roff) {
     );
     paragraph(
         roff,
-        "In debian/control, Depends: ${rustvenv:Depends}, ${misc:Depends}, ${shlibs:Depends}.",
+        "In debian/control, Depends: ${rustvenv:Depends}, ${misc:Depends}; ${rustvenv:Depends} also carries the shared libraries the venv's compiled code needs, so ${shlibs:Depends} is only needed for ELF files outside the venv.",
     );
 
     roff.control("SH", ["NOTES"]);

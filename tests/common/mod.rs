@@ -13,6 +13,23 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Checks every hash in every RECORD of the venv against the file as installed (PEP 376, PEP 627).
+pub const VERIFY_RECORDS: &str = r#"
+import base64, hashlib, importlib.metadata as metadata, sys
+checked, wrong = 0, []
+for dist in metadata.distributions():
+    for file in dist.files or []:
+        if file.hash is None:
+            continue
+        data = file.locate().read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.new(file.hash.mode, data).digest()).rstrip(b"=").decode()
+        checked += 1
+        if digest != file.hash.value or (file.size is not None and file.size != len(data)):
+            wrong.append(str(file.locate()))
+print(f"{checked} hashes checked")
+sys.exit("RECORD does not match: " + ", ".join(wrong) if wrong else 0)
+"#;
+
 /// A scratch directory for one test, under cargo's target directory, removed when dropped.
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -139,6 +156,13 @@ impl SourcePackage {
         package.write("requirements.txt", "greetlib==1.0\nfastsum==1.0\n");
         package.write("debian/source/format", "3.0 (native)\n");
         package.write(
+            "debian/copyright",
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
+             Files: *\nCopyright: 2026 dh-rustvenv developers\nLicense: Expat\n\n\
+             License: Expat\n Permission is hereby granted, free of charge, to any person obtaining a copy of this\n \
+             software, to deal in the Software without restriction.\n",
+        );
+        package.write(
             "debian/changelog",
             &format!(
                 "{source} (1.0) unstable; urgency=medium\n\n  * Test fixture.\n\n -- dh-rustvenv tests <tests@example.org>  Sat, 21 Nov 2026 00:00:00 +0000\n"
@@ -150,7 +174,7 @@ impl SourcePackage {
         );
         for binary in binaries {
             control.push_str(&format!(
-                "\nPackage: {}\nArchitecture: {}\nDepends: ${{rustvenv:Depends}}, ${{misc:Depends}}, ${{shlibs:Depends}}\n\
+                "\nPackage: {}\nArchitecture: {}\nDepends: ${{rustvenv:Depends}}, ${{misc:Depends}}\n\
                  Description: dh-rustvenv test package {}\n A venv with fixtureapp, built by dh-rustvenv's tests.\n",
                 binary.name, binary.architecture, binary.name
             ));
@@ -160,6 +184,20 @@ impl SourcePackage {
             "override_dh_rustvenv:\n\tdh_rustvenv {OFFLINE_ARGS}\n"
         ));
         package
+    }
+
+    /// Links the console script into /usr/bin, with its manual page, as a package would.
+    pub fn link_console_script(&self) {
+        let name = &self.source;
+        self.write(
+            &format!("debian/{name}.links"),
+            &format!("opt/venvs/{name}/bin/fixtureapp usr/bin/fixtureapp\n"),
+        );
+        self.write(
+            "debian/fixtureapp.1",
+            ".TH FIXTUREAPP 1\n.SH NAME\nfixtureapp \\- print what dh-rustvenv's tests check\n.SH SYNOPSIS\n.B fixtureapp\n",
+        );
+        self.write(&format!("debian/{name}.manpages"), "debian/fixtureapp.1\n");
     }
 
     /// Writes debian/rules: `dh $@ --with rustvenv`, then `extra` (override targets).
@@ -283,6 +321,31 @@ pub fn files_naming(root: &Path, needle: &str) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// The section names of an ELF file, as `readelf -S` shows them.
+pub fn elf_sections(path: &Path) -> Vec<String> {
+    let output = run(Command::new("readelf").args(["-S", "-W"]).arg(path));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.split_once("] ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// lintian's errors and warnings about a .deb (its `E:` and `W:` lines).
+pub fn lintian_complaints(deb: &Path) -> Vec<String> {
+    let output = run_unchecked(
+        Command::new("lintian")
+            .args(["--tag-display-limit", "0"])
+            .arg(deb),
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| l.starts_with("E: ") || l.starts_with("W: "))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Purges a package if it is installed (a leftover of an earlier, failed run).

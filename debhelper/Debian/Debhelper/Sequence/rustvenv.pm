@@ -21,4 +21,18 @@ foreach my $command (qw(dh_auto_configure dh_auto_build dh_auto_test dh_auto_ins
 	add_command_options($command, '--buildsystem=rustvenv');
 }
 
+# dh_rustvenv strips the venv's ELF files itself, keeping a file as pip installed it when stripping
+# would break it (libraries rewritten by patchelf, as in manylinux wheels), sends their debug
+# information to the -dbgsym package, and adds their shared-library dependencies to
+# ${rustvenv:Depends}, resolving the libraries bundled in the venv. The ELF tools later in the sequence
+# must leave the venv alone: dh_strip and dh_dwz would break those libraries and make RECORD wrong,
+# dh_makeshlibs would declare the bundled private libraries as public shlibs with an ldconfig trigger,
+# and dh_shlibdeps fails on bundled libraries it cannot find.
+my $install_root = $ENV{DH_RUSTVENV_INSTALL_ROOT} || '/opt/venvs';
+$install_root =~ s{^/+}{};
+$install_root =~ s{/*$}{/};
+foreach my $command (qw(dh_dwz dh_strip dh_makeshlibs dh_shlibdeps)) {
+	add_command_options($command, "-X$install_root");
+}
+
 1;
