@@ -1,0 +1,169 @@
+//! Tests that need the package index (PyPI): opt in with `DH_RUSTVENV_NETWORK_TESTS=1`.
+//!
+//! They package real projects: debian-example (Flask and gunicorn), and numpy, black and psycopg2 (built
+//! from its sdist against Debian's libpq-dev), build each twice from directories of different lengths,
+//! and check that the two builds are byte-identical, lintian-clean, installable and usable.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{
+    deb_field, dpkg_lock, lintian_complaints, purge_if_installed, run, scratch, with_tool_env,
+};
+
+fn opted_in() -> bool {
+    let on = std::env::var_os("DH_RUSTVENV_NETWORK_TESTS").is_some_and(|v| v == "1");
+    if !on {
+        eprintln!("skipped: needs the package index; run with DH_RUSTVENV_NETWORK_TESTS=1");
+    }
+    on
+}
+
+fn sha256(path: &Path) -> String {
+    let output = run(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Builds a copy of `source` in `parent` with dpkg-buildpackage (build dependencies not checked: the
+/// add-on comes from this repository) and returns the .deb files, by name, without -dbgsym.
+fn build_copy(source: &Path, parent: &Path, name: &str) -> Vec<(String, PathBuf)> {
+    let dir = parent.join(name);
+    fs::create_dir_all(parent).unwrap();
+    run(Command::new("cp").arg("-a").arg(source).arg(&dir));
+    let mut command = Command::new("dpkg-buildpackage");
+    command.args(["-us", "-uc", "-b", "-d"]).current_dir(&dir);
+    with_tool_env(&mut command);
+    let started = std::time::Instant::now();
+    run(&mut command);
+    eprintln!(
+        "built {} in {:.0} s",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut debs: Vec<(String, PathBuf)> = fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .map(|p| {
+            (
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .split('_')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                p,
+            )
+        })
+        .collect();
+    debs.sort();
+    debs
+}
+
+fn assert_identical(first: &[(String, PathBuf)], second: &[(String, PathBuf)]) {
+    assert_eq!(first.len(), second.len());
+    for ((name, a), (_, b)) in first.iter().zip(second) {
+        assert_eq!(
+            sha256(a),
+            sha256(b),
+            "{name} differs between the two builds"
+        );
+    }
+}
+
+#[test]
+fn debian_example_is_reproducible_lintian_clean_and_serves() {
+    if !opted_in() {
+        return;
+    }
+    let tmp = scratch("net-example-");
+    let example = common::repo().join("debian-example");
+    let first = build_copy(&example, &tmp.path().join("a"), "demosite-1.0.0");
+    let second = build_copy(
+        &example,
+        &tmp.path().join("a-longer-directory/nested"),
+        "demosite-1.0.0",
+    );
+    assert_identical(&first, &second);
+    let deb = &first.iter().find(|(n, _)| n == "demosite").unwrap().1;
+    let complaints = lintian_complaints(deb);
+    assert!(complaints.is_empty(), "lintian: {complaints:#?}");
+    assert!(deb_field(deb, "Depends").contains("python3.11"));
+}
+
+#[test]
+fn numpy_black_and_psycopg2_are_packaged_and_work() {
+    if !opted_in() {
+        return;
+    }
+    let tmp = scratch("net-real-");
+    let source = tmp.path().join("source");
+    fs::create_dir_all(source.join("debian/source")).unwrap();
+    let write = |path: &str, text: &str| fs::write(source.join(path), text).unwrap();
+    write(
+        "requirements.txt",
+        "numpy==2.4.6\nblack==26.10.1\npsycopg2==2.9.13\n",
+    );
+    write("debian/source/format", "3.0 (native)\n");
+    write(
+        "debian/changelog",
+        "rvreal (1.0) unstable; urgency=medium\n\n  * Test.\n\n -- dh-rustvenv tests <tests@example.org>  Sat, 21 Nov 2026 00:00:00 +0000\n",
+    );
+    write(
+        "debian/control",
+        "Source: rvreal\nSection: python\nPriority: optional\nMaintainer: dh-rustvenv tests <tests@example.org>\n\
+         Build-Depends: debhelper-compat (= 13), python3-venv, libpq-dev\nStandards-Version: 4.6.2\n\
+         Rules-Requires-Root: no\n\nPackage: rvreal\nArchitecture: any\nDepends: ${rustvenv:Depends}, ${misc:Depends}\n\
+         Description: numpy, black and psycopg2 in a venv\n Built by dh-rustvenv's network tests.\n",
+    );
+    write(
+        "debian/rules",
+        "#!/usr/bin/make -f\n%:\n\tdh $@ --with rustvenv\n\noverride_dh_rustvenv:\n\tdh_rustvenv --skip-install --extra-pip-arg=--no-binary=psycopg2\n",
+    );
+    run(Command::new("chmod")
+        .arg("+x")
+        .arg(source.join("debian/rules")));
+
+    let first = build_copy(&source, &tmp.path().join("a"), "rvreal-1.0");
+    let second = build_copy(
+        &source,
+        &tmp.path().join("a-longer-directory/nested"),
+        "rvreal-1.0",
+    );
+    assert_identical(&first, &second);
+    let deb = &first.iter().find(|(n, _)| n == "rvreal").unwrap().1;
+    let depends = deb_field(deb, "Depends");
+    eprintln!("rvreal Depends: {depends}");
+    assert!(
+        depends.contains("libpq5"),
+        "psycopg2 links libpq: {depends}"
+    );
+    assert!(depends.contains("python3.11"), "{depends}");
+
+    let _lock = dpkg_lock();
+    purge_if_installed("rvreal");
+    run(Command::new("dpkg").arg("-i").arg(deb));
+    let python = Path::new("/opt/venvs/rvreal/bin/python");
+    let check = "import numpy, psycopg2, psycopg2.extensions; \
+                 a = numpy.array([[2.0, 1.0], [1.0, 3.0]]); print(round(float(numpy.linalg.det(a)), 6)); \
+                 print(psycopg2.extensions.libpq_version() > 0)";
+    let output = run(Command::new(python).args(["-c", check]).current_dir("/"));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "5.0\nTrue\n");
+    let formatted = run(Command::new("/opt/venvs/rvreal/bin/black")
+        .args(["-c", "x = ( 1, )"])
+        .current_dir("/"));
+    assert_eq!(String::from_utf8_lossy(&formatted.stdout), "x = (1,)\n");
+    run(Command::new(python)
+        .args(["-c", common::VERIFY_RECORDS])
+        .current_dir("/"));
+    run(Command::new("dpkg").args(["--purge", "rvreal"]));
+    assert!(!Path::new("/opt/venvs/rvreal").exists());
+}
