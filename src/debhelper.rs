@@ -39,9 +39,34 @@ pub struct Environment {
     pub build_options: Vec<String>,
     /// `DH_RUSTVENV_INSTALL_ROOT`: the directory venvs are installed under.
     pub install_root: Option<String>,
+    /// The variables dh_virtualenv reads, which dh_rustvenv honours as fallbacks.
+    pub dh_virtualenv: DhVirtualenvEnvironment,
     /// The compiler settings found in the environment (`CC`, `CXX`, `CFLAGS`, `CXXFLAGS`, `CPPFLAGS`,
     /// `LDFLAGS`), by name; the ones missing here are taken from `dpkg-buildflags` by the install stage.
     pub compiler_settings: Vec<(String, String)>,
+}
+
+/// The environment variables of dh_virtualenv (its sequence tool and its build system), read as
+/// fallbacks so that a debian/rules written for it keeps working (dh-virtualenv 1.2.2, `deployment.py`
+/// and `Buildsystem/dh_virtualenv.pm`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DhVirtualenvEnvironment {
+    /// `DH_VIRTUALENV_INSTALL_ROOT`: the install root when `DH_RUSTVENV_INSTALL_ROOT` is not set.
+    pub install_root: Option<String>,
+    /// `DH_VIRTUALENV_INSTALL_SUFFIX`: the venv's name when `--install-suffix` is not given.
+    pub install_suffix: Option<String>,
+    /// `DH_REQUIREMENTS_FILE`: the requirements file when `--requirements` is not given.
+    pub requirements_file: Option<String>,
+    /// `DH_PIP_EXTRA_ARGS`, split on white space: more `--extra-pip-arg`s.
+    pub pip_extra_args: Vec<String>,
+    /// `DH_VIRTUALENV_ARGUMENTS`, split on white space: more `--extra-virtualenv-arg`s.
+    pub virtualenv_arguments: Vec<String>,
+    /// `DH_UPGRADE_PIP`: when set, pip is upgraded first, to that version or (empty) the newest.
+    pub upgrade_pip: Option<String>,
+    /// `DH_UPGRADE_SETUPTOOLS`: likewise for setuptools.
+    pub upgrade_setuptools: Option<String>,
+    /// `DH_UPGRADE_WHEEL`: likewise for wheel.
+    pub upgrade_wheel: Option<String>,
 }
 
 /// The environment variables that choose the C/C++ compiler and its flags for extension modules.
@@ -53,6 +78,13 @@ impl Environment {
     pub fn from_process() -> Environment {
         let var = |name: &str| std::env::var(name).ok();
         let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+        let words = |name: &str| -> Vec<String> {
+            var(name)
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        };
         Environment {
             dh_internal_options: var("DH_INTERNAL_OPTIONS"),
             dh_options: var("DH_OPTIONS"),
@@ -65,6 +97,16 @@ impl Environment {
                 .map(str::to_owned)
                 .collect(),
             install_root: var("DH_RUSTVENV_INSTALL_ROOT").filter(|v| !v.is_empty()),
+            dh_virtualenv: DhVirtualenvEnvironment {
+                install_root: var("DH_VIRTUALENV_INSTALL_ROOT").filter(|v| !v.is_empty()),
+                install_suffix: var("DH_VIRTUALENV_INSTALL_SUFFIX").filter(|v| !v.is_empty()),
+                requirements_file: var("DH_REQUIREMENTS_FILE").filter(|v| !v.is_empty()),
+                pip_extra_args: words("DH_PIP_EXTRA_ARGS"),
+                virtualenv_arguments: words("DH_VIRTUALENV_ARGUMENTS"),
+                upgrade_pip: var("DH_UPGRADE_PIP"),
+                upgrade_setuptools: var("DH_UPGRADE_SETUPTOOLS"),
+                upgrade_wheel: var("DH_UPGRADE_WHEEL"),
+            },
             compiler_settings: COMPILER_VARIABLES
                 .iter()
                 .filter_map(|name| var(name).map(|value| (name.to_string(), value)))
@@ -133,6 +175,7 @@ pub struct Command {
     dir: Option<PathBuf>,
     env: Vec<(String, OsString)>,
     env_remove: Vec<String>,
+    stdin: Option<Vec<u8>>,
 }
 
 impl Command {
@@ -144,6 +187,7 @@ impl Command {
             dir: None,
             env: Vec::new(),
             env_remove: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -168,6 +212,12 @@ impl Command {
     /// Sets an environment variable for the command.
     pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Command {
         self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Feeds `bytes` to the command's standard input.
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Command {
+        self.stdin = Some(bytes);
         self
     }
 
@@ -196,6 +246,9 @@ impl Command {
         }
         for (name, value) in &self.env {
             expr = expr.env(name, value);
+        }
+        if let Some(bytes) = &self.stdin {
+            expr = expr.stdin_bytes(bytes.clone());
         }
         expr
     }

@@ -22,13 +22,28 @@ use crate::options::VenvOptions;
 /// What will be installed into a venv, checked before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallPlan {
-    /// Requirements installed first, one pip call (`--preinstall`).
+    /// Arguments of the venv creation beyond the path: `--system-site-packages`, then
+    /// `--extra-virtualenv-arg`s.
+    pub venv_args: Vec<String>,
+    /// Installed first, with `pip install --upgrade` and the index arguments only, as dh_virtualenv
+    /// does: `pip` or `pip==VERSION` (`--upgrade-pip`, `--upgrade-pip-to`, `DH_UPGRADE_*`).
+    pub upgrades: Vec<String>,
+    /// Requirements installed next, one pip call (`--preinstall`).
     pub preinstall: Vec<String>,
     /// The requirements file (absolute), when there is one to install.
     pub requirements: Option<PathBuf>,
+    /// Whether the requirements file is installed in pip's hash-checking mode (`--require-hashes`).
+    pub require_hashes: bool,
     /// The source package's directory (absolute), unless `--skip-install`.
     pub project: Option<PathBuf>,
-    /// Arguments given to every `pip install`: index URLs, then `--extra-pip-arg`s.
+    /// Its extras (`--extras`).
+    pub extras: Vec<String>,
+    /// The program of the venv's bin/ that installs the requirements file and the project, instead of
+    /// pip (`--pip-tool`).
+    pub pip_tool: Option<String>,
+    /// Where packages come from, given to every installer call: `--index-url`, `--extra-index-url`.
+    pub index_args: Vec<String>,
+    /// Given to every installer call but the upgrades: `--extra-pip-arg`s and `DH_PIP_EXTRA_ARGS`.
     pub pip_args: Vec<String>,
     /// pip's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
     pub cache_dir: PathBuf,
@@ -71,7 +86,13 @@ pub fn plan(
     interpreter: &Interpreter,
     env: &Environment,
 ) -> Result<InstallPlan> {
-    let requirements = match &options.requirements {
+    let named_requirements = options.requirements.clone().or_else(|| {
+        env.dh_virtualenv
+            .requirements_file
+            .clone()
+            .map(PathBuf::from)
+    });
+    let requirements = match &named_requirements {
         Some(named) => {
             let path = layout.source_dir.join(named);
             if !path.is_file() {
@@ -100,18 +121,63 @@ pub fn plan(
         }
         Some(dir.clone())
     };
-    let mut pip_args = Vec::new();
+    let mut index_args = Vec::new();
     if let Some(url) = &options.index_url {
-        pip_args.push(format!("--index-url={url}"));
+        index_args.push(format!("--index-url={url}"));
     }
     for url in &options.extra_index_url {
-        pip_args.push(format!("--extra-index-url={url}"));
+        index_args.push(format!("--extra-index-url={url}"));
     }
-    pip_args.extend(options.extra_pip_arg.iter().cloned());
+    let legacy = &env.dh_virtualenv;
+    let mut pip_args = options.extra_pip_arg.clone();
+    pip_args.extend(legacy.pip_extra_args.iter().cloned());
+    let mut venv_args = Vec::new();
+    if options.use_system_packages {
+        venv_args.push("--system-site-packages".to_owned());
+    }
+    venv_args.extend(options.extra_virtualenv_arg.iter().cloned());
+    // dh_virtualenv 1.2.2's buildsystem defaulted to virtualenv's --no-site-packages, which is what
+    // `python -m venv` does anyway and does not accept.
+    venv_args.extend(
+        legacy
+            .virtualenv_arguments
+            .iter()
+            .filter(|a| *a != "--no-site-packages")
+            .cloned(),
+    );
+    let mut upgrades = Vec::new();
+    let pip_version = match options.upgrade_pip_to.as_deref() {
+        Some("latest") => Some(String::new()),
+        Some(version) => Some(version.to_owned()),
+        None if options.upgrade_pip => Some(String::new()),
+        None => legacy.upgrade_pip.clone(),
+    };
+    for (name, version) in [
+        ("pip", pip_version),
+        ("setuptools", legacy.upgrade_setuptools.clone()),
+        ("wheel", legacy.upgrade_wheel.clone()),
+    ] {
+        match version.as_deref() {
+            Some("") => upgrades.push(name.to_owned()),
+            Some(version) => upgrades.push(format!("{name}=={version}")),
+            None => {}
+        }
+    }
     Ok(InstallPlan {
+        venv_args,
+        upgrades,
         preinstall: options.preinstall.clone(),
         requirements,
+        require_hashes: options.require_hashes,
         project,
+        extras: options
+            .extras
+            .iter()
+            .filter(|e| !e.is_empty())
+            .cloned()
+            .collect(),
+        pip_tool: options.pip_tool.clone().filter(|t| t != "pip"),
+        index_args,
         pip_args,
         cache_dir: layout.work_dir.join("pip-cache"),
         compilers: compilers(layout, interpreter, env)?,
@@ -205,6 +271,7 @@ pub fn build(
         .doit(
             &python_command(&interpreter.path, plan)
                 .args(["-m", "venv"])
+                .args(&plan.venv_args)
                 .arg(staging),
         )
         .with_context(|| format!("creating the venv with {}", interpreter.path.display()))?;
@@ -215,32 +282,49 @@ pub fn build(
         write_compiler_wrappers(&plan.compilers)?
     };
     let venv_python = staging.join("bin/python");
-    let pip = |what: &[String]| {
-        let mut command = python_command(&venv_python, plan)
-            .args(["-m", "pip", "install", "--no-compile"])
-            .args(&plan.pip_args)
-            .args(what);
+    // `python -m pip install` or `python bin/<tool> install`, as dh_virtualenv runs them.
+    let installer = |tool: Option<&str>| {
+        let mut command = python_command(&venv_python, plan);
+        command = match tool {
+            None => command.args(["-m", "pip", "install", "--no-compile"]),
+            Some(tool) => command.arg(staging.join("bin").join(tool)).arg("install"),
+        };
         for (name, value) in &plan.compilers.flags {
             command = command.env(name, value);
         }
         for (name, wrapper) in &compiler_env {
             command = command.env(name, wrapper);
         }
-        command
+        command.args(&plan.index_args)
     };
+    if !plan.upgrades.is_empty() {
+        reporter
+            .doit(&installer(None).arg("--upgrade").args(&plan.upgrades))
+            .with_context(|| format!("upgrading {}", plan.upgrades.join(", ")))?;
+    }
     if !plan.preinstall.is_empty() {
         reporter
-            .doit(&pip(&plan.preinstall))
+            .doit(&installer(None).args(&plan.pip_args).args(&plan.preinstall))
             .context("installing the --preinstall requirements")?;
     }
+    let tool = plan.pip_tool.as_deref();
     if let Some(requirements) = &plan.requirements {
         let name = requirements
             .file_name()
             .unwrap_or_default()
             .to_string_lossy();
+        let hashes: &[&str] = if plan.require_hashes {
+            &["--require-hashes"]
+        } else {
+            &[]
+        };
         reporter
             .doit(
-                &pip(&["-r".to_owned(), requirements.display().to_string()])
+                &installer(tool)
+                    .args(&plan.pip_args)
+                    .args(hashes)
+                    .arg("-r")
+                    .arg(requirements)
                     .dir(&layout.source_dir),
             )
             .with_context(|| format!("installing {name}"))?;
@@ -248,7 +332,12 @@ pub fn build(
     if let Some(project) = &plan.project {
         let before = source_tree_entries(project);
         let result = reporter
-            .doit(&pip(&[project.display().to_string()]).dir(project))
+            .doit(
+                &installer(tool)
+                    .args(&plan.pip_args)
+                    .arg(project_spec(project, &plan.extras))
+                    .dir(project),
+            )
             .with_context(|| format!("installing the source package from {}", project.display()));
         if !reporter.no_act {
             remove_build_residue(project, &before)
@@ -257,6 +346,16 @@ pub fn build(
         result?;
     }
     Ok(())
+}
+
+/// What pip is given to install the source package: its directory, with `[extra,…]` when there are
+/// extras (PEP 508).
+fn project_spec(project: &Path, extras: &[String]) -> String {
+    if extras.is_empty() {
+        project.display().to_string()
+    } else {
+        format!("{}[{}]", project.display(), extras.join(","))
+    }
 }
 
 /// A Python command with the environment every step shares.
@@ -366,6 +465,13 @@ mod tests {
             allow_leaks: false,
             ship_bytecode: false,
             ignore_library: vec![],
+            extras: vec![],
+            extra_virtualenv_arg: vec![],
+            use_system_packages: false,
+            pip_tool: None,
+            upgrade_pip: false,
+            upgrade_pip_to: None,
+            require_hashes: false,
         }
     }
 
@@ -390,13 +496,14 @@ mod tests {
         assert_eq!(plan.requirements, None);
         assert_eq!(plan.project.as_deref(), Some(dir.path()));
         assert_eq!(
-            plan.pip_args,
+            plan.index_args,
             [
                 "--index-url=https://pypi.example/simple",
                 "--extra-index-url=https://extra.example/simple",
-                "--no-index"
             ]
         );
+        assert_eq!(plan.pip_args, ["--no-index"]);
+        assert!(plan.upgrades.is_empty() && plan.venv_args.is_empty());
     }
 
     #[test]
@@ -409,6 +516,40 @@ mod tests {
         let mut opts = options();
         opts.skip_install = true;
         assert_eq!(plan(&layout(dir.path()), &opts).unwrap().project, None);
+    }
+
+    #[test]
+    fn dh_virtualenv_settings_become_installer_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        fs::write(dir.path().join("reqs.txt"), "").unwrap();
+        let mut opts = options();
+        opts.upgrade_pip_to = Some("24.0".into());
+        opts.use_system_packages = true;
+        opts.extra_virtualenv_arg = vec!["--copies".into()];
+        opts.extras = vec!["web".into(), "db".into()];
+        opts.pip_tool = Some("pip".into());
+        let mut env = env();
+        env.dh_virtualenv = crate::debhelper::DhVirtualenvEnvironment {
+            requirements_file: Some("reqs.txt".into()),
+            pip_extra_args: vec!["--prefer-binary".into()],
+            virtualenv_arguments: vec!["--no-site-packages".into(), "--symlinks".into()],
+            upgrade_wheel: Some(String::new()),
+            ..Default::default()
+        };
+        let plan = super::plan(&layout(dir.path()), &opts, &interpreter(), &env).unwrap();
+        assert_eq!(plan.upgrades, ["pip==24.0", "wheel"]);
+        assert_eq!(
+            plan.venv_args,
+            ["--system-site-packages", "--copies", "--symlinks"]
+        );
+        assert_eq!(plan.requirements, Some(dir.path().join("reqs.txt")));
+        assert_eq!(plan.pip_args, ["--no-index", "--prefer-binary"]);
+        assert_eq!(plan.pip_tool, None, "--pip-tool pip is plain pip");
+        assert_eq!(
+            project_spec(dir.path(), &plan.extras),
+            format!("{}[web,db]", dir.path().display())
+        );
     }
 
     #[test]

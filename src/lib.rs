@@ -58,7 +58,11 @@ impl Layout {
         env: &Environment,
         top: &Path,
     ) -> Result<Layout> {
-        let root = env.install_root.as_deref().unwrap_or(DEFAULT_INSTALL_ROOT);
+        let root = env
+            .install_root
+            .as_deref()
+            .or(env.dh_virtualenv.install_root.as_deref())
+            .unwrap_or(DEFAULT_INSTALL_ROOT);
         let root = normalize(Path::new(root));
         if !root.is_absolute() || root == Path::new("/") {
             bail!(
@@ -154,10 +158,12 @@ pub fn build_package(
         reporter.verbose_print(format!("# relocated {}", file.display()));
     }
     let elf_report = strip_elf_files(package, &layout, env, reporter)?;
+    let normalized = relocate::strip_nondeterminism(&layout.staging_root, reporter)?;
     let changed: BTreeSet<&Path> = relocated
         .rewritten
         .iter()
         .chain(&elf_report.stripped)
+        .chain(&normalized)
         .map(PathBuf::as_path)
         .collect();
     relocate::update_records(&layout.staging_root, &changed)?;

@@ -17,13 +17,18 @@ fn main() -> ExitCode {
         Ok(invocation) => invocation,
         Err(e) => return clap_exit(e),
     };
+    let mut invocation = invocation;
+    let compat_warnings = match options::apply_compat(&mut invocation.options) {
+        Ok(warnings) => warnings,
+        Err(message) => return fail(&message),
+    };
     let options = &invocation.options;
     let reporter = Reporter {
         verbose: options.debhelper.verbose || env.dh_verbose,
         no_act: options.debhelper.no_act || env.dh_no_act,
         quiet: env.dh_quiet || env.build_option("terse"),
     };
-    for warning in &invocation.warnings {
+    for warning in invocation.warnings.iter().chain(&compat_warnings) {
         reporter.warning(warning);
     }
     let packages = match debhelper::selected_packages(

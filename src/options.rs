@@ -37,6 +37,9 @@ pub struct Options {
     /// What goes into the venv and how it is built.
     #[command(flatten)]
     pub venv: VenvOptions,
+    /// dh_virtualenv's options that have no other place.
+    #[command(flatten)]
+    pub compat: CompatOptions,
     /// Print the version and exit.
     #[arg(long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
@@ -116,6 +119,36 @@ pub struct VenvOptions {
     /// Do not install the source package itself; install only --preinstall and the requirements file.
     #[arg(long = "skip-install")]
     pub skip_install: bool,
+    /// An extra of the source package to install with it (`pip install .[NAME]`); may be given more
+    /// than once, or as a comma-separated list.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub extras: Vec<String>,
+    /// An argument appended to the venv creation (`python -m venv`); may be given more than once.
+    #[arg(
+        long = "extra-virtualenv-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub extra_virtualenv_arg: Vec<String>,
+    /// Give the venv access to the interpreter's system site-packages (`--system-site-packages`). The
+    /// package must then depend on the Debian packages the venv uses from there.
+    #[arg(short = 'S', long = "use-system-packages")]
+    pub use_system_packages: bool,
+    /// The program in the venv's bin/ that installs the requirements file and the source package
+    /// instead of pip, such as a pip-compatible tool installed with --preinstall. Default: pip.
+    #[arg(long = "pip-tool", value_name = "PROGRAM")]
+    pub pip_tool: Option<String>,
+    /// Upgrade pip in the venv to the newest version before anything else is installed. Builds then
+    /// depend on the index's state: prefer --upgrade-pip-to.
+    #[arg(long = "upgrade-pip")]
+    pub upgrade_pip: bool,
+    /// Upgrade pip in the venv to VERSION (`latest` is --upgrade-pip) before anything else is installed.
+    #[arg(long = "upgrade-pip-to", value_name = "VERSION")]
+    pub upgrade_pip_to: Option<String>,
+    /// Refuse requirements without a hash: pip's hash-checking mode (--require-hashes) for the
+    /// requirements file. A requirements file with hashes is checked without it.
+    #[arg(long = "require-hashes")]
+    pub require_hashes: bool,
     /// Ship bytecode: compile the venv at build time into hash-based .pyc files (PEP 552, checked-hash)
     /// that name the final path, instead of compiling it in postinst. Costs package size and a
     /// lintian tag per __pycache__ directory; saves the compilation at installation.
@@ -131,6 +164,70 @@ pub struct VenvOptions {
     /// they are listed as a warning instead of an error.
     #[arg(long = "allow-leaks")]
     pub allow_leaks: bool,
+}
+
+/// dh_virtualenv's options that dh_rustvenv accepts only so that a debian/rules written for
+/// dh_virtualenv keeps working, or refuses with what to use instead.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "dh_virtualenv compatibility")]
+pub struct CompatOptions {
+    /// Accepted and without effect: venvs are always created with `python -m venv`.
+    #[arg(long = "builtin-venv")]
+    pub builtin_venv: bool,
+    /// The deprecated spelling of --index-url.
+    #[arg(long = "pypi-url", value_name = "URL")]
+    pub pypi_url: Option<String>,
+    /// Refused: virtualenv's switch between setuptools and distribute has no meaning for `python -m
+    /// venv`; install a setuptools version with --preinstall instead.
+    #[arg(short = 's', long = "setuptools")]
+    pub setuptools: bool,
+    /// Refused: `setup.py test` was removed from setuptools; run the tests with --test instead.
+    #[arg(long = "setuptools-test")]
+    pub setuptools_test: bool,
+    /// Accepted and without effect, as in dh_virtualenv, where it is deprecated.
+    #[arg(long = "no-test")]
+    pub no_test: bool,
+}
+
+/// Applies the dh_virtualenv compatibility options to `options`: `--pypi-url` becomes `--index-url`.
+/// Returns the warnings to print.
+///
+/// # Errors
+/// For the options dh_rustvenv refuses (`--setuptools`, `--setuptools-test`) and for `--pypi-url`
+/// together with `--index-url`, as dh_virtualenv does; each message says what to use instead.
+///
+/// # References
+/// dh_virtualenv 1.2.2, `dh_virtualenv/cmdline.py`.
+pub fn apply_compat(options: &mut Options) -> Result<Vec<String>, String> {
+    let compat = options.compat.clone();
+    let mut warnings = Vec::new();
+    if compat.setuptools {
+        return Err("--setuptools (-s) is virtualenv's option and means nothing to `python -m venv`; remove it, \
+                    or pin a setuptools version with --preinstall 'setuptools==VERSION'"
+            .to_owned());
+    }
+    if compat.setuptools_test {
+        return Err("--setuptools-test ran `setup.py test`, which setuptools no longer has; use --test (pytest) \
+                    or --test --test-command 'COMMAND'"
+            .to_owned());
+    }
+    if let Some(url) = compat.pypi_url {
+        if options.venv.index_url.is_some() {
+            return Err(
+                "--pypi-url and --index-url both given; --pypi-url is the deprecated spelling of \
+                        --index-url: keep only --index-url"
+                    .to_owned(),
+            );
+        }
+        warnings.push("--pypi-url is deprecated; use --index-url".to_owned());
+        options.venv.index_url = Some(url);
+    }
+    if compat.no_test {
+        warnings.push(
+            "--no-test has no effect (it had none in dh_virtualenv either); remove it".to_owned(),
+        );
+    }
+    Ok(warnings)
 }
 
 /// One run's parsed options, plus what debhelper needs to select the same packages.

@@ -109,6 +109,48 @@ pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<
     Ok(updated)
 }
 
+/// What `dh_strip_nondeterminism` would do to the venv, done before `RECORD` is updated: every file
+/// that File::StripNondeterminism has a normalizer for (gzip, zip and jar files, ar archives, gettext
+/// catalogues, among others) is normalized, with `SOURCE_DATE_EPOCH` as the canonical time. The add-on
+/// keeps dh_strip_nondeterminism out of the venv, which would otherwise change those files after
+/// RECORD recorded them. Returns the files handed to a normalizer (changed or not).
+///
+/// # Errors
+/// When perl or the module cannot be run, or a normalizer fails on a file (the message names it).
+///
+/// # References
+/// dh_strip_nondeterminism(1) and debhelper 13.11's `dh_strip_nondeterminism`, which this mirrors
+/// (except for binNMUs, where it takes the date of the last non-binNMU changelog entry).
+pub fn strip_nondeterminism(
+    staging_root: &Path,
+    reporter: &crate::debhelper::Reporter,
+) -> Result<Vec<PathBuf>> {
+    const SCRIPT: &str = "use strict; use warnings; use File::StripNondeterminism;
+$File::StripNondeterminism::canonical_time = $ENV{SOURCE_DATE_EPOCH} if length($ENV{SOURCE_DATE_EPOCH} // '');
+while (my $path = <STDIN>) {
+    chomp $path;
+    my $normalize = File::StripNondeterminism::get_normalizer_for_file($path) or next;
+    eval { $normalize->($path); 1 } or die \"$path: $@\";
+    print \"$path\\n\";
+}";
+    let mut list = Vec::new();
+    for entry in walk(staging_root) {
+        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
+        if entry.file_type().is_file() {
+            list.extend_from_slice(entry.path().as_os_str().as_encoded_bytes());
+            list.push(b'\n');
+        }
+    }
+    let command = crate::debhelper::Command::new("perl")
+        .args(["-e", SCRIPT])
+        .stdin(list);
+    reporter.verbose_print("# normalizing archives in the venv as dh_strip_nondeterminism does");
+    let output = command
+        .query()
+        .context("normalizing the venv's archives (File::StripNondeterminism)")?;
+    Ok(output.lines().map(PathBuf::from).collect())
+}
+
 /// The venv's entries, sorted by file name so every build walks them in the same order.
 pub fn walk(root: &Path) -> walkdir::IntoIter {
     walkdir::WalkDir::new(root).sort_by_file_name().into_iter()

@@ -79,6 +79,12 @@ fn install_run_purge(package: &str, deb: &Path, build_dir: &Path) {
 fn builds_installs_runs_and_purges() {
     let tmp = scratch("e2e-");
     let source = SourcePackage::new(tmp.path(), "rvfixture");
+    // Package data that dh_strip_nondeterminism would normalize (gzip keeps a name and a time).
+    fs::write(source.dir.join("src/fixtureapp/table.txt"), "1 2 3\n").unwrap();
+    run(Command::new("gzip").arg(source.dir.join("src/fixtureapp/table.txt")));
+    let mut pyproject = fs::read_to_string(source.dir.join("pyproject.toml")).unwrap();
+    pyproject.push_str("\n[tool.setuptools.package-data]\nfixtureapp = [\"*.gz\"]\n");
+    source.write("pyproject.toml", &pyproject);
     source.link_console_script();
     let debs = source.build(&["-b"]);
     assert_eq!(debs.len(), 1, "{debs:?}");
@@ -107,6 +113,20 @@ fn builds_installs_runs_and_purges() {
     assert!(
         !paths.iter().any(|p| p.contains("__pycache__")),
         "bytecode is compiled at installation, not shipped"
+    );
+
+    // The gzip file was normalized as dh_strip_nondeterminism does it: no file name, no build time.
+    let extracted = tmp.path().join("extracted");
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted));
+    let gz = fs::read(
+        extracted.join("opt/venvs/rvfixture/lib/python3.11/site-packages/fixtureapp/table.txt.gz"),
+    )
+    .unwrap();
+    assert_eq!(gz[3] & 0x08, 0, "the gzip header still names the file");
+    let mtime = u32::from_le_bytes(gz[4..8].try_into().unwrap());
+    assert!(
+        mtime <= 1_795_219_200,
+        "the gzip header keeps the build time {mtime}"
     );
 
     let complaints = lintian_complaints(deb);

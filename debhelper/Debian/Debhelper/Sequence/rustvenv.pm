@@ -27,11 +27,12 @@ foreach my $command (qw(dh_auto_configure dh_auto_build dh_auto_test dh_auto_ins
 # ${rustvenv:Depends}, resolving the libraries bundled in the venv. The ELF tools later in the sequence
 # must leave the venv alone: dh_strip and dh_dwz would break those libraries and make RECORD wrong,
 # dh_makeshlibs would declare the bundled private libraries as public shlibs with an ldconfig trigger,
-# and dh_shlibdeps fails on bundled libraries it cannot find.
-my $install_root = $ENV{DH_RUSTVENV_INSTALL_ROOT} || '/opt/venvs';
+# and dh_shlibdeps fails on bundled libraries it cannot find. dh_rustvenv also normalizes the venv's
+# archives as dh_strip_nondeterminism would, before it records their hashes in RECORD.
+my $install_root = $ENV{DH_RUSTVENV_INSTALL_ROOT} || $ENV{DH_VIRTUALENV_INSTALL_ROOT} || '/opt/venvs';
 $install_root =~ s{^/+}{};
 $install_root =~ s{/*$}{/};
-foreach my $command (qw(dh_dwz dh_strip dh_makeshlibs dh_shlibdeps)) {
+foreach my $command (qw(dh_strip_nondeterminism dh_dwz dh_strip dh_makeshlibs dh_shlibdeps)) {
 	add_command_options($command, "-X$install_root");
 }
 
