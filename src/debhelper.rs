@@ -298,6 +298,24 @@ impl Command {
         bail!("{name} {status}: {tail}")
     }
 
+    /// Runs the command with stdout and stderr captured together, and returns whether it succeeded and
+    /// what it printed; a failure is the caller's to judge.
+    ///
+    /// # Errors
+    /// When the command cannot be started.
+    pub fn capture(&self) -> Result<(bool, String)> {
+        let output = self
+            .expression()
+            .stderr_to_stdout()
+            .stdout_capture()
+            .run()
+            .map_err(|e| anyhow!("could not start `{}`: {e}", self.program.to_string_lossy()))?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ))
+    }
+
     /// Runs a read-only query (not echoed, run even under no-act) and returns its stdout.
     ///
     /// # Errors
@@ -324,7 +342,7 @@ impl Command {
 
 /// The part of a failed tool's output worth one error line: its last `ERROR:`/`error:` line if it has
 /// one (pip's and the compilers' way of saying what went wrong), else its last non-empty line.
-fn failure_summary(output: &[u8]) -> String {
+pub fn failure_summary(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text
         .lines()
@@ -365,6 +383,9 @@ pub struct Package {
     /// as dh_strip decides: the package is not `Architecture: all`, `debian/control` has no package of
     /// that name, and its own name does not end in `-dbg` or `-dbgsym`.
     pub automatic_dbgsym: bool,
+    /// Its dh_rustvenv configuration file: `debian/<name>.rustvenv`, or `debian/rustvenv` for the first
+    /// package of `debian/control` (debhelper's `pkgfile` rule), when one exists.
+    pub config_file: Option<PathBuf>,
 }
 
 /// The packages to act on, in `debian/control` order, from `dh_listpackages` given the same selection
@@ -401,9 +422,21 @@ pub fn selected_packages(
     }
     let all = list(&[], None)?;
     let indep = list(&["-i".to_owned()], None)?;
+    let config_file = |name: &str| {
+        let own = PathBuf::from(format!("debian/{name}.rustvenv"));
+        let main = PathBuf::from("debian/rustvenv");
+        if own.is_file() {
+            Some(own)
+        } else if all.first().is_some_and(|first| first == name) && main.is_file() {
+            Some(main)
+        } else {
+            None
+        }
+    };
     Ok(selected
         .into_iter()
         .map(|name| Package {
+            config_file: config_file(&name),
             tmpdir: tmpdir
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| Path::new("debian").join(&name)),
@@ -414,6 +447,53 @@ pub fn selected_packages(
             name,
         })
         .collect())
+}
+
+/// Reads a package's configuration file: dh_rustvenv options, as on the command line, any number on
+/// a line, split as a POSIX shell splits words; empty lines and lines starting with `#` are skipped.
+/// An executable file is run instead (debhelper(7), "Executable debhelper config files", which dh-exec
+/// relies on), with `DH_CONFIG_ACT_ON_PACKAGES` set to the package, and its output is read.
+///
+/// # Errors
+/// When the file cannot be read, the executable fails, or a line has an unterminated quote; the
+/// message names the file and the line.
+pub fn read_package_config(path: &Path, package: &str) -> Result<Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o111
+        != 0;
+    let text = if executable {
+        let program = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            Path::new(".").join(path)
+        };
+        Command::new(program)
+            .env("DH_CONFIG_ACT_ON_PACKAGES", package)
+            .query()
+            .with_context(|| {
+                format!(
+                    "running the executable configuration file {}",
+                    path.display()
+                )
+            })?
+    } else {
+        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    let mut words = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let split = shell_words::split(line)
+            .map_err(|e| anyhow!("{}, line {}: {e}", path.display(), number + 1))?;
+        words.extend(split);
+    }
+    Ok(words)
 }
 
 /// Adds `item` to the comma-separated list of `substvar` in a substvars file's text, as `Dh_Lib.pm`'s
@@ -658,6 +738,41 @@ mod tests {
         assert!(env.build_option("parallel"));
         assert!(!env.build_option("nocheck"));
         assert!(!env.build_option("nostr"));
+    }
+
+    #[test]
+    fn package_config_is_read_as_shell_words_or_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("demo.rustvenv");
+        fs::write(
+            &plain,
+            "# options for demo\n--requirements 'reqs/base file.txt'\n\n--extras=web --test\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_package_config(&plain, "demo").unwrap(),
+            [
+                "--requirements",
+                "reqs/base file.txt",
+                "--extras=web",
+                "--test"
+            ]
+        );
+        let script = dir.path().join("other.rustvenv");
+        fs::write(
+            &script,
+            "#!/bin/sh\necho \"--install-suffix=$DH_CONFIG_ACT_ON_PACKAGES-venv\"\n",
+        )
+        .unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            read_package_config(&script, "other").unwrap(),
+            ["--install-suffix=other-venv"]
+        );
+        fs::write(&plain, "--requirements 'unterminated\n").unwrap();
+        let err = read_package_config(&plain, "demo").unwrap_err().to_string();
+        assert!(err.contains("demo.rustvenv, line 1"), "{err}");
     }
 
     #[test]

@@ -45,10 +45,24 @@ pub struct InstallPlan {
     pub index_args: Vec<String>,
     /// Given to every installer call but the upgrades: `--extra-pip-arg`s and `DH_PIP_EXTRA_ARGS`.
     pub pip_args: Vec<String>,
+    /// The wheelhouse (absolute): installs use only it (`--no-index --find-links`), `--download`
+    /// fills it. None: the package index is used.
+    pub wheelhouse: Option<PathBuf>,
+    /// The tests run after the source package is installed (`--test`), unless `nocheck`.
+    pub tests: Option<TestCommand>,
     /// pip's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
     pub cache_dir: PathBuf,
     /// How extension modules are compiled when pip builds an sdist.
     pub compilers: Compilers,
+}
+
+/// How `--test` runs the source package's tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestCommand {
+    /// `python -m pytest -p no:cacheprovider` with the venv's interpreter.
+    Pytest,
+    /// A command for `/bin/sh -c`, with the venv's bin/ first in PATH (`--test-command`).
+    Shell(String),
 }
 
 /// The compilers and flags extension modules are built with: Debian's build flags (hardening,
@@ -121,6 +135,27 @@ pub fn plan(
         }
         Some(dir.clone())
     };
+    let wheelhouse = match &options.wheelhouse {
+        Some(named) => {
+            let dir = layout.top.join(named);
+            if !dir.is_dir() && !options.download {
+                bail!(
+                    "wheelhouse {} not found (named with --wheelhouse); fill it with dh_rustvenv --download",
+                    dir.display()
+                );
+            }
+            Some(dir)
+        }
+        None => {
+            Some(layout.top.join("debian/wheelhouse")).filter(|d| d.is_dir() || options.download)
+        }
+    };
+    let tests = match (&options.test, &options.test_command) {
+        (false, _) => None,
+        (true, _) if env.build_option("nocheck") => None,
+        (true, Some(command)) => Some(TestCommand::Shell(command.clone())),
+        (true, None) => Some(TestCommand::Pytest),
+    };
     let mut index_args = Vec::new();
     if let Some(url) = &options.index_url {
         index_args.push(format!("--index-url={url}"));
@@ -179,6 +214,8 @@ pub fn plan(
         pip_tool: options.pip_tool.clone().filter(|t| t != "pip"),
         index_args,
         pip_args,
+        wheelhouse,
+        tests,
         cache_dir: layout.work_dir.join("pip-cache"),
         compilers: compilers(layout, interpreter, env)?,
     })
@@ -282,30 +319,38 @@ pub fn build(
         write_compiler_wrappers(&plan.compilers)?
     };
     let venv_python = staging.join("bin/python");
+    let sources = match &plan.wheelhouse {
+        Some(dir) => vec![
+            "--no-index".to_owned(),
+            format!("--find-links={}", dir.display()),
+        ],
+        None => plan.index_args.clone(),
+    };
+    let offline = |step: String| match &plan.wheelhouse {
+        Some(dir) => format!(
+            "{step} from the wheelhouse {} only (add what is missing with dh_rustvenv --download)",
+            dir.strip_prefix(&layout.top).unwrap_or(dir).display()
+        ),
+        None => step,
+    };
     // `python -m pip install` or `python bin/<tool> install`, as dh_virtualenv runs them.
     let installer = |tool: Option<&str>| {
-        let mut command = python_command(&venv_python, plan);
-        command = match tool {
+        let command = python_command(&venv_python, plan);
+        let command = match tool {
             None => command.args(["-m", "pip", "install", "--no-compile"]),
             Some(tool) => command.arg(staging.join("bin").join(tool)).arg("install"),
         };
-        for (name, value) in &plan.compilers.flags {
-            command = command.env(name, value);
-        }
-        for (name, wrapper) in &compiler_env {
-            command = command.env(name, wrapper);
-        }
-        command.args(&plan.index_args)
+        with_compilers(command, plan, &compiler_env).args(&sources)
     };
     if !plan.upgrades.is_empty() {
         reporter
             .doit(&installer(None).arg("--upgrade").args(&plan.upgrades))
-            .with_context(|| format!("upgrading {}", plan.upgrades.join(", ")))?;
+            .with_context(|| offline(format!("upgrading {}", plan.upgrades.join(", "))))?;
     }
     if !plan.preinstall.is_empty() {
         reporter
             .doit(&installer(None).args(&plan.pip_args).args(&plan.preinstall))
-            .context("installing the --preinstall requirements")?;
+            .with_context(|| offline("installing the --preinstall requirements".to_owned()))?;
     }
     let tool = plan.pip_tool.as_deref();
     if let Some(requirements) = &plan.requirements {
@@ -327,7 +372,7 @@ pub fn build(
                     .arg(requirements)
                     .dir(&layout.source_dir),
             )
-            .with_context(|| format!("installing {name}"))?;
+            .with_context(|| offline(format!("installing {name}")))?;
     }
     if let Some(project) = &plan.project {
         let before = source_tree_entries(project);
@@ -338,14 +383,195 @@ pub fn build(
                     .arg(project_spec(project, &plan.extras))
                     .dir(project),
             )
-            .with_context(|| format!("installing the source package from {}", project.display()));
+            .with_context(|| {
+                offline(format!(
+                    "installing the source package from {}",
+                    project.display()
+                ))
+            });
         if !reporter.no_act {
             remove_build_residue(project, &before)
                 .context("removing what the build left in the source tree")?;
         }
         result?;
     }
+    if let Some(tests) = &plan.tests {
+        run_tests(layout, plan, tests, reporter)?;
+    }
     Ok(())
+}
+
+/// Runs the source package's tests in the staged venv, in the source directory; what they leave in
+/// the source tree is removed again.
+fn run_tests(
+    layout: &Layout,
+    plan: &InstallPlan,
+    tests: &TestCommand,
+    reporter: &Reporter,
+) -> Result<()> {
+    let staging = &layout.staging_root;
+    let command = match tests {
+        TestCommand::Pytest => python_command(&staging.join("bin/python"), plan).args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+        ]),
+        TestCommand::Shell(line) => {
+            let path = format!(
+                "{}:{}",
+                staging.join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            python_command(Path::new("/bin/sh"), plan)
+                .args(["-c", line])
+                .env("PATH", path)
+                .env("VIRTUAL_ENV", staging)
+        }
+    };
+    let before = source_tree_entries(&layout.source_dir);
+    let result = reporter.doit(&command.dir(&layout.source_dir));
+    if !reporter.no_act {
+        remove_build_residue(&layout.source_dir, &before)
+            .context("removing what the tests left in the source tree")?;
+    }
+    result.context("running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them)")
+}
+
+/// `--download`: fills the wheelhouse with every distribution the build needs, from the package index.
+///
+/// First `pip download` fetches the upgrades, `--preinstall` and the requirements file. Then, in a
+/// scratch venv, `pip install --dry-run` resolves the whole build from the wheelhouse alone, as the
+/// offline build will (sdists included, whose build backends pip installs from the wheelhouse too);
+/// each distribution it reports missing is downloaded, until the dry run succeeds. Returns the
+/// wheelhouse's files.
+///
+/// # Errors
+/// When pip fails for another reason than a missing distribution, or the set is not complete after
+/// 50 rounds.
+pub fn download(
+    layout: &Layout,
+    interpreter: &Interpreter,
+    plan: &InstallPlan,
+    reporter: &Reporter,
+) -> Result<Vec<PathBuf>> {
+    let wheelhouse = plan
+        .wheelhouse
+        .clone()
+        .unwrap_or_else(|| layout.top.join("debian/wheelhouse"));
+    fs::create_dir_all(&wheelhouse)
+        .with_context(|| format!("creating {}", wheelhouse.display()))?;
+    let scratch = layout.work_dir.join(&layout.package).join("download-venv");
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch).with_context(|| format!("removing {}", scratch.display()))?;
+    }
+    reporter.doit(
+        &python_command(&interpreter.path, plan)
+            .args(["-m", "venv"])
+            .arg(&scratch),
+    )?;
+    let python = scratch.join("bin/python");
+    let compiler_env = write_compiler_wrappers(&plan.compilers)?;
+    let pip = |verb: &str| {
+        with_compilers(
+            python_command(&python, plan).args(["-m", "pip", verb]),
+            plan,
+            &compiler_env,
+        )
+    };
+    let mut wanted: Vec<String> = plan
+        .upgrades
+        .iter()
+        .chain(&plan.preinstall)
+        .cloned()
+        .collect();
+    if let Some(requirements) = &plan.requirements {
+        wanted.push("-r".to_owned());
+        wanted.push(requirements.display().to_string());
+    }
+    let download = |what: &[String]| {
+        reporter
+            .doit(
+                &pip("download")
+                    .arg("-d")
+                    .arg(&wheelhouse)
+                    .args(&plan.index_args)
+                    .args(&plan.pip_args)
+                    .args(what)
+                    .dir(&layout.source_dir),
+            )
+            .with_context(|| format!("downloading {}", what.join(" ")))
+    };
+    if !wanted.is_empty() {
+        download(&wanted)?;
+    }
+    let mut dry_run: Vec<String> = wanted.clone();
+    if let Some(project) = &plan.project {
+        dry_run.push(project_spec(project, &plan.extras));
+    }
+    for _ in 0..50 {
+        let check = pip("install")
+            .args(["--dry-run", "--ignore-installed", "--no-index"])
+            .arg(format!("--find-links={}", wheelhouse.display()))
+            .args(&dry_run)
+            .dir(&layout.source_dir);
+        reporter.verbose_print(check.display());
+        let (succeeded, output) = check.capture()?;
+        if succeeded {
+            let mut files: Vec<PathBuf> = fs::read_dir(&wheelhouse)
+                .with_context(|| format!("reading {}", wheelhouse.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            files.sort();
+            return Ok(files);
+        }
+        let error = crate::debhelper::failure_summary(output.as_bytes());
+        let missing = missing_distributions(&output);
+        if missing.is_empty() {
+            eprintln!("{output}");
+        }
+        if missing.is_empty() {
+            bail!(
+                "the wheelhouse {} cannot be completed: {error}",
+                wheelhouse.display()
+            );
+        }
+        download(&missing)?;
+    }
+    bail!(
+        "the wheelhouse {} is still incomplete after 50 rounds of downloads",
+        wheelhouse.display()
+    )
+}
+
+/// The requirements pip could not find (`No matching distribution found for <requirement>`).
+fn missing_distributions(pip_output: &str) -> Vec<String> {
+    let mut missing: Vec<String> = pip_output
+        .lines()
+        .filter_map(|l| {
+            l.split_once("No matching distribution found for ")
+                .map(|(_, r)| r.trim().to_owned())
+        })
+        .filter(|r| !r.is_empty())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
+/// Sets the build flags and the compiler wrappers ([`write_compiler_wrappers`]) for a pip call.
+fn with_compilers(
+    mut command: Command,
+    plan: &InstallPlan,
+    wrappers: &[(String, PathBuf)],
+) -> Command {
+    for (name, value) in &plan.compilers.flags {
+        command = command.env(name, value);
+    }
+    for (name, wrapper) in wrappers {
+        command = command.env(name, wrapper);
+    }
+    command
 }
 
 /// What pip is given to install the source package: its directory, with `[extra,…]` when there are
@@ -420,6 +646,7 @@ mod tests {
     fn layout(source_dir: &Path) -> Layout {
         Layout {
             package: "demo".into(),
+            top: source_dir.to_path_buf(),
             source_dir: source_dir.to_path_buf(),
             staging_root: source_dir.join("debian/demo/opt/venvs/demo"),
             final_root: PathBuf::from("/opt/venvs/demo"),
@@ -472,6 +699,10 @@ mod tests {
             upgrade_pip: false,
             upgrade_pip_to: None,
             require_hashes: false,
+            wheelhouse: None,
+            download: false,
+            test: false,
+            test_command: None,
         }
     }
 
@@ -549,6 +780,37 @@ mod tests {
         assert_eq!(
             project_spec(dir.path(), &plan.extras),
             format!("{}[web,db]", dir.path().display())
+        );
+    }
+
+    #[test]
+    fn missing_distributions_are_read_from_pips_errors() {
+        let output = "ERROR: Could not find a version that satisfies the requirement setuptools>=61 (from versions: none)\n\
+                      ERROR: No matching distribution found for setuptools>=61\n\
+                      ERROR: No matching distribution found for setuptools>=61\n";
+        assert_eq!(missing_distributions(output), ["setuptools>=61"]);
+        assert!(missing_distributions("ERROR: something else").is_empty());
+    }
+
+    #[test]
+    fn a_wheelhouse_named_must_exist_and_debian_wheelhouse_is_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        let mut opts = options();
+        opts.wheelhouse = Some("vendor/wheels".into());
+        let err = plan(&layout(dir.path()), &opts).unwrap_err().to_string();
+        assert!(
+            err.contains("vendor/wheels") && err.contains("--download"),
+            "{err}"
+        );
+        assert_eq!(
+            plan(&layout(dir.path()), &options()).unwrap().wheelhouse,
+            None
+        );
+        fs::create_dir_all(dir.path().join("debian/wheelhouse")).unwrap();
+        assert_eq!(
+            plan(&layout(dir.path()), &options()).unwrap().wheelhouse,
+            Some(dir.path().join("debian/wheelhouse"))
         );
     }
 

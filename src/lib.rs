@@ -33,6 +33,8 @@ pub const DEFAULT_INSTALL_ROOT: &str = "/opt/venvs";
 pub struct Layout {
     /// The binary package's name.
     pub package: String,
+    /// The top of the source package (absolute): the directory dh runs in.
+    pub top: PathBuf,
     /// The Python project's directory (absolute): the top of the source package, or `-D`.
     pub source_dir: PathBuf,
     /// Where the venv is built (absolute): `<tmpdir>/<final_root>`, e.g.
@@ -97,6 +99,7 @@ impl Layout {
         let relative_final = final_root.strip_prefix("/").unwrap_or(&final_root);
         Ok(Layout {
             package: package.name.clone(),
+            top: top.to_path_buf(),
             source_dir,
             staging_root: normalize(&top.join(&package.tmpdir).join(relative_final)),
             final_root,
@@ -207,6 +210,38 @@ pub fn build_package(
             debhelper::autoscript(&package.name, script, &snippet)?;
         }
     }
+    Ok(())
+}
+
+/// `--download`: fills the wheelhouse with what building `package`'s venv needs, and builds nothing.
+///
+/// # Errors
+/// When the interpreter, pip or the package index fail, or the set cannot be completed.
+pub fn download_package(
+    package: &Package,
+    options: &Options,
+    env: &Environment,
+    reporter: &Reporter,
+) -> Result<()> {
+    let top = std::env::current_dir().context("finding the current directory")?;
+    let layout = Layout::new(package, options, env, &top)?;
+    let interpreter = interpreter::probe(&options.venv.python)?;
+    let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
+    let files = install::download(&layout, &interpreter, &plan, reporter)?;
+    let wheelhouse = plan
+        .wheelhouse
+        .as_deref()
+        .unwrap_or(Path::new("debian/wheelhouse"));
+    println!(
+        "{}: the wheelhouse {} holds {} distribution(s) for {}",
+        debhelper::TOOL,
+        wheelhouse
+            .strip_prefix(&top)
+            .unwrap_or(wheelhouse)
+            .display(),
+        files.len(),
+        package.name
+    );
     Ok(())
 }
 

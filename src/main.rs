@@ -40,11 +40,45 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("{e:#}")),
     };
     for package in &packages {
-        if let Err(e) = dh_rustvenv::build_package(package, options, &env, &reporter) {
+        let package_options = match package_options(&invocation, package) {
+            Ok(package_options) => package_options,
+            Err(message) => return fail(&format!("package {}: {message}", package.name)),
+        };
+        let options = package_options.as_ref().unwrap_or(options);
+        let result = if options.venv.download {
+            dh_rustvenv::download_package(package, options, &env, &reporter)
+        } else {
+            dh_rustvenv::build_package(package, options, &env, &reporter)
+        };
+        if let Err(e) = result {
             return fail(&format!("package {}: {e:#}", package.name));
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The options of a package with a configuration file (None without one: the common options apply).
+fn package_options(
+    invocation: &options::Invocation,
+    package: &debhelper::Package,
+) -> Result<Option<options::Options>, String> {
+    let Some(path) = &package.config_file else {
+        return Ok(None);
+    };
+    let words =
+        debhelper::read_package_config(path, &package.name).map_err(|e| format!("{e:#}"))?;
+    let mut options = invocation.for_package(&words).map_err(|e| {
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default().to_owned();
+        format!(
+            "{}: {}",
+            path.display(),
+            first.strip_prefix("error: ").unwrap_or(&first)
+        )
+    })?;
+    options::apply_compat(&mut options)
+        .map_err(|message| format!("{}: {message}", path.display()))?;
+    Ok(Some(options))
 }
 
 /// Prints `dh_rustvenv: error: <message>` and returns debhelper's error status (`Dh_Lib.pm`, `error`).

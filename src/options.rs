@@ -149,6 +149,24 @@ pub struct VenvOptions {
     /// requirements file. A requirements file with hashes is checked without it.
     #[arg(long = "require-hashes")]
     pub require_hashes: bool,
+    /// Install from the wheels and sdists in DIR only (relative to the top of the source package), with
+    /// no package index: what builds without network (sbuild, pbuilder) need. Default: debian/wheelhouse
+    /// when that directory exists. Fill it with --download.
+    #[arg(long, value_name = "DIR")]
+    pub wheelhouse: Option<PathBuf>,
+    /// Do not build anything: download into the wheelhouse every distribution the build needs (the
+    /// upgrades, --preinstall, the requirements file, and the build backends of the source package and
+    /// of every sdist), from the package index, until an offline install succeeds.
+    #[arg(long)]
+    pub download: bool,
+    /// Run the source package's tests in the staged venv after installing it, unless
+    /// DEB_BUILD_OPTIONS has nocheck. Default command: python -m pytest, in the source directory.
+    #[arg(long)]
+    pub test: bool,
+    /// The command --test runs, with the venv's bin/ first in PATH (run by /bin/sh in the source
+    /// directory).
+    #[arg(long = "test-command", value_name = "COMMAND")]
+    pub test_command: Option<String>,
     /// Ship bytecode: compile the venv at build time into hash-based .pyc files (PEP 552, checked-hash)
     /// that name the final path, instead of compiling it in postinst. Costs package size and a
     /// lintian tag per __pycache__ directory; saves the compilation at installation.
@@ -243,6 +261,31 @@ pub struct Invocation {
     pub selection_dh_options: String,
     /// One line for every word of `DH_OPTIONS` or `DH_INTERNAL_OPTIONS` that was ignored.
     pub warnings: Vec<String>,
+    /// The kept words of `DH_INTERNAL_OPTIONS` and `DH_OPTIONS`, in that order.
+    environment_words: Vec<String>,
+    /// The command line's words, with `-O` options expanded.
+    command_line_words: Vec<String>,
+}
+
+impl Invocation {
+    /// The options for a package that has a configuration file (`debian/<package>.rustvenv`): its
+    /// words come after `DH_INTERNAL_OPTIONS` and `DH_OPTIONS` and before the command line, so that an
+    /// option given on the command line still wins.
+    ///
+    /// # Errors
+    /// clap's error for an unknown option or a bad value in `config_words`.
+    pub fn for_package(&self, config_words: &[String]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(
+            std::iter::once("dh_rustvenv").chain(config_words.iter().map(String::as_str)),
+        )?;
+        let words = self
+            .environment_words
+            .iter()
+            .chain(config_words)
+            .chain(&self.command_line_words)
+            .map(String::as_str);
+        Options::try_parse_from(std::iter::once("dh_rustvenv").chain(words))
+    }
 }
 
 /// The clap command behind [`Options`], for `--help` and the man page.
@@ -279,9 +322,10 @@ pub fn parse(
         selection_dh_options = known.selection_words(&kept);
         words.extend(kept);
     }
+    let environment_words = words.clone();
     let command_line = known.expand_passthrough(args);
     let selection_args = known.selection_words(&command_line);
-    words.extend(command_line);
+    words.extend(command_line.iter().cloned());
 
     let argv =
         std::iter::once(OsString::from("dh_rustvenv")).chain(words.into_iter().map(OsString::from));
@@ -291,6 +335,8 @@ pub fn parse(
         selection_args,
         selection_dh_options: selection_dh_options.join(" "),
         warnings,
+        environment_words,
+        command_line_words: command_line,
     })
 }
 
@@ -491,6 +537,60 @@ mod tests {
             inv.warnings,
             words(&["ignored unknown options in DH_OPTIONS: --frobnicate"])
         );
+    }
+
+    #[test]
+    fn package_configuration_comes_between_the_environment_and_the_command_line() {
+        let inv = parse(
+            &words(&["--install-suffix=cli"]),
+            None,
+            Some("--python=/usr/bin/python3.11"),
+        )
+        .unwrap();
+        let options = inv
+            .for_package(&words(&[
+                "--install-suffix=file",
+                "--requirements=file.txt",
+                "--python=/usr/bin/python3.12",
+            ]))
+            .unwrap();
+        assert_eq!(options.venv.install_suffix.as_deref(), Some("cli"));
+        assert_eq!(options.venv.requirements, Some(PathBuf::from("file.txt")));
+        assert_eq!(options.venv.python, "/usr/bin/python3.12");
+        assert!(inv.for_package(&words(&["--frobnicate"])).is_err());
+    }
+
+    #[test]
+    fn dh_virtualenv_options_are_applied_or_refused() {
+        let mut options = parse(
+            &words(&[
+                "--pypi-url=https://mirror/simple",
+                "--no-test",
+                "--builtin-venv",
+            ]),
+            None,
+            None,
+        )
+        .unwrap()
+        .options;
+        let warnings = apply_compat(&mut options).unwrap();
+        assert_eq!(
+            options.venv.index_url.as_deref(),
+            Some("https://mirror/simple")
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        for refused in [
+            &["-s"][..],
+            &["--setuptools-test"],
+            &["--pypi-url=a", "--index-url=b"],
+        ] {
+            let mut options = parse(&words(refused), None, None).unwrap().options;
+            assert!(apply_compat(&mut options).is_err(), "{refused:?}");
+        }
+        let options = parse(&words(&["--extras=web,db", "--extras", "cli"]), None, None)
+            .unwrap()
+            .options;
+        assert_eq!(options.venv.extras, words(&["web", "db", "cli"]));
     }
 
     #[test]
