@@ -1,8 +1,9 @@
 //! Tests that need the package index (PyPI): opt in with `DH_RUSTVENV_NETWORK_TESTS=1`.
 //!
-//! They package real projects: debian-example (Flask and gunicorn), and numpy, black and psycopg2 (built
-//! from its sdist against Debian's libpq-dev), build each twice from directories of different lengths,
-//! and check that the two builds are byte-identical, lintian-clean, installable and usable.
+//! They package real projects from PyPI: numpy (with the OpenBLAS its manylinux wheel bundles), black
+//! (compiled with mypyc) and psycopg2 (built from its sdist against Debian's libpq-dev); build them
+//! twice from directories of different lengths, and check that the two builds are byte-identical and
+//! that the package installs and works.
 
 mod common;
 
@@ -10,9 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{
-    deb_field, dpkg_lock, lintian_complaints, purge_if_installed, run, scratch, with_tool_env,
-};
+use common::{deb_field, dpkg_lock, purge_if_installed, run, scratch, with_tool_env};
 
 fn opted_in() -> bool {
     let on = std::env::var_os("DH_RUSTVENV_NETWORK_TESTS").is_some_and(|v| v == "1");
@@ -77,26 +76,6 @@ fn assert_identical(first: &[(String, PathBuf)], second: &[(String, PathBuf)]) {
             "{name} differs between the two builds"
         );
     }
-}
-
-#[test]
-fn debian_example_is_reproducible_lintian_clean_and_serves() {
-    if !opted_in() {
-        return;
-    }
-    let tmp = scratch("net-example-");
-    let example = common::repo().join("debian-example");
-    let first = build_copy(&example, &tmp.path().join("a"), "demosite-1.0.0");
-    let second = build_copy(
-        &example,
-        &tmp.path().join("a-longer-directory/nested"),
-        "demosite-1.0.0",
-    );
-    assert_identical(&first, &second);
-    let deb = &first.iter().find(|(n, _)| n == "demosite").unwrap().1;
-    let complaints = lintian_complaints(deb);
-    assert!(complaints.is_empty(), "lintian: {complaints:#?}");
-    assert!(deb_field(deb, "Depends").contains("python3.11"));
 }
 
 #[test]
