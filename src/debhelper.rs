@@ -167,6 +167,24 @@ impl Reporter {
     }
 }
 
+/// A command that ran and failed: the one-line message, and everything it printed (empty when its
+/// output went to the terminal), for callers that can say more about the failure.
+#[derive(Debug, Clone)]
+pub struct CommandFailed {
+    /// "`pip` exited with status 1: <its last error line>".
+    pub message: String,
+    /// stdout and stderr, interleaved.
+    pub output: String,
+}
+
+impl std::fmt::Display for CommandFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandFailed {}
+
 /// An external command: program, arguments, working directory and environment changes.
 #[derive(Debug, Clone)]
 pub struct Command {
@@ -292,10 +310,16 @@ impl Command {
             }
         }
         let tail = failure_summary(&output.stdout);
-        if tail.is_empty() {
-            bail!("`{}` {status}", self.display());
+        let message = if tail.is_empty() {
+            format!("`{}` {status}", self.display())
+        } else {
+            format!("{name} {status}: {tail}")
+        };
+        Err(CommandFailed {
+            message,
+            output: String::from_utf8_lossy(&output.stdout).into_owned(),
         }
-        bail!("{name} {status}: {tail}")
+        .into())
     }
 
     /// Runs the command with stdout and stderr captured together, and returns whether it succeeded and

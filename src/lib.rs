@@ -76,6 +76,7 @@ impl Layout {
             .venv
             .install_suffix
             .as_deref()
+            .or(env.dh_virtualenv.install_suffix.as_deref())
             .unwrap_or(&package.name);
         if suffix.is_empty() || suffix.contains('/') || suffix == "." || suffix == ".." {
             bail!("--install-suffix must be a plain directory name, not `{suffix}`");

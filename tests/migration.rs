@@ -1,0 +1,486 @@
+//! For dh-virtualenv users: dh_virtualenv's options and variables, per-package configuration, hash
+//! checking, offline builds from a wheelhouse, and --test.
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Output};
+
+use common::{Binary, SourcePackage, deb_paths, describe, run, run_unchecked, scratch};
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn last_stderr_line(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The commands a `--no-act -v` run would run (and its stderr), for `args` and `env`.
+fn planned(source: &SourcePackage, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let mut command = source.dh_rustvenv();
+    command.args(["--no-act", "-v"]).args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = run_unchecked(&mut command);
+    (
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Arguments, environment, what the planned commands contain, and what they must not contain.
+type Case<'a> = (
+    &'a [&'a str],
+    &'a [(&'a str, &'a str)],
+    &'a [&'a str],
+    &'a [&'a str],
+);
+
+#[test]
+fn dh_virtualenv_options_and_variables_change_what_is_run() {
+    let tmp = scratch("compat-noact-");
+    let source = SourcePackage::new(tmp.path(), "rvcompat");
+    fs::write(source.dir.join("other-requirements.txt"), "greetlib==1.0\n").unwrap();
+    let top = source.dir.to_string_lossy().into_owned();
+    let staging = format!("{top}/debian/rvcompat/opt/venvs/rvcompat");
+    let plain = planned(&source, &[], &[]).0;
+    assert!(plain.contains(&format!(" -m venv {staging}\n")), "{plain}");
+
+    let cases: &[Case] = &[
+        (
+            &["--builtin-venv"],
+            &[],
+            &[&format!(" -m venv {staging}\n")],
+            &[],
+        ),
+        (
+            &["--pypi-url=https://mirror.example/simple"],
+            &[],
+            &["install --no-compile --index-url=https://mirror.example/simple"],
+            &[],
+        ),
+        (
+            &[
+                "--index-url=https://a.example/simple",
+                "--extra-index-url=https://b.example/simple",
+            ],
+            &[],
+            &["--index-url=https://a.example/simple --extra-index-url=https://b.example/simple"],
+            &[],
+        ),
+        (
+            &["--extra-virtualenv-arg=--copies"],
+            &[],
+            &[&format!(" -m venv --copies {staging}\n")],
+            &[],
+        ),
+        (
+            &["-S"],
+            &[],
+            &[&format!(" -m venv --system-site-packages {staging}\n")],
+            &[],
+        ),
+        (
+            &["--use-system-packages"],
+            &[],
+            &["--system-site-packages"],
+            &[],
+        ),
+        (
+            &["--pip-tool=pip-sync", "--preinstall=greetlib==1.0"],
+            &[],
+            &[
+                &format!("{staging}/bin/pip-sync install -r {top}/requirements.txt"),
+                "-m pip install --no-compile greetlib==1.0",
+            ],
+            &[],
+        ),
+        (
+            &["--upgrade-pip", "--extra-pip-arg=--prefer-binary"],
+            &[],
+            &[
+                "-m pip install --no-compile --upgrade pip\n",
+                "--prefer-binary -r",
+            ],
+            &["--prefer-binary --upgrade"],
+        ),
+        (
+            &["--upgrade-pip-to=23.0.1"],
+            &[],
+            &["--upgrade pip==23.0.1\n"],
+            &[],
+        ),
+        (&["--upgrade-pip-to=latest"], &[], &["--upgrade pip\n"], &[]),
+        (
+            &["--extras=web,db"],
+            &[],
+            &[&format!("install --no-compile '{top}[web,db]'\n")],
+            &[],
+        ),
+        (
+            &["--require-hashes"],
+            &[],
+            &[&format!("--require-hashes -r {top}/requirements.txt")],
+            &[],
+        ),
+        (
+            &["--skip-install"],
+            &[],
+            &[],
+            &[&format!("install --no-compile {top}\n")],
+        ),
+        (
+            &["--install-suffix=other"],
+            &[],
+            &["# venv for rvcompat at /opt/venvs/other with /usr/bin/python3.11"],
+            &[],
+        ),
+        (
+            &["--requirements=other-requirements.txt"],
+            &[],
+            &[&format!("-r {top}/other-requirements.txt")],
+            &[],
+        ),
+        (&["-n", "--no-test"], &[], &[" -m venv "], &[]),
+        (
+            &[],
+            &[("DH_VIRTUALENV_INSTALL_ROOT", "/srv/venvs")],
+            &["at /srv/venvs/rvcompat with"],
+            &[],
+        ),
+        (
+            &[],
+            &[
+                ("DH_RUSTVENV_INSTALL_ROOT", "/opt/apps"),
+                ("DH_VIRTUALENV_INSTALL_ROOT", "/srv/venvs"),
+            ],
+            &["at /opt/apps/rvcompat with"],
+            &[],
+        ),
+        (
+            &[],
+            &[("DH_VIRTUALENV_INSTALL_SUFFIX", "legacy")],
+            &["at /opt/venvs/legacy with"],
+            &[],
+        ),
+        (
+            &[],
+            &[("DH_REQUIREMENTS_FILE", "other-requirements.txt")],
+            &[&format!("-r {top}/other-requirements.txt")],
+            &[],
+        ),
+        (
+            &[],
+            &[("DH_PIP_EXTRA_ARGS", "--prefer-binary --no-index")],
+            &["--prefer-binary --no-index -r"],
+            &[],
+        ),
+        (
+            &[],
+            &[("DH_VIRTUALENV_ARGUMENTS", "--no-site-packages --copies")],
+            &[" -m venv --copies "],
+            &["--no-site-packages"],
+        ),
+        (
+            &[],
+            &[
+                ("DH_UPGRADE_PIP", ""),
+                ("DH_UPGRADE_SETUPTOOLS", "66.1.1"),
+                ("DH_UPGRADE_WHEEL", ""),
+            ],
+            &["--upgrade pip setuptools==66.1.1 wheel\n"],
+            &[],
+        ),
+    ];
+    for (args, env, present, absent) in cases {
+        let (commands, stderr) = planned(&source, args, env);
+        for fragment in *present {
+            assert!(
+                commands.contains(fragment),
+                "{args:?} {env:?}: no {fragment:?} in\n{commands}{stderr}"
+            );
+        }
+        for fragment in *absent {
+            assert!(
+                !commands.contains(fragment),
+                "{args:?} {env:?}: {fragment:?} in\n{commands}"
+            );
+        }
+    }
+    assert!(
+        planned(&source, &["--pypi-url=x"], &[])
+            .1
+            .contains("dh_rustvenv: warning: --pypi-url is deprecated; use --index-url")
+    );
+    assert!(
+        planned(&source, &["--no-test"], &[])
+            .1
+            .contains("dh_rustvenv: warning: --no-test has no effect")
+    );
+    for (refused, says) in [
+        (&["-s"][..], "--setuptools (-s) is virtualenv's option"),
+        (
+            &["--setuptools"],
+            "--setuptools (-s) is virtualenv's option",
+        ),
+        (&["--setuptools-test"], "use --test"),
+        (&["--pypi-url=a", "--index-url=b"], "keep only --index-url"),
+    ] {
+        let mut command = source.dh_rustvenv();
+        command.args(refused);
+        let output = run_unchecked(&mut command);
+        assert_eq!(output.status.code(), Some(255), "{refused:?}");
+        let line = last_stderr_line(&output);
+        assert!(
+            line.starts_with("dh_rustvenv: error: ") && line.contains(says),
+            "{refused:?}: {line}"
+        );
+    }
+}
+
+#[test]
+fn rules_written_for_dh_virtualenv_build_with_the_rustvenv_add_on() {
+    let tmp = scratch("compat-rules-");
+    let source = SourcePackage::new(tmp.path(), "rvlegacy");
+    // fastsum becomes an extra of the project, installed only through --extras.
+    let pyproject = fs::read_to_string(source.dir.join("pyproject.toml"))
+        .unwrap()
+        .replace("dependencies = [\"greetlib\", \"fastsum\"]", "dependencies = [\"greetlib\"]\n\n[project.optional-dependencies]\nspeed = [\"fastsum\"]");
+    source.write("pyproject.toml", &pyproject);
+    source.write("requirements.txt", "greetlib==1.0\n");
+    // The debian/rules of a dh-virtualenv package: only --with changed, and the override renamed.
+    source.write(
+        "debian/rules",
+        &format!(
+            "#!/usr/bin/make -f\n\nexport DH_VIRTUALENV_INSTALL_ROOT=/opt/legacy\n\n%:\n\tdh $@ --with rustvenv --python=/usr/bin/python3\n\n\
+             override_dh_rustvenv:\n\tdh_rustvenv --builtin-venv --use-system-packages --extras=speed \\\n\
+             \t\t--extra-virtualenv-arg=--prompt=legacy --pip-tool=pip3 --no-test \\\n\t\t{}\n",
+            common::OFFLINE_ARGS
+        ),
+    );
+    let output = source.dpkg_buildpackage_unchecked(&["-b"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let deb = &source.debs()[0].1;
+    let paths = deb_paths(deb);
+    let site = "/opt/legacy/rvlegacy/lib/python3.11/site-packages";
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == &format!("{site}/fastsum-1.0.dist-info/METADATA")),
+        "the extra: {paths:?}"
+    );
+    let extracted = tmp.path().join("x");
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted));
+    let cfg = fs::read_to_string(extracted.join("opt/legacy/rvlegacy/pyvenv.cfg")).unwrap();
+    assert!(cfg.contains("include-system-site-packages = true"), "{cfg}");
+    assert!(cfg.contains("prompt = 'legacy'"), "{cfg}");
+}
+
+#[test]
+fn hash_checking_names_the_distribution_and_the_line() {
+    let tmp = scratch("compat-hashes-");
+    let source = SourcePackage::new(tmp.path(), "rvhash");
+    let wheelhouse = format!(
+        "--extra-pip-arg=--find-links={}/wheelhouse",
+        source.dir.display()
+    );
+    let offline = [
+        "--skip-install",
+        "--extra-pip-arg=--no-index",
+        wheelhouse.as_str(),
+    ];
+    let wrong = format!("greetlib==1.0 --hash=sha256:{}\n", "0".repeat(64));
+    source.write("requirements.txt", &format!("# pinned\n{wrong}"));
+    let output = run_unchecked(source.dh_rustvenv().args(offline));
+    let line = last_stderr_line(&output);
+    assert!(
+        line.starts_with("dh_rustvenv: error: package rvhash: installing requirements.txt: requirements.txt, line 2: the archive of greetlib==1.0 does not match its hash"),
+        "{line}"
+    );
+    assert!(!source.dir.join("debian/rvhash/opt").exists());
+
+    source.write(
+        "requirements.txt",
+        "greetlib==1.0\n# the C extension\nfastsum==1.0\n",
+    );
+    let output = run_unchecked(source.dh_rustvenv().args(offline).arg("--require-hashes"));
+    let line = last_stderr_line(&output);
+    assert!(
+        line.starts_with("dh_rustvenv: error: package rvhash: installing requirements.txt: requirements.txt, line 1: greetlib==1.0 has no hash, and --require-hashes requires one"),
+        "{line}"
+    );
+
+    // With the right hashes, the same file installs in hash-checking mode.
+    let hash_of = |name: &str| {
+        let path = fs::read_dir(common::wheelhouse())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(name))
+            .unwrap();
+        let output = run(Command::new("sha256sum").arg(path));
+        stdout(&output)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    source.write(
+        "requirements.txt",
+        &format!(
+            "greetlib==1.0 --hash=sha256:{}\nfastsum==1.0 --hash=sha256:{}\n",
+            hash_of("greetlib-"),
+            hash_of("fastsum-")
+        ),
+    );
+    let mut command = source.dh_rustvenv();
+    command.args(offline).arg("--require-hashes");
+    let output = run_unchecked(&mut command);
+    assert!(output.status.success(), "{}", describe(&command, &output));
+}
+
+#[test]
+fn a_wheelhouse_in_debian_makes_the_build_offline_and_names_what_it_lacks() {
+    let tmp = scratch("compat-wheelhouse-");
+    let source = SourcePackage::new(tmp.path(), "rvoffline");
+    fs::rename(
+        source.dir.join("wheelhouse"),
+        source.dir.join("debian/wheelhouse"),
+    )
+    .unwrap();
+    // No pip arguments at all: debian/wheelhouse is used, and only it.
+    let mut command = source.dh_rustvenv();
+    command
+        .arg("--skip-install")
+        .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple");
+    let output = run_unchecked(&mut command);
+    assert!(output.status.success(), "{}", describe(&command, &output));
+    let site = source
+        .dir
+        .join("debian/rvoffline/opt/venvs/rvoffline/lib/python3.11/site-packages");
+    assert!(site.join("fastsum").is_dir() && site.join("greetlib").is_dir());
+
+    let fastsum = fs::read_dir(source.dir.join("debian/wheelhouse"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("fastsum-")
+        })
+        .unwrap();
+    fs::remove_file(fastsum).unwrap();
+    let output = run_unchecked(source.dh_rustvenv().arg("--skip-install"));
+    let line = last_stderr_line(&output);
+    assert!(line.starts_with("dh_rustvenv: error: package rvoffline: installing requirements.txt from the wheelhouse debian/wheelhouse only (add what is missing with dh_rustvenv --download): "), "{line}");
+    assert!(
+        line.ends_with("No matching distribution found for fastsum==1.0"),
+        "{line}"
+    );
+}
+
+#[test]
+fn each_package_takes_its_own_configuration_file() {
+    let tmp = scratch("compat-config-");
+    let source = SourcePackage::with_binaries(
+        tmp.path(),
+        "rvconf",
+        &[
+            Binary::new("rvconf-a", "any"),
+            Binary::new("rvconf-b", "any"),
+        ],
+    );
+    source.write("requirements-a.txt", "greetlib==1.0\n");
+    source.write(
+        "debian/rvconf-a.rustvenv",
+        "# only the pure-Python requirement\n--requirements requirements-a.txt\n--skip-install\n",
+    );
+    // An executable configuration file, as dh-exec users write them.
+    source.write(
+        "debian/rvconf-b.rustvenv",
+        "#!/bin/sh\necho \"--install-suffix=$DH_CONFIG_ACT_ON_PACKAGES-venv --skip-install\"\n",
+    );
+    run(Command::new("chmod")
+        .arg("+x")
+        .arg(source.dir.join("debian/rvconf-b.rustvenv")));
+    let wheelhouse = format!(
+        "--extra-pip-arg=--find-links={}/wheelhouse",
+        source.dir.display()
+    );
+    let mut command = source.dh_rustvenv();
+    command.args(["--extra-pip-arg=--no-index", wheelhouse.as_str()]);
+    let output = run_unchecked(&mut command);
+    assert!(output.status.success(), "{}", describe(&command, &output));
+    let site = |package: &str, venv: &str| {
+        source.dir.join(format!(
+            "debian/{package}/opt/venvs/{venv}/lib/python3.11/site-packages"
+        ))
+    };
+    assert!(site("rvconf-a", "rvconf-a").join("greetlib").is_dir());
+    assert!(
+        !site("rvconf-a", "rvconf-a").join("fastsum").exists(),
+        "rvconf-a's requirements file was not used"
+    );
+    assert!(
+        site("rvconf-b", "rvconf-b-venv").join("fastsum").is_dir(),
+        "rvconf-b's script was not run"
+    );
+
+    source.write("debian/rvconf-a.rustvenv", "--frobnicate\n");
+    let output = run_unchecked(source.dh_rustvenv().args(["-prvconf-a"]));
+    let line = last_stderr_line(&output);
+    assert!(line.starts_with("dh_rustvenv: error: package rvconf-a: debian/rvconf-a.rustvenv: unexpected argument '--frobnicate'"), "{line}");
+}
+
+#[test]
+fn test_runs_in_the_staged_venv_unless_nocheck() {
+    let tmp = scratch("compat-test-");
+    let source = SourcePackage::new(tmp.path(), "rvtest");
+    let wheelhouse = format!(
+        "--extra-pip-arg=--find-links={}/wheelhouse",
+        source.dir.display()
+    );
+    let base = ["--extra-pip-arg=--no-index", wheelhouse.as_str(), "--test"];
+    // The command runs with the venv first in PATH, in the source directory.
+    let passing = "--test-command=python -c 'import fixtureapp, sys; fixtureapp.main(); open(\"ran\", \"w\").write(sys.prefix)'";
+    let mut command = source.dh_rustvenv();
+    command.args(base).arg(passing);
+    let output = run_unchecked(&mut command);
+    assert!(output.status.success(), "{}", describe(&command, &output));
+    assert!(
+        !source.dir.join("ran").exists(),
+        "what the tests wrote in the source tree is removed"
+    );
+
+    let failing = "--test-command=python -c 'import sys; sys.exit(\"3 tests failed\")'";
+    let output = run_unchecked(source.dh_rustvenv().args(base).arg(failing));
+    let line = last_stderr_line(&output);
+    assert!(line.starts_with("dh_rustvenv: error: package rvtest: running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them): "), "{line}");
+    assert!(line.ends_with("3 tests failed"), "{line}");
+    assert!(
+        !source.dir.join("debian/rvtest/opt/venvs/rvtest").exists(),
+        "the failed run left its venv"
+    );
+
+    let mut command = source.dh_rustvenv();
+    command
+        .args(base)
+        .arg(failing)
+        .env("DEB_BUILD_OPTIONS", "nocheck");
+    let output = run_unchecked(&mut command);
+    assert!(
+        output.status.success(),
+        "nocheck skips the tests: {}",
+        describe(&command, &output)
+    );
+}
