@@ -4,11 +4,8 @@
 mod common;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use common::{
     deb_field, dpkg_lock, lintian_complaints, purge_if_installed, run, scratch, with_tool_env,
@@ -57,30 +54,6 @@ fn sha256(path: &Path) -> String {
         .to_owned()
 }
 
-/// GET `path` from 127.0.0.1:`port`, retrying until `deadline`; the response body.
-fn get(port: u16, path: &str, deadline: Instant) -> String {
-    loop {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-            let mut response = String::new();
-            if stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/1") {
-                return response
-                    .split_once("\r\n\r\n")
-                    .map(|(_, body)| body.to_owned())
-                    .unwrap_or_default();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "demosite did not answer on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn debian_example_builds_offline_reproducibly_and_serves() {
     let tmp = scratch("example-");
@@ -112,45 +85,7 @@ fn debian_example_builds_offline_reproducibly_and_serves() {
         .current_dir("/"));
     assert!(String::from_utf8_lossy(&shown.stdout).contains("greeting = Hello from demosite"));
 
-    // Serve as the unit would (as the service user), on a free port of a configuration of our own.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = tmp.path().join("demosite.conf");
-    fs::write(
-        &config,
-        format!(
-            "[demosite]\nbind = 127.0.0.1:{port}\nworkers = 1\ngreeting = Hello from the test\n"
-        ),
-    )
-    .unwrap();
-    run(Command::new("chmod").arg("a+rx").arg(tmp.path()));
-    run(Command::new("chmod").arg("a+r").arg(&config));
-    let mut server = Command::new("runuser")
-        .args([
-            "-u",
-            "demosite",
-            "--",
-            "/opt/venvs/demosite/bin/demosite",
-            "serve",
-            "--config",
-        ])
-        .arg(&config)
-        .current_dir("/")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let page = get(port, "/", deadline);
-    let health = get(port, "/healthz", deadline);
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(page.contains("<h1>Hello from the test</h1>"), "{page}");
-    assert!(page.contains("from /opt/venvs/demosite."), "{page}");
-    assert_eq!(health, "ok\n");
+    common::serve_demosite(tmp.path());
 
     run(Command::new("dpkg").args(["--purge", "demosite"]));
     for gone in ["/opt/venvs/demosite", "/etc/demosite", "/usr/bin/demosite"] {

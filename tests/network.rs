@@ -146,3 +146,116 @@ fn numpy_black_and_psycopg2_are_packaged_and_work() {
     run(Command::new("dpkg").args(["--purge", "rvreal"]));
     assert!(!Path::new("/opt/venvs/rvreal").exists());
 }
+
+/// A source package whose project is built by `backend` (the `[build-system]` table's lines).
+fn backend_project(dir: &Path, package: &str, build_system: &str) {
+    fs::create_dir_all(dir.join("src/hello")).unwrap();
+    fs::create_dir_all(dir.join("debian/source")).unwrap();
+    let write = |path: &str, text: &str| fs::write(dir.join(path), text).unwrap();
+    write(
+        "pyproject.toml",
+        &format!(
+            "[build-system]\n{build_system}\n\n[project]\nname = \"hello\"\nversion = \"1.0\"\n\
+             description = \"A project built by its PEP 517 backend\"\nrequires-python = \">=3.9\"\n\
+             dependencies = [\"six\"]\n\n[project.scripts]\nhello = \"hello:main\"\n"
+        ),
+    );
+    write(
+        "src/hello/__init__.py",
+        "\"\"\"Says hello.\"\"\"\n\nimport six\n\n\ndef main():\n    print(\"hello\", six.__version__)\n",
+    );
+    write("requirements.txt", "six==1.16.0\n");
+    write("debian/source/format", "3.0 (native)\n");
+    write(
+        "debian/changelog",
+        &format!(
+            "{package} (1.0) unstable; urgency=medium\n\n  * Test.\n\n -- dh-rustvenv tests <tests@example.org>  Sat, 21 Nov 2026 00:00:00 +0000\n"
+        ),
+    );
+    write(
+        "debian/control",
+        &format!(
+            "Source: {package}\nSection: python\nPriority: optional\nMaintainer: dh-rustvenv tests <tests@example.org>\n\
+             Build-Depends: debhelper-compat (= 13), python3-venv\nStandards-Version: 4.6.2\nRules-Requires-Root: no\n\n\
+             Package: {package}\nArchitecture: all\nDepends: ${{rustvenv:Depends}}, ${{misc:Depends}}\n\
+             Description: a project built by its PEP 517 backend\n Built by dh-rustvenv's network tests.\n"
+        ),
+    );
+    write(
+        "debian/rules",
+        "#!/usr/bin/make -f\n%:\n\tdh $@ --with rustvenv\n",
+    );
+    run(Command::new("chmod")
+        .arg("+x")
+        .arg(dir.join("debian/rules")));
+}
+
+#[test]
+fn hatchling_flit_core_and_poetry_core_projects_build_offline_from_a_downloaded_wheelhouse() {
+    if !opted_in() {
+        return;
+    }
+    let tmp = scratch("net-backends-");
+    let backends = [
+        (
+            "rvhatch",
+            "requires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"",
+            "hatchling-",
+        ),
+        (
+            "rvflit",
+            "requires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"",
+            "flit_core-",
+        ),
+        (
+            "rvpoetry",
+            "requires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"",
+            "poetry_core-",
+        ),
+    ];
+    for (package, build_system, backend_wheel) in backends {
+        let dir = tmp.path().join(package).join(format!("{package}-1.0"));
+        backend_project(&dir, package, build_system);
+        let mut download = Command::new(env!("CARGO_BIN_EXE_dh_rustvenv"));
+        download.arg("--download").current_dir(&dir);
+        with_tool_env(&mut download);
+        run(&mut download);
+        let wheelhouse: Vec<String> = fs::read_dir(dir.join("debian/wheelhouse"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            wheelhouse.iter().any(|f| f.starts_with(backend_wheel)),
+            "{package}: {wheelhouse:?}"
+        );
+        assert!(
+            wheelhouse.iter().any(|f| f.starts_with("six-1.16.0")),
+            "{package}: {wheelhouse:?}"
+        );
+
+        // The build cannot reach an index: only the wheelhouse.
+        let mut build = Command::new("dpkg-buildpackage");
+        build
+            .args(["-us", "-uc", "-b"])
+            .current_dir(&dir)
+            .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple");
+        with_tool_env(&mut build);
+        run(&mut build);
+        let deb = tmp
+            .path()
+            .join(package)
+            .join(format!("{package}_1.0_all.deb"));
+        let listing =
+            String::from_utf8_lossy(&run(Command::new("dpkg-deb").arg("-c").arg(&deb)).stdout)
+                .into_owned();
+        for path in [
+            format!("./opt/venvs/{package}/bin/hello"),
+            format!("./opt/venvs/{package}/lib/python3.11/site-packages/hello/__init__.py"),
+        ] {
+            assert!(
+                listing.contains(&path),
+                "{package}: no {path} in\n{listing}"
+            );
+        }
+    }
+}

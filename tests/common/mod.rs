@@ -334,6 +334,78 @@ pub fn elf_sections(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs the installed demosite as its unit would (as the service user), on a free port of a
+/// configuration written in `scratch`, and checks the page it serves and /healthz.
+pub fn serve_demosite(scratch: &Path) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    // Serve as the unit would (as the service user), on a free port of a configuration of our own.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = scratch.join("demosite.conf");
+    fs::write(
+        &config,
+        format!(
+            "[demosite]\nbind = 127.0.0.1:{port}\nworkers = 1\ngreeting = Hello from the test\n"
+        ),
+    )
+    .unwrap();
+    run(Command::new("chmod").arg("a+rx").arg(scratch));
+    run(Command::new("chmod").arg("a+r").arg(&config));
+    let mut server = Command::new("runuser")
+        .args([
+            "-u",
+            "demosite",
+            "--",
+            "/opt/venvs/demosite/bin/demosite",
+            "serve",
+            "--config",
+        ])
+        .arg(&config)
+        .current_dir("/")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = get(port, "/", deadline);
+    let health = get(port, "/healthz", deadline);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(page.contains("<h1>Hello from the test</h1>"), "{page}");
+    assert!(page.contains("from /opt/venvs/demosite."), "{page}");
+    assert_eq!(health, "ok\n");
+}
+
+/// GET `path` from 127.0.0.1:`port`, retrying until `deadline`; the response body.
+fn get(port: u16, path: &str, deadline: std::time::Instant) -> String {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            let mut response = String::new();
+            if stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/1") {
+                return response
+                    .split_once("\r\n\r\n")
+                    .map(|(_, body)| body.to_owned())
+                    .unwrap_or_default();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demosite did not answer on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// lintian's errors and warnings about a .deb (its `E:` and `W:` lines).
 pub fn lintian_complaints(deb: &Path) -> Vec<String> {
     let output = run_unchecked(
