@@ -134,8 +134,20 @@ pub struct Reporter {
     pub verbose: bool,
     /// Print what would be run, change nothing (`--no-act` or `DH_NO_ACT`).
     pub no_act: bool,
-    /// Say less (`DH_QUIET` or `DEB_BUILD_OPTIONS=terse`).
+    /// Say less (`DH_QUIET` or `DEB_BUILD_OPTIONS=terse`): a failed command's output is not shown,
+    /// only the error line.
     pub quiet: bool,
+}
+
+/// How much of a command's own output dh_rustvenv shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// All of it, on stderr, as it comes (verbose).
+    Everything,
+    /// Its last lines, and only when it fails (the default).
+    TailOnFailure,
+    /// None of it (quiet).
+    Nothing,
 }
 
 impl Reporter {
@@ -163,7 +175,14 @@ impl Reporter {
         if self.no_act {
             return Ok(());
         }
-        command.run(self.verbose).map(|_| ())
+        let shown = if self.verbose {
+            Shown::Everything
+        } else if self.quiet {
+            Shown::Nothing
+        } else {
+            Shown::TailOnFailure
+        };
+        command.run(shown)
     }
 }
 
@@ -271,12 +290,12 @@ impl Command {
         expr
     }
 
-    /// Runs the command and returns its stdout; stderr is captured too and shown on failure.
-    /// With `inherit_output`, stdout and stderr go to dh_rustvenv's stderr instead (nothing is returned).
+    /// Runs the command, showing as much of its output as `shown` says (on stderr).
     ///
     /// # Errors
-    /// As [`Reporter::doit`].
-    pub fn run(&self, inherit_output: bool) -> Result<Vec<u8>> {
+    /// As [`Reporter::doit`]; a failure is a [`CommandFailed`] that keeps the captured output.
+    pub fn run(&self, shown: Shown) -> Result<()> {
+        let inherit_output = shown == Shown::Everything;
         let expr = self.expression();
         let expr = if inherit_output {
             expr.stdout_to_stderr()
@@ -291,7 +310,7 @@ impl Command {
             )
         })?;
         if output.status.success() {
-            return Ok(output.stdout);
+            return Ok(());
         }
         let name = Path::new(&self.program)
             .file_name()
@@ -301,7 +320,7 @@ impl Command {
             Some(signal) => format!("was killed by signal {signal}"),
             None => format!("exited with status {}", output.status.code().unwrap_or(-1)),
         };
-        if !inherit_output {
+        if shown == Shown::TailOnFailure {
             // The whole output would drown the error; its end is what says what went wrong.
             let text = String::from_utf8_lossy(&output.stdout);
             let lines: Vec<&str> = text.lines().collect();

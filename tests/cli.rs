@@ -234,6 +234,17 @@ fn bad_input_fails_with_one_clear_line_and_leaves_nothing() {
         "{line}"
     );
 
+    // DH_QUIET: only the error line, not the end of pip's output.
+    let mut command = source.dh_rustvenv();
+    command.args(offline).env("DH_QUIET", "1");
+    let output = run_unchecked(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("No matching distribution found for nosuchdist==1.0"),
+        "{stderr}"
+    );
+
     let line = expect_failure(&source, "rvbad", &["--frobnicate"]);
     assert!(
         line.starts_with("dh_rustvenv: error: unexpected argument '--frobnicate'"),

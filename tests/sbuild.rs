@@ -87,7 +87,6 @@ fn sbuild_builds_debian_example_offline() {
         .arg("-a")
         .arg(common::repo().join("debian-example"))
         .arg(&source));
-    let log = tmp.path().join("sbuild.log");
     let output = Command::new("sbuild")
         .args([
             "--chroot-mode=unshare",
@@ -102,13 +101,22 @@ fn sbuild_builds_debian_example_offline() {
         .current_dir(&source)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    fs::write(&log, &text).unwrap();
-    let tail: Vec<&str> = text
+    // sbuild writes its build log beside the source directory; keep a copy for after the test.
+    let log = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "build"))
+        .map(|p| fs::read_to_string(p).unwrap_or_default())
+        .unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sbuild-demosite.build");
+    fs::write(&kept, &log).unwrap();
+    let tail: Vec<&str> = log
         .lines()
         .rev()
         .take(25)
@@ -118,15 +126,20 @@ fn sbuild_builds_debian_example_offline() {
         .collect();
     eprintln!(
         "last lines of the sbuild log ({}):\n{}",
-        log.display(),
+        kept.display(),
         tail.join("\n")
     );
     assert!(
         output.status.success(),
         "sbuild failed; see {}",
-        log.display()
+        kept.display()
     );
-    assert!(text.contains("dh_rustvenv"), "dh_rustvenv did not run");
+    assert!(
+        log.contains("dh_rustvenv"),
+        "dh_rustvenv did not run; see {}",
+        kept.display()
+    );
+    assert!(log.contains("Status: successful"), "see {}", kept.display());
 
     let deb = fs::read_dir(tmp.path())
         .unwrap()
