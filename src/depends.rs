@@ -265,6 +265,7 @@ mod tests {
         ElfFile {
             path: PathBuf::from(path),
             kind: ElfKind::SharedObject,
+            machine: 62,
             needed: needed.iter().map(|s| s.to_string()).collect(),
             search_paths: search_paths.iter().map(|s| s.to_string()).collect(),
             soname: soname.map(str::to_owned),

@@ -30,6 +30,8 @@ pub struct ElfFile {
     /// A shared object (`ET_DYN` without the execute bits) or an executable (`ET_EXEC`, or `ET_DYN` with
     /// an execute bit: the rule dh_strip uses from compat 11 on).
     pub kind: ElfKind,
+    /// `e_machine`, the architecture it is built for (62 is x86-64, 183 AArch64).
+    pub machine: u16,
     /// `DT_NEEDED`: the shared libraries it needs, by SONAME.
     pub needed: Vec<String>,
     /// `DT_RPATH` and `DT_RUNPATH` entries, as written (with `$ORIGIN` unexpanded).
@@ -159,6 +161,7 @@ fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, String>
     Ok(ElfFile {
         path: PathBuf::new(),
         kind,
+        machine: elf.header.e_machine,
         needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
         search_paths: elf
             .rpaths
@@ -393,6 +396,8 @@ mod tests {
     fn parses_its_own_executable() {
         let file = parse(&own_bytes(), true).unwrap();
         assert_eq!(file.kind, ElfKind::Executable);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(file.machine, header::EM_X86_64);
         assert!(
             file.needed.iter().any(|n| n.starts_with("libc.so")),
             "{:?}",

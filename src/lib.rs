@@ -288,8 +288,9 @@ fn strip_elf_files(
     )?;
     for file in &report.files {
         reporter.verbose_print(format!(
-            "# elf: {} needs {}{}",
+            "# elf: {} (machine {}) needs {}{}",
             shown(&file.path),
+            file.machine,
             if file.needed.is_empty() {
                 "nothing".to_owned()
             } else {

@@ -157,6 +157,27 @@ fn two_builds_in_different_directories_are_byte_identical() {
         "not a checked-hash .pyc"
     );
     assert!(files_naming(&venv, &sources[0].dir.to_string_lossy()).is_empty());
+
+    // Shipped bytecode is dpkg's; what Python adds at run time goes with purge all the same.
+    let _lock = common::dpkg_lock();
+    common::purge_if_installed("rvrepro-pyc");
+    run(Command::new("dpkg").arg("-i").arg(&first[1].1));
+    let installed = Path::new("/opt/venvs/rvrepro-pyc");
+    let extra = installed.join("lib/python3.11/site-packages/greetlib/__pycache__");
+    fs::remove_dir_all(&extra).unwrap();
+    run(Command::new(installed.join("bin/fixtureapp"))
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .current_dir("/"));
+    assert!(
+        extra.is_dir(),
+        "running the program wrote no bytecode, so the purge check proves nothing"
+    );
+    run(Command::new("dpkg").args(["--purge", "rvrepro-pyc"]));
+    assert!(
+        !installed.exists(),
+        "{} is left after purge",
+        installed.display()
+    );
 }
 
 #[test]
