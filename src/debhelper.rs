@@ -204,6 +204,21 @@ impl std::fmt::Display for CommandFailed {
 
 impl std::error::Error for CommandFailed {}
 
+/// A command that could not be started at all (not installed, not executable).
+#[derive(Debug, Clone)]
+pub struct CommandNotStarted {
+    /// "could not start `program`: <io error> (PATH=…)".
+    pub message: String,
+}
+
+impl std::fmt::Display for CommandNotStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandNotStarted {}
+
 /// An external command: program, arguments, working directory and environment changes.
 #[derive(Debug, Clone)]
 pub struct Command {
@@ -264,6 +279,18 @@ impl Command {
         self
     }
 
+    /// The error for a command that could not be started.
+    fn not_started(&self, error: std::io::Error) -> anyhow::Error {
+        CommandNotStarted {
+            message: format!(
+                "could not start `{}`: {error} (PATH={})",
+                self.program.to_string_lossy(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        }
+        .into()
+    }
+
     /// The command as a shell would read it, for echoing and for error messages.
     pub fn display(&self) -> String {
         std::iter::once(&self.program)
@@ -302,13 +329,7 @@ impl Command {
         } else {
             expr.stderr_to_stdout().stdout_capture()
         };
-        let output = expr.run().map_err(|e| {
-            anyhow!(
-                "could not start `{}`: {e} (PATH={})",
-                self.program.to_string_lossy(),
-                std::env::var("PATH").unwrap_or_default()
-            )
-        })?;
+        let output = expr.run().map_err(|e| self.not_started(e))?;
         if output.status.success() {
             return Ok(());
         }
@@ -369,7 +390,7 @@ impl Command {
             .stdout_capture()
             .stderr_capture()
             .run()
-            .map_err(|e| anyhow!("could not start `{}`: {e}", self.program.to_string_lossy()))?;
+            .map_err(|e| self.not_started(e))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             bail!(
@@ -426,9 +447,31 @@ pub struct Package {
     /// as dh_strip decides: the package is not `Architecture: all`, `debian/control` has no package of
     /// that name, and its own name does not end in `-dbg` or `-dbgsym`.
     pub automatic_dbgsym: bool,
-    /// Its dh_rustvenv configuration file: `debian/<name>.rustvenv`, or `debian/rustvenv` for the first
-    /// package of `debian/control` (debhelper's `pkgfile` rule), when one exists.
+    /// Whether it is the first package of `debian/control`, which may use `debian/<file>` for
+    /// `debian/<name>.<file>`.
+    pub main: bool,
+    /// Its dh_rustvenv configuration file, [`Package::pkgfile`] of `rustvenv`.
     pub config_file: Option<PathBuf>,
+}
+
+impl Package {
+    /// The package's debhelper file of that name, as `Dh_Lib.pm`'s `pkgfile` finds it:
+    /// `debian/<name>.<file>`, or `debian/<file>` for the first package; None when neither exists.
+    pub fn pkgfile(&self, file: &str) -> Option<PathBuf> {
+        pkgfile(&self.name, self.main, file)
+    }
+}
+
+fn pkgfile(name: &str, main: bool, file: &str) -> Option<PathBuf> {
+    let own = PathBuf::from(format!("debian/{name}.{file}"));
+    let shared = PathBuf::from(format!("debian/{file}"));
+    if own.is_file() {
+        Some(own)
+    } else if main && shared.is_file() {
+        Some(shared)
+    } else {
+        None
+    }
 }
 
 /// The packages to act on, in `debian/control` order, from `dh_listpackages` given the same selection
@@ -465,21 +508,11 @@ pub fn selected_packages(
     }
     let all = list(&[], None)?;
     let indep = list(&["-i".to_owned()], None)?;
-    let config_file = |name: &str| {
-        let own = PathBuf::from(format!("debian/{name}.rustvenv"));
-        let main = PathBuf::from("debian/rustvenv");
-        if own.is_file() {
-            Some(own)
-        } else if all.first().is_some_and(|first| first == name) && main.is_file() {
-            Some(main)
-        } else {
-            None
-        }
-    };
     Ok(selected
         .into_iter()
         .map(|name| Package {
-            config_file: config_file(&name),
+            main: all.first() == Some(&name),
+            config_file: pkgfile(&name, all.first() == Some(&name), "rustvenv"),
             tmpdir: tmpdir
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| Path::new("debian").join(&name)),
@@ -585,6 +618,15 @@ pub fn merge_substvar(text: &str, substvar: &str, item: &str) -> Result<Option<S
     Ok(changed.then(|| lines.into_iter().map(|l| l + "\n").collect()))
 }
 
+/// A file's text, or "" when it does not exist yet.
+fn read_or_empty(path: &Path) -> Result<String> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 /// Adds `item` to `substvar` in `debian/<package>.substvars`, atomically (written to a `.new` file, then
 /// renamed), with [`merge_substvar`]'s semantics.
 ///
@@ -592,11 +634,7 @@ pub fn merge_substvar(text: &str, substvar: &str, item: &str) -> Result<Option<S
 /// When the file cannot be read or written; the message names the file.
 pub fn add_substvar(package: &str, substvar: &str, item: &str) -> Result<()> {
     let path = PathBuf::from(format!("debian/{package}.substvars"));
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
+    let text = read_or_empty(&path)?;
     if let Some(new_text) = merge_substvar(&text, substvar, item)? {
         write_atomically(&path, new_text.as_bytes())?;
     }
@@ -632,11 +670,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// scripts".
 pub fn autoscript(package: &str, script: &str, snippet: &str) -> Result<()> {
     let path = PathBuf::from(format!("debian/{package}.{script}.debhelper"));
-    let existing = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
+    let existing = read_or_empty(&path)?;
     let block = autoscript_block(snippet);
     if existing.contains(&block) {
         return Ok(());

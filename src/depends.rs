@@ -36,7 +36,7 @@ pub fn interpreter_dependency(interpreter: &Interpreter) -> Result<Option<String
         .query();
     match search {
         Ok(output) => Ok(package_from_search(&output, &interpreter.major_minor())),
-        Err(e) if e.to_string().starts_with("could not start") => Err(e),
+        Err(e) if e.is::<crate::debhelper::CommandNotStarted>() => Err(e),
         Err(_) => Ok(None),
     }
 }
@@ -96,12 +96,13 @@ pub struct NeededLibrary {
 /// `final_root`: the file's RPATH/RUNPATH (with `$ORIGIN` the file's own directory, and paths inside
 /// `final_root` mapped into the staging tree), its own directory (a bundled library found by its
 /// parent's RPATH, as auditwheel's `.libs` directories are), any bundled library of that SONAME, and
-/// then the system (`system_library`, the ld.so cache).
+/// then the system (`system_library`, given the SONAME and the needing file's machine: the ld.so cache
+/// holds the libraries of every installed architecture).
 pub fn resolve(
     files: &[ElfFile],
     staging_root: &Path,
     final_root: &Path,
-    system_library: &dyn Fn(&str) -> Option<PathBuf>,
+    system_library: &dyn Fn(&str, u16) -> Option<PathBuf>,
 ) -> Vec<NeededLibrary> {
     let bundled_by_name: BTreeMap<String, PathBuf> = files
         .iter()
@@ -139,7 +140,8 @@ pub fn resolve(
                 Some(path) => Resolution::System(path),
                 None => match bundled_by_name.get(soname) {
                     Some(path) => Resolution::Bundled(path.clone()),
-                    None => system_library(soname).map_or(Resolution::Missing, Resolution::System),
+                    None => system_library(soname, file.machine)
+                        .map_or(Resolution::Missing, Resolution::System),
                 },
             };
             resolved.push(NeededLibrary {
@@ -152,20 +154,20 @@ pub fn resolve(
     resolved
 }
 
-/// The ld.so cache (`ldconfig -p`), by SONAME: where the loader looks after RPATH/RUNPATH.
+/// The ld.so cache (`ldconfig -p`): every library file of each SONAME, of every installed
+/// architecture.
 ///
 /// # Errors
 /// When ldconfig cannot be run.
-pub fn system_libraries() -> Result<BTreeMap<String, PathBuf>> {
+pub fn system_libraries() -> Result<BTreeMap<String, Vec<PathBuf>>> {
     let listing = Command::new("/sbin/ldconfig").arg("-p").query()?;
     Ok(parse_ldconfig(&listing))
 }
 
-/// Reads `ldconfig -p` lines such as `\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1`.
-/// Only whether a library exists matters here (dpkg-shlibdeps picks the file itself), so the first
-/// entry of a name is kept.
-fn parse_ldconfig(listing: &str) -> BTreeMap<String, PathBuf> {
-    let mut libraries = BTreeMap::new();
+/// Reads `ldconfig -p` lines such as `\tlibz.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libz.so.1`,
+/// keeping every file of a name in the cache's order.
+fn parse_ldconfig(listing: &str) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut libraries: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for line in listing.lines() {
         let Some((left, path)) = line.split_once(" => ") else {
             continue;
@@ -175,7 +177,8 @@ fn parse_ldconfig(listing: &str) -> BTreeMap<String, PathBuf> {
         };
         libraries
             .entry(name.to_owned())
-            .or_insert_with(|| PathBuf::from(path.trim()));
+            .or_default()
+            .push(PathBuf::from(path.trim()));
     }
     libraries
 }
@@ -300,8 +303,9 @@ mod tests {
                 Some("libhelper-1234.so"),
             ),
         ];
-        let system = |name: &str| {
-            (name == "libz.so.1").then(|| PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1"))
+        let system = |name: &str, machine: u16| {
+            (name == "libz.so.1" && machine == 62)
+                .then(|| PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1"))
         };
         let resolved = resolve(&files, &staging, Path::new("/opt/venvs/demo"), &system);
         let by_name: BTreeMap<&str, &Resolution> = resolved
@@ -346,7 +350,10 @@ mod tests {
         let libraries = parse_ldconfig(listing);
         assert_eq!(
             libraries["libz.so.1"],
-            PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1")
+            [
+                PathBuf::from("/lib/x86_64-linux-gnu/libz.so.1"),
+                PathBuf::from("/lib/i386-linux-gnu/libz.so.1")
+            ]
         );
     }
 

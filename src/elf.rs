@@ -100,6 +100,9 @@ pub struct ElfReport {
     pub unreadable: Vec<(PathBuf, String)>,
     /// Build-ids of the debug files added to the -dbgsym package.
     pub build_ids: Vec<String>,
+    /// The debug files this run wrote (a file already there is not listed), to remove if the build
+    /// fails later.
+    pub debug_files: Vec<PathBuf>,
 }
 
 /// Finds and parses every ELF file under `staging_root`, in walk order.
@@ -187,6 +190,16 @@ fn load_segments(elf: &Elf) -> Vec<(u64, u64, u64)> {
         .collect()
 }
 
+/// The `e_machine` of the ELF file at `path`, read from its header; None when it is not ELF or cannot
+/// be read.
+pub fn machine_of(path: &Path) -> Option<u16> {
+    use std::io::Read;
+    let mut bytes = [0u8; 64];
+    let mut file = fs::File::open(path).ok()?;
+    let read = file.read(&mut bytes).ok()?;
+    Elf::parse_header(&bytes[..read]).ok().map(|h| h.e_machine)
+}
+
 /// Checks the rule the dynamic loader enforces on load segments: each segment's file offset must be
 /// congruent to its address modulo its alignment and modulo the page size. Returns the first segment
 /// that breaks it, described.
@@ -224,7 +237,7 @@ pub struct DebugSymbols {
 /// file only when [`check_load_segments`] accepts it. The copy is renamed into place, so a hardlink into
 /// an installer's cache is never written through. With `debug_symbols`, debug information is first
 /// extracted with `objcopy --only-keep-debug --compress-debug-sections` under the file's build-id and
-/// linked back with `--add-gnu-debuglink`.
+/// linked back with `--add-gnu-debuglink`; [`record_build_ids`] registers them once the build succeeds.
 ///
 /// # Errors
 /// When strip or objcopy cannot be started, or a file cannot be written. A strip that fails or whose
@@ -265,12 +278,15 @@ pub fn strip(
         let copy = PathBuf::from(copy);
         let outcome = strip_one(&file, &copy, options, debug_symbols, reporter);
         match outcome {
-            Ok(StripOutcome::Stripped(build_id)) => {
+            Ok(StripOutcome::Stripped(debug)) => {
                 fs::rename(&copy, &file.path).with_context(|| {
                     format!("renaming {} to {}", copy.display(), file.path.display())
                 })?;
                 report.stripped.push(file.path.clone());
-                report.build_ids.extend(build_id);
+                if let Some((build_id, written)) = debug {
+                    report.build_ids.push(build_id);
+                    report.debug_files.extend(written);
+                }
             }
             Ok(StripOutcome::Kept(reason)) => {
                 let _ = fs::remove_file(&copy);
@@ -282,17 +298,12 @@ pub fn strip(
             }
         }
     }
-    if let Some(debug) = debug_symbols
-        && !report.build_ids.is_empty()
-    {
-        record_build_ids(debug, &report.build_ids)?;
-    }
     Ok(())
 }
 
 enum StripOutcome {
-    /// The copy is good; the build-id of the debug file written for it, if any.
-    Stripped(Option<String>),
+    /// The copy is good; the build-id of its debug file, and the file when this run wrote it.
+    Stripped(Option<(String, Option<PathBuf>)>),
     Kept(SkipReason),
 }
 
@@ -309,7 +320,7 @@ fn strip_one(
         .arg(copy)
         .arg(&file.path);
     if let Err(e) = reporter.doit(&strip) {
-        if e.to_string().starts_with("could not start") {
+        if e.is::<crate::debhelper::CommandNotStarted>() {
             return Err(e);
         }
         return Ok(StripOutcome::Kept(SkipReason::StripFailed(format!(
@@ -356,12 +367,22 @@ fn strip_one(
         }
         return Ok(StripOutcome::Kept(SkipReason::WouldBreakLoading(why)));
     }
-    Ok(StripOutcome::Stripped(Some(build_id.clone())))
+    Ok(StripOutcome::Stripped(Some((
+        build_id.clone(),
+        created.then_some(debug_file),
+    ))))
 }
 
 /// Appends build-ids to `dbgsym-build-ids` (space-separated, sorted, as dh_strip writes them) and makes
-/// the `usr/share/doc/<package>-dbgsym` link dh_strip makes.
-fn record_build_ids(debug: &DebugSymbols, build_ids: &[String]) -> Result<()> {
+/// the `usr/share/doc/<package>-dbgsym` link dh_strip makes; called once the build of the venv has
+/// succeeded, so a failed build adds nothing to the -dbgsym package.
+///
+/// # Errors
+/// When the file or the link cannot be written; the message names it.
+pub fn record_build_ids(debug: &DebugSymbols, build_ids: &[String]) -> Result<()> {
+    if build_ids.is_empty() {
+        return Ok(());
+    }
     use std::io::Write;
     let mut sorted = build_ids.to_vec();
     sorted.sort();
@@ -405,6 +426,11 @@ mod tests {
         );
         assert!(file.build_id.is_some());
         assert!(check_load_segments(&own_bytes()).is_ok());
+        assert_eq!(
+            machine_of(&std::env::current_exe().unwrap()),
+            Some(file.machine)
+        );
+        assert_eq!(machine_of(Path::new("/nonexistent")), None);
     }
 
     #[test]

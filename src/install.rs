@@ -271,15 +271,34 @@ fn compilers(layout: &Layout, interpreter: &Interpreter, env: &Environment) -> R
     })
 }
 
-/// The shell script that runs `compiler` with the directory it runs in mapped to `.` in file names.
+/// The shell script that runs `compiler` with the directory pip unpacked the sdist in mapped to `.` in
+/// file names: `<tmp>/pip-install-<random>/<name>_<uuid>` or `<tmp>/pip-req-build-<random>`, found
+/// above the directory the compiler runs in (build systems such as CMake compile in a subdirectory,
+/// with absolute paths); outside those, the directory it runs in.
 pub fn compiler_wrapper(compiler: &str) -> String {
     format!(
-        "#!/bin/sh\n\
-         # Written by dh_rustvenv: pip builds each sdist in a directory with a random name; map it to \".\"\n\
-         # so that it reaches neither the debug information nor the build-id of extension modules.\n\
-         PWD=$(pwd -P)\n\
-         export PWD\n\
-         exec {compiler} -ffile-prefix-map=\"$PWD\"=. \"$@\"\n"
+        r#"#!/bin/sh
+# Written by dh_rustvenv: pip builds each sdist in a directory with a random name; map it to "." so
+# that it reaches neither the debug information nor the build-id of extension modules.
+PWD=$(pwd -P)
+export PWD
+root=$PWD
+case $PWD in
+*/pip-install-*/*)
+	prefix=${{PWD%%/pip-install-*}}
+	rest=${{PWD#"$prefix"/}}
+	first=${{rest%%/*}}
+	rest=${{rest#*/}}
+	root=$prefix/$first/${{rest%%/*}}
+	;;
+*/pip-req-build-*)
+	prefix=${{PWD%%/pip-req-build-*}}
+	rest=${{PWD#"$prefix"/}}
+	root=$prefix/${{rest%%/*}}
+	;;
+esac
+exec {compiler} -ffile-prefix-map="$root"=. "$@"
+"#
     )
 }
 
@@ -393,25 +412,16 @@ pub fn build(
         }
     }
     if let Some(project) = &plan.project {
-        let before = source_tree_entries(project);
-        let result = reporter
-            .doit(
-                &installer(tool)
-                    .args(&plan.pip_args)
-                    .arg(project_spec(project, &plan.extras))
-                    .dir(project),
-            )
-            .with_context(|| {
-                offline(format!(
-                    "installing the source package from {}",
-                    project.display()
-                ))
-            });
-        if !reporter.no_act {
-            remove_build_residue(project, &before)
-                .context("removing what the build left in the source tree")?;
-        }
-        result?;
+        let installer = installer(tool)
+            .args(&plan.pip_args)
+            .arg(project_spec(project, &plan.extras))
+            .dir(project);
+        doit_without_residue(reporter, &installer, project)?.with_context(|| {
+            offline(format!(
+                "installing the source package from {}",
+                project.display()
+            ))
+        })?;
     }
     if let Some(tests) = &plan.tests {
         run_tests(layout, plan, tests, reporter)?;
@@ -447,13 +457,12 @@ fn run_tests(
                 .env("VIRTUAL_ENV", staging)
         }
     };
-    let before = source_tree_entries(&layout.source_dir);
-    let result = reporter.doit(&command.dir(&layout.source_dir));
-    if !reporter.no_act {
-        remove_build_residue(&layout.source_dir, &before)
-            .context("removing what the tests left in the source tree")?;
-    }
-    result.context("running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them)")
+    doit_without_residue(
+        reporter,
+        &command.dir(&layout.source_dir),
+        &layout.source_dir,
+    )?
+    .context("running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them)")
 }
 
 /// `--download`: fills the wheelhouse with every distribution the build needs, from the package index.
@@ -477,6 +486,13 @@ pub fn download(
         .wheelhouse
         .clone()
         .unwrap_or_else(|| layout.top.join("debian/wheelhouse"));
+    if reporter.no_act {
+        reporter.verbose_print(format!(
+            "# would download what the build needs into {}",
+            wheelhouse.display()
+        ));
+        return Ok(Vec::new());
+    }
     fs::create_dir_all(&wheelhouse)
         .with_context(|| format!("creating {}", wheelhouse.display()))?;
     let scratch = layout.work_dir.join(&layout.package).join("download-venv");
@@ -674,6 +690,21 @@ fn python_command(python: &Path, plan: &InstallPlan) -> Command {
         .env_remove("PIP_USER")
         .env_remove("PIP_TARGET")
         .env_remove("PIP_PREFIX")
+}
+
+/// Runs `command` as [`Reporter::doit`] does, then removes what it left in the source tree `dir`
+/// (setuptools' `build/` and `*.egg-info`, what tests write). Returns the command's own result.
+///
+/// # Errors
+/// The outer error: what it left cannot be removed.
+fn doit_without_residue(reporter: &Reporter, command: &Command, dir: &Path) -> Result<Result<()>> {
+    let before = source_tree_entries(dir);
+    let result = reporter.doit(command);
+    if !reporter.no_act {
+        remove_build_residue(dir, &before)
+            .context("removing what the build left in the source tree")?;
+    }
+    Ok(result)
 }
 
 /// Every path in the source tree outside `debian/` and version-control directories.
@@ -930,8 +961,40 @@ mod tests {
         );
         assert!(
             compiler_wrapper("ccache g++")
-                .contains("exec ccache g++ -ffile-prefix-map=\"$PWD\"=. \"$@\"")
+                .contains("exec ccache g++ -ffile-prefix-map=\"$root\"=. \"$@\"")
         );
+    }
+
+    #[test]
+    fn the_wrapper_maps_the_unpacked_sdist_whatever_directory_the_compiler_runs_in() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(dir.path()).unwrap();
+        let wrapper = base.join("cc");
+        fs::write(&wrapper, compiler_wrapper("echo")).unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        let cases = [
+            (
+                "pip-install-abc/fastsum_1234",
+                "pip-install-abc/fastsum_1234",
+            ),
+            (
+                "pip-install-abc/fastsum_1234/build/temp.linux",
+                "pip-install-abc/fastsum_1234",
+            ),
+            ("pip-req-build-xyz/sub", "pip-req-build-xyz"),
+            ("plain/dir", "plain/dir"),
+        ];
+        for (cwd, root) in cases {
+            fs::create_dir_all(base.join(cwd)).unwrap();
+            let out = Command::new(&wrapper)
+                .args(["-c", "x.c"])
+                .dir(base.join(cwd))
+                .query()
+                .unwrap();
+            let expected = format!("-ffile-prefix-map={}=. -c x.c", base.join(root).display());
+            assert_eq!(out.trim(), expected, "{cwd}");
+        }
     }
 
     #[test]

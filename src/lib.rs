@@ -125,6 +125,20 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// What both a build and `--download` start from: where the venv goes, the interpreter, and what to
+/// install; nothing is written.
+fn prepare(
+    package: &Package,
+    options: &Options,
+    env: &Environment,
+) -> Result<(Layout, interpreter::Interpreter, install::InstallPlan)> {
+    let top = std::env::current_dir().context("finding the current directory")?;
+    let layout = Layout::new(package, options, env, &top)?;
+    let interpreter = interpreter::probe(&options.venv.python)?;
+    let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
+    Ok((layout, interpreter, plan))
+}
+
 /// Runs the whole pipeline for one package. On failure nothing is left in the package build directory:
 /// the venv and the directories created for it are removed, and no substvar or script snippet is written.
 ///
@@ -136,10 +150,8 @@ pub fn build_package(
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<()> {
-    let top = std::env::current_dir().context("finding the current directory")?;
-    let layout = Layout::new(package, options, env, &top)?;
-    let interpreter = interpreter::probe(&options.venv.python)?;
-    let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
+    let (layout, interpreter, plan) = prepare(package, options, env)?;
+    let top = layout.top.clone();
     reporter.verbose_print(format!(
         "# venv for {} at {} with {}",
         package.name,
@@ -150,7 +162,7 @@ pub fn build_package(
         return install::build(&layout, &interpreter, &plan, reporter);
     }
 
-    let staging = StagingDir::create(&layout.staging_root)?;
+    let mut staging = StagingDir::create(&layout.staging_root)?;
     install::build(&layout, &interpreter, &plan, reporter)?;
     let relocation = relocate::Relocation {
         staging_paths: spellings(&layout.staging_root),
@@ -161,7 +173,10 @@ pub fn build_package(
     for file in &relocated.rewritten {
         reporter.verbose_print(format!("# relocated {}", file.display()));
     }
-    let elf_report = strip_elf_files(package, &layout, env, reporter)?;
+    let (elf_report, debug_symbols) = strip_elf_files(package, &layout, env, reporter)?;
+    staging
+        .outside
+        .extend(elf_report.debug_files.iter().cloned());
     let normalized = relocate::strip_nondeterminism(&layout.staging_root, reporter)?;
     let changed: BTreeSet<&Path> = relocated
         .rewritten
@@ -196,9 +211,12 @@ pub fn build_package(
     let overrides = debhelper::venv_lintian_overrides(&package.name, &layout.final_root);
     debhelper::install_lintian_overrides(package, &overrides)?;
     staging.keep();
+    if let Some(debug) = &debug_symbols {
+        elf::record_build_ids(debug, &elf_report.build_ids)?;
+    }
 
-    let user_overrides = format!("debian/{}.lintian-overrides", package.name);
-    if Path::new(&user_overrides).exists() {
+    if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
+        let user_overrides = user_overrides.display();
         reporter.warning(format!(
             "package {}: dh_lintian will install {user_overrides} in place of the overrides dh_rustvenv \
              installs; add these lines to it:\n{overrides}",
@@ -224,10 +242,8 @@ pub fn download_package(
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<()> {
-    let top = std::env::current_dir().context("finding the current directory")?;
-    let layout = Layout::new(package, options, env, &top)?;
-    let interpreter = interpreter::probe(&options.venv.python)?;
-    let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
+    let (layout, interpreter, plan) = prepare(package, options, env)?;
+    let top = layout.top.clone();
     let files = install::download(&layout, &interpreter, &plan, reporter)?;
     let wheelhouse = plan
         .wheelhouse
@@ -248,13 +264,14 @@ pub fn download_package(
 
 /// The ELF stage: finds the venv's ELF files and strips them unless `DEB_BUILD_OPTIONS=nostrip`,
 /// sending debug information to the automatic -dbgsym package unless `noautodbgsym`; reports what it
-/// found and did, and warns about files it could not read or had to leave alone.
+/// found and did, and warns about files it could not read or had to leave alone. Returns the report and
+/// where debug information went.
 fn strip_elf_files(
     package: &Package,
     layout: &Layout,
     env: &Environment,
     reporter: &Reporter,
-) -> Result<elf::ElfReport> {
+) -> Result<(elf::ElfReport, Option<elf::DebugSymbols>)> {
     let mut report = elf::scan(&layout.staging_root)?;
     let shown = |path: &Path| {
         path.strip_prefix(&layout.staging_root)
@@ -313,7 +330,7 @@ fn strip_elf_files(
             reporter.warning(format!("package {}: {}: {why}", package.name, shown(path)));
         }
     }
-    Ok(report)
+    Ok((report, debug_symbols))
 }
 
 /// The audit stage: fails when a file of the venv still names the staging path or the source package's
@@ -378,11 +395,19 @@ fn dependencies(
         return Ok(dependencies);
     }
     let system = depends::system_libraries()?;
+    // The first library of that name built for the same machine, as the loader picks it.
+    let system_library = |soname: &str, machine: u16| {
+        system
+            .get(soname)?
+            .iter()
+            .find(|path| elf::machine_of(path) == Some(machine))
+            .cloned()
+    };
     let needed = depends::resolve(
         &elf_report.files,
         &layout.staging_root,
         &layout.final_root,
-        &|soname| system.get(soname).cloned(),
+        &system_library,
     );
     for library in &needed {
         let file = library
@@ -434,6 +459,8 @@ fn spellings(path: &Path) -> Vec<Vec<u8>> {
 struct StagingDir {
     root: PathBuf,
     created: Vec<PathBuf>,
+    /// Files outside the venv written for it (debug files for the -dbgsym package).
+    outside: Vec<PathBuf>,
     keep: bool,
 }
 
@@ -468,6 +495,7 @@ impl StagingDir {
         Ok(StagingDir {
             root: root.to_path_buf(),
             created,
+            outside: Vec::new(),
             keep: false,
         })
     }
@@ -483,6 +511,15 @@ impl Drop for StagingDir {
             return;
         }
         let _ = fs::remove_dir_all(&self.root);
+        for file in &self.outside {
+            let _ = fs::remove_file(file);
+            // Its directories too, while they are empty (the build-id directory, dbgsym-root).
+            for dir in file.ancestors().skip(1).take(6) {
+                if fs::remove_dir(dir).is_err() {
+                    break;
+                }
+            }
+        }
         for dir in &self.created {
             // Only directories this run created, and only while they are empty.
             let _ = fs::remove_dir(dir);

@@ -108,8 +108,8 @@ pub struct VenvOptions {
     /// A further package index, passed to every pip call as --extra-index-url; may be given more than once.
     #[arg(long = "extra-index-url", value_name = "URL")]
     pub extra_index_url: Vec<String>,
-    /// An argument appended to every `pip install` call, such as --no-index or --find-links=DIR;
-    /// may be given more than once.
+    /// An argument appended to every `pip install` call but the upgrade of pip (as dh_virtualenv
+    /// does), such as --prefer-binary or --find-links=DIR; may be given more than once.
     #[arg(long = "extra-pip-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub extra_pip_arg: Vec<String>,
     /// A requirement installed before the requirements file, such as "pip==24.0"; may be given more than
@@ -273,11 +273,28 @@ impl Invocation {
     /// option given on the command line still wins.
     ///
     /// # Errors
-    /// clap's error for an unknown option or a bad value in `config_words`.
+    /// clap's error for an unknown option or a bad value in `config_words`, and for the options that
+    /// choose what the whole run does (package selection, `-P`, `-v`, `--no-act`), which a package's
+    /// file cannot change.
     pub fn for_package(&self, config_words: &[String]) -> Result<Options, clap::Error> {
-        Options::try_parse_from(
+        let alone = Options::try_parse_from(
             std::iter::once("dh_rustvenv").chain(config_words.iter().map(String::as_str)),
         )?;
+        let dh = &alone.debhelper;
+        if !dh.packages.is_empty()
+            || !dh.no_packages.is_empty()
+            || dh.arch
+            || dh.indep
+            || dh.tmpdir.is_some()
+            || dh.verbose
+            || dh.no_act
+        {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-p, -N, -a, -i, -P, -v and --no-act choose what a whole run does; give them on the \
+                 command line, not in a package's configuration file\n",
+            ));
+        }
         let words = self
             .environment_words
             .iter()
@@ -558,6 +575,14 @@ mod tests {
         assert_eq!(options.venv.requirements, Some(PathBuf::from("file.txt")));
         assert_eq!(options.venv.python, "/usr/bin/python3.12");
         assert!(inv.for_package(&words(&["--frobnicate"])).is_err());
+        let err = inv
+            .for_package(&words(&["--no-act"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not in a package's configuration file"),
+            "{err}"
+        );
     }
 
     #[test]

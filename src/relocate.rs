@@ -126,6 +126,7 @@ pub fn strip_nondeterminism(
     reporter: &crate::debhelper::Reporter,
 ) -> Result<Vec<PathBuf>> {
     const SCRIPT: &str = "use strict; use warnings; use File::StripNondeterminism;
+File::StripNondeterminism::init();
 $File::StripNondeterminism::canonical_time = $ENV{SOURCE_DATE_EPOCH} if length($ENV{SOURCE_DATE_EPOCH} // '');
 while (my $path = <STDIN>) {
     chomp $path;
@@ -396,10 +397,15 @@ pub fn compile_bytecode(
     final_root: &Path,
     reporter: &crate::debhelper::Reporter,
 ) -> Result<()> {
+    // -B: the interpreter must not write bytecode of its own while starting (setuptools' .pth imports
+    // _distutils_hack), which compileall would then take for up to date; -f recompiles everything.
     let command = crate::debhelper::Command::new(staging_root.join("bin/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .args([
+            "-B",
             "-m",
             "compileall",
+            "-f",
             "-q",
             "-j0",
             "--invalidation-mode",

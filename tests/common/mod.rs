@@ -93,6 +93,8 @@ pub fn with_tool_env(command: &mut Command) -> &mut Command {
     command
         .env("PATH", format!("{}:{path}", bin_dir.display()))
         .env("PERL5LIB", repo().join("debhelper"))
+        // A build machine writes bytecode: do not let this machine's setting hide what that does.
+        .env_remove("PYTHONDONTWRITEBYTECODE")
         .env_remove("DH_VERBOSE")
         .env_remove("DH_OPTIONS")
         .env_remove("DH_INTERNAL_OPTIONS")
