@@ -13,16 +13,7 @@ const SITE: &str = "lib/python3.11/site-packages";
 
 /// The files of the bundled wheel in the wheelhouse, unpacked into `dir`.
 fn unpacked_bundled_wheel(dir: &Path) -> std::path::PathBuf {
-    let wheel = fs::read_dir(common::wheelhouse())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("bundled-")
-        })
-        .expect("the wheelhouse has bundled's wheel");
+    let wheel = common::wheelhouse_file("bundled-");
     run(Command::new("/usr/bin/python3")
         .args(["-m", "zipfile", "-e"])
         .arg(&wheel)

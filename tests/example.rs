@@ -3,64 +3,37 @@
 
 mod common;
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{
-    deb_field, dpkg_lock, lintian_complaints, purge_if_installed, run, scratch, with_tool_env,
+    build_copy, deb_field, dpkg_lock, lintian_complaints, purge_if_installed, run, scratch, sha256,
 };
-
-/// Copies debian-example into `parent/demosite-1.0.0`, builds it, and returns its .debs (no -dbgsym).
-fn build_copy(parent: &Path) -> Vec<(String, PathBuf)> {
-    fs::create_dir_all(parent).unwrap();
-    let dir = parent.join("demosite-1.0.0");
-    run(Command::new("cp")
-        .arg("-a")
-        .arg(common::repo().join("debian-example"))
-        .arg(&dir));
-    let mut command = Command::new("dpkg-buildpackage");
-    // -d: the add-on comes from this repository, not from an installed dh-sequence-rustvenv.
-    command.args(["-us", "-uc", "-b", "-d"]).current_dir(&dir);
-    with_tool_env(&mut command);
-    run(&mut command);
-    let mut debs: Vec<(String, PathBuf)> = fs::read_dir(parent)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .map(|p| {
-            (
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .split('_')
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-                p,
-            )
-        })
-        .collect();
-    debs.sort();
-    debs
-}
-
-fn sha256(path: &Path) -> String {
-    let output = run(Command::new("sha256sum").arg(path));
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
 
 #[test]
 fn debian_example_builds_offline_reproducibly_and_serves() {
     let tmp = scratch("example-");
-    let first = build_copy(&tmp.path().join("a"));
-    let second = build_copy(&tmp.path().join("a-much-longer-directory/nested"));
+    let example = common::repo().join("debian-example");
+    let first = build_copy(&example, &tmp.path().join("a"), "demosite-1.0.0");
+    let second = build_copy(
+        &example,
+        &tmp.path().join("a-much-longer-directory/nested"),
+        "demosite-1.0.0",
+    );
     let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["demosite", "demosite-dbgsym"]);
+    assert_eq!(names, ["demosite"]);
+    let dbgsym = |parent: &str| {
+        sha256(
+            &tmp.path()
+                .join(parent)
+                .join("demosite-dbgsym_1.0.0_amd64.deb"),
+        )
+    };
+    assert_eq!(
+        dbgsym("a"),
+        dbgsym("a-much-longer-directory/nested"),
+        "demosite-dbgsym differs"
+    );
     for ((name, a), (_, b)) in first.iter().zip(&second) {
         assert_eq!(
             sha256(a),

@@ -321,19 +321,7 @@ fn hash_checking_names_the_distribution_and_the_line() {
     );
 
     // With the right hashes, the same file installs in hash-checking mode.
-    let hash_of = |name: &str| {
-        let path = fs::read_dir(common::wheelhouse())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(name))
-            .unwrap();
-        let output = run(Command::new("sha256sum").arg(path));
-        stdout(&output)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned()
-    };
+    let hash_of = |prefix: &str| common::sha256(&common::wheelhouse_file(prefix));
     source.write(
         "requirements.txt",
         &format!(
@@ -369,16 +357,11 @@ fn a_wheelhouse_in_debian_makes_the_build_offline_and_names_what_it_lacks() {
         .join("debian/rvoffline/opt/venvs/rvoffline/lib/python3.11/site-packages");
     assert!(site.join("fastsum").is_dir() && site.join("greetlib").is_dir());
 
-    let fastsum = fs::read_dir(source.dir.join("debian/wheelhouse"))
+    let fastsum = common::wheelhouse_file("fastsum-")
+        .file_name()
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("fastsum-")
-        })
-        .unwrap();
+        .to_owned();
+    let fastsum = source.dir.join("debian/wheelhouse").join(fastsum);
     fs::remove_file(fastsum).unwrap();
     let output = run_unchecked(source.dh_rustvenv().arg("--skip-install"));
     let line = last_stderr_line(&output);

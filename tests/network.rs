@@ -11,7 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{deb_field, dpkg_lock, purge_if_installed, run, scratch, with_tool_env};
+use common::{
+    build_copy, deb_field, dpkg_lock, purge_if_installed, run, scratch, sha256, with_tool_env,
+};
 
 fn opted_in() -> bool {
     let on = std::env::var_os("DH_RUSTVENV_NETWORK_TESTS").is_some_and(|v| v == "1");
@@ -19,52 +21,6 @@ fn opted_in() -> bool {
         eprintln!("skipped: needs the package index; run with DH_RUSTVENV_NETWORK_TESTS=1");
     }
     on
-}
-
-fn sha256(path: &Path) -> String {
-    let output = run(Command::new("sha256sum").arg(path));
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// Builds a copy of `source` in `parent` with dpkg-buildpackage (build dependencies not checked: the
-/// add-on comes from this repository) and returns the .deb files, by name, without -dbgsym.
-fn build_copy(source: &Path, parent: &Path, name: &str) -> Vec<(String, PathBuf)> {
-    let dir = parent.join(name);
-    fs::create_dir_all(parent).unwrap();
-    run(Command::new("cp").arg("-a").arg(source).arg(&dir));
-    let mut command = Command::new("dpkg-buildpackage");
-    command.args(["-us", "-uc", "-b", "-d"]).current_dir(&dir);
-    with_tool_env(&mut command);
-    let started = std::time::Instant::now();
-    run(&mut command);
-    eprintln!(
-        "built {} in {:.0} s",
-        dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    let mut debs: Vec<(String, PathBuf)> = fs::read_dir(parent)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .map(|p| {
-            (
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .split('_')
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-                p,
-            )
-        })
-        .collect();
-    debs.sort();
-    debs
 }
 
 fn assert_identical(first: &[(String, PathBuf)], second: &[(String, PathBuf)]) {

@@ -8,17 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Binary, SourcePackage, files_naming, run, run_unchecked, scratch};
-
-/// The sha256 of a file.
-fn sha256(path: &Path) -> String {
-    let output = run(Command::new("sha256sum").arg(path));
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use common::{Binary, SourcePackage, files_naming, run, run_unchecked, scratch, sha256};
 
 /// Which files differ between two .debs: control and data, extracted side by side.
 fn differences(a: &Path, b: &Path, scratch: &Path) -> Vec<String> {

@@ -234,40 +234,20 @@ impl SourcePackage {
 
     /// Runs dpkg-buildpackage with `args` and returns the .deb files it wrote, by package name.
     pub fn build(&self, args: &[&str]) -> Vec<(String, PathBuf)> {
-        let mut command = Command::new("dpkg-buildpackage");
-        command
-            .args(["-us", "-uc"])
-            .args(args)
-            .current_dir(&self.dir);
-        with_tool_env(&mut command);
-        run(&mut command);
+        let output = self.dpkg_buildpackage_unchecked(args, &[]);
+        assert!(
+            output.status.success(),
+            "dpkg-buildpackage {args:?} failed in {}:\n{}",
+            self.dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
         self.debs()
     }
 
     /// The .deb files beside the source package, by package name; automatic -dbgsym packages are left
     /// out.
     pub fn debs(&self) -> Vec<(String, PathBuf)> {
-        let mut debs: Vec<(String, PathBuf)> = fs::read_dir(self.dir.parent().unwrap())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-            .map(|p| {
-                (
-                    p.file_name()
-                        .unwrap()
-                        .to_string_lossy()
-                        .split('_')
-                        .next()
-                        .unwrap()
-                        .to_owned(),
-                    p,
-                )
-            })
-            .filter(|(name, _)| !name.ends_with("-dbgsym"))
-            .collect();
-        debs.sort();
-        debs
+        debs_in(self.dir.parent().unwrap())
     }
 
     /// Runs debian/rules with `target` (such as `clean`).
@@ -285,6 +265,70 @@ impl SourcePackage {
         with_tool_env(&mut command);
         command
     }
+}
+
+/// The .deb files in `dir`, by package name, sorted; automatic -dbgsym packages are left out.
+pub fn debs_in(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut debs: Vec<(String, PathBuf)> = fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .map(|p| {
+            (
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .split('_')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                p,
+            )
+        })
+        .filter(|(name, _)| !name.ends_with("-dbgsym"))
+        .collect();
+    debs.sort();
+    debs
+}
+
+/// Copies the source package `source` to `parent/name` and builds it with dpkg-buildpackage -b -d (the
+/// add-on comes from this repository, not from an installed dh-sequence-rustvenv); returns the .debs
+/// in `parent`, -dbgsym packages left out.
+pub fn build_copy(source: &Path, parent: &Path, name: &str) -> Vec<(String, PathBuf)> {
+    fs::create_dir_all(parent).unwrap();
+    let dir = parent.join(name);
+    run(Command::new("cp").arg("-a").arg(source).arg(&dir));
+    let mut command = Command::new("dpkg-buildpackage");
+    command.args(["-us", "-uc", "-b", "-d"]).current_dir(&dir);
+    with_tool_env(&mut command);
+    let started = std::time::Instant::now();
+    run(&mut command);
+    eprintln!(
+        "built {} in {:.0} s",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    debs_in(parent)
+}
+
+/// The sha256 of a file, in hex, from sha256sum.
+pub fn sha256(path: &Path) -> String {
+    let output = run(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The file of the wheelhouse whose name starts with `prefix`.
+pub fn wheelhouse_file(prefix: &str) -> PathBuf {
+    fs::read_dir(wheelhouse())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("the wheelhouse has no {prefix}* file"))
 }
 
 /// A field of a .deb's control file.
