@@ -98,11 +98,7 @@ fn verbose_echoes_commands_tab_indented_on_stdout_only() {
             "--skip-install",
             "--requirements=requirements.txt",
         ])
-        .args(
-            common::OFFLINE_ARGS
-                .replace("$(CURDIR)", &source.dir.to_string_lossy())
-                .split(' '),
-        )
+        .args(source.offline_args())
         .env("DH_VERBOSE", "1");
     let output = run(&mut command);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -160,7 +156,11 @@ fn verbose_echoes_commands_tab_indented_on_stdout_only() {
 
 /// Runs dh_rustvenv expecting failure; returns the last line of stderr after checking the exit status
 /// and that the package build directory holds no venv.
-fn expect_failure(source: &SourcePackage, package: &str, args: &[&str]) -> String {
+fn expect_failure<S: AsRef<std::ffi::OsStr>>(
+    source: &SourcePackage,
+    package: &str,
+    args: &[S],
+) -> String {
     let mut command = source.dh_rustvenv();
     command.args(args);
     let output = run_unchecked(&mut command);
@@ -195,11 +195,7 @@ fn expect_failure(source: &SourcePackage, package: &str, args: &[&str]) -> Strin
 fn bad_input_fails_with_one_clear_line_and_leaves_nothing() {
     let tmp = scratch("cli-bad-");
     let source = SourcePackage::new(tmp.path(), "rvbad");
-    let wheelhouse = format!(
-        "--extra-pip-arg=--find-links={}/wheelhouse",
-        source.dir.display()
-    );
-    let offline = ["--extra-pip-arg=--no-index", wheelhouse.as_str()];
+    let offline = source.offline_args();
 
     let line = expect_failure(
         &source,
@@ -236,7 +232,7 @@ fn bad_input_fails_with_one_clear_line_and_leaves_nothing() {
 
     // DH_QUIET: only the error line, not the end of pip's output.
     let mut command = source.dh_rustvenv();
-    command.args(offline).env("DH_QUIET", "1");
+    command.args(&offline).env("DH_QUIET", "1");
     let output = run_unchecked(&mut command);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -264,13 +264,8 @@ fn rules_written_for_dh_virtualenv_build_with_the_rustvenv_add_on() {
             common::OFFLINE_ARGS
         ),
     );
-    let output = source.dpkg_buildpackage_unchecked(&["-b"], &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let deb = &source.debs()[0].1;
+    let debs = source.build(&["-b"]);
+    let deb = &debs[0].1;
     let paths = deb_paths(deb);
     let site = "/opt/legacy/rvlegacy/lib/python3.11/site-packages";
     assert!(
@@ -290,18 +285,11 @@ fn rules_written_for_dh_virtualenv_build_with_the_rustvenv_add_on() {
 fn hash_checking_names_the_distribution_and_the_line() {
     let tmp = scratch("compat-hashes-");
     let source = SourcePackage::new(tmp.path(), "rvhash");
-    let wheelhouse = format!(
-        "--extra-pip-arg=--find-links={}/wheelhouse",
-        source.dir.display()
-    );
-    let offline = [
-        "--skip-install",
-        "--extra-pip-arg=--no-index",
-        wheelhouse.as_str(),
-    ];
+    let mut offline = source.offline_args();
+    offline.push("--skip-install".to_owned());
     let wrong = format!("greetlib==1.0 --hash=sha256:{}\n", "0".repeat(64));
     source.write("requirements.txt", &format!("# pinned\n{wrong}"));
-    let output = run_unchecked(source.dh_rustvenv().args(offline));
+    let output = run_unchecked(source.dh_rustvenv().args(&offline));
     let line = last_stderr_line(&output);
     assert!(
         line.starts_with("dh_rustvenv: error: package rvhash: installing requirements.txt: requirements.txt, line 2: the archive of greetlib==1.0 does not match its hash"),
@@ -313,7 +301,7 @@ fn hash_checking_names_the_distribution_and_the_line() {
         "requirements.txt",
         "greetlib==1.0\n# the C extension\nfastsum==1.0\n",
     );
-    let output = run_unchecked(source.dh_rustvenv().args(offline).arg("--require-hashes"));
+    let output = run_unchecked(source.dh_rustvenv().args(&offline).arg("--require-hashes"));
     let line = last_stderr_line(&output);
     assert!(
         line.starts_with("dh_rustvenv: error: package rvhash: installing requirements.txt: requirements.txt, line 1: greetlib==1.0 has no hash, and --require-hashes requires one"),
@@ -331,7 +319,7 @@ fn hash_checking_names_the_distribution_and_the_line() {
         ),
     );
     let mut command = source.dh_rustvenv();
-    command.args(offline).arg("--require-hashes");
+    command.args(&offline).arg("--require-hashes");
     let output = run_unchecked(&mut command);
     assert!(output.status.success(), "{}", describe(&command, &output));
 }
@@ -396,12 +384,8 @@ fn each_package_takes_its_own_configuration_file() {
     run(Command::new("chmod")
         .arg("+x")
         .arg(source.dir.join("debian/rvconf-b.rustvenv")));
-    let wheelhouse = format!(
-        "--extra-pip-arg=--find-links={}/wheelhouse",
-        source.dir.display()
-    );
     let mut command = source.dh_rustvenv();
-    command.args(["--extra-pip-arg=--no-index", wheelhouse.as_str()]);
+    command.args(source.offline_args());
     let output = run_unchecked(&mut command);
     assert!(output.status.success(), "{}", describe(&command, &output));
     let site = |package: &str, venv: &str| {
@@ -429,15 +413,12 @@ fn each_package_takes_its_own_configuration_file() {
 fn test_runs_in_the_staged_venv_unless_nocheck() {
     let tmp = scratch("compat-test-");
     let source = SourcePackage::new(tmp.path(), "rvtest");
-    let wheelhouse = format!(
-        "--extra-pip-arg=--find-links={}/wheelhouse",
-        source.dir.display()
-    );
-    let base = ["--extra-pip-arg=--no-index", wheelhouse.as_str(), "--test"];
+    let mut base = source.offline_args();
+    base.push("--test".to_owned());
     // The command runs with the venv first in PATH, in the source directory.
     let passing = "--test-command=python -c 'import fixtureapp, sys; fixtureapp.main(); open(\"ran\", \"w\").write(sys.prefix)'";
     let mut command = source.dh_rustvenv();
-    command.args(base).arg(passing);
+    command.args(&base).arg(passing);
     let output = run_unchecked(&mut command);
     assert!(output.status.success(), "{}", describe(&command, &output));
     assert!(
@@ -446,7 +427,7 @@ fn test_runs_in_the_staged_venv_unless_nocheck() {
     );
 
     let failing = "--test-command=python -c 'import sys; sys.exit(\"3 tests failed\")'";
-    let output = run_unchecked(source.dh_rustvenv().args(base).arg(failing));
+    let output = run_unchecked(source.dh_rustvenv().args(&base).arg(failing));
     let line = last_stderr_line(&output);
     assert!(line.starts_with("dh_rustvenv: error: package rvtest: running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them): "), "{line}");
     assert!(line.ends_with("3 tests failed"), "{line}");
@@ -457,7 +438,7 @@ fn test_runs_in_the_staged_venv_unless_nocheck() {
 
     let mut command = source.dh_rustvenv();
     command
-        .args(base)
+        .args(&base)
         .arg(failing)
         .env("DEB_BUILD_OPTIONS", "nocheck");
     let output = run_unchecked(&mut command);

@@ -202,6 +202,15 @@ impl SourcePackage {
         self.write(&format!("debian/{name}.manpages"), "debian/fixtureapp.1\n");
     }
 
+    /// [`OFFLINE_ARGS`] for running dh_rustvenv by hand in this source package.
+    pub fn offline_args(&self) -> Vec<String> {
+        OFFLINE_ARGS
+            .replace("$(CURDIR)", &self.dir.to_string_lossy())
+            .split(' ')
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Writes debian/rules: `dh $@ --with rustvenv`, then `extra` (override targets).
     pub fn rules(&self, extra: &str) {
         self.write(
