@@ -9,7 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use regex::bytes::Regex;
+
+use crate::inventory::walk;
+use crate::pathmatch::PathMatcher;
 
 /// One file of the venv that names a build path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,30 +24,18 @@ pub struct Leak {
     pub context: String,
 }
 
-/// A build path that must not appear in the venv.
-#[derive(Debug, Clone)]
-pub struct Forbidden {
-    /// The path's bytes.
-    pub path: Vec<u8>,
-}
-
-/// Scans every file and symlink under `staging_root` for the `forbidden` paths. An occurrence that is
-/// the start of `final_root` (when the final path itself begins with a forbidden path) does not count.
+/// Scans the files and symlinks under `staging_root` for the `forbidden` paths (found only at path
+/// boundaries, [`PathMatcher`]). An occurrence that is the start of `final_root` (when the final path
+/// itself begins with a forbidden path) does not count.
 ///
 /// # Errors
 /// When a file cannot be read; the message names it.
-pub fn scan(staging_root: &Path, forbidden: &[Forbidden], final_root: &[u8]) -> Result<Vec<Leak>> {
-    let alternatives: Vec<String> = forbidden
-        .iter()
-        .filter(|f| !f.path.is_empty())
-        .map(|f| regex::escape(&String::from_utf8_lossy(&f.path)))
-        .collect();
-    if alternatives.is_empty() {
+pub fn scan(staging_root: &Path, forbidden: &PathMatcher, final_root: &[u8]) -> Result<Vec<Leak>> {
+    if forbidden.is_empty() {
         return Ok(Vec::new());
     }
-    let pattern = Regex::new(&alternatives.join("|")).context("building the audit pattern")?;
     let mut leaks = Vec::new();
-    for entry in crate::relocate::walk(staging_root) {
+    for entry in walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
         let path = entry.path();
         let content = if entry.file_type().is_symlink() {
@@ -58,7 +48,7 @@ pub fn scan(staging_root: &Path, forbidden: &[Forbidden], final_root: &[u8]) -> 
         } else {
             continue;
         };
-        if let Some(leak) = first_leak(&content, &pattern, final_root) {
+        if let Some(leak) = first_leak(&content, forbidden, final_root) {
             leaks.push(Leak {
                 file: path.to_path_buf(),
                 ..leak
@@ -68,12 +58,17 @@ pub fn scan(staging_root: &Path, forbidden: &[Forbidden], final_root: &[u8]) -> 
     Ok(leaks)
 }
 
-fn first_leak(content: &[u8], pattern: &Regex, final_root: &[u8]) -> Option<Leak> {
-    let found = pattern
-        .find_iter(content)
-        .find(|m| !content[m.start()..].starts_with(final_root))?;
-    let start = found.start().saturating_sub(30);
-    let end = (found.end() + 30).min(content.len());
+fn first_leak(content: &[u8], forbidden: &PathMatcher, final_root: &[u8]) -> Option<Leak> {
+    let mut at = 0;
+    let found = loop {
+        let found = forbidden.find_from(content, at)?;
+        if !content[found.start..].starts_with(final_root) {
+            break found;
+        }
+        at = found.start + 1;
+    };
+    let start = found.start.saturating_sub(30);
+    let end = (found.end + 30).min(content.len());
     let context: String = content[start..end]
         .iter()
         .map(|&b| {
@@ -86,7 +81,7 @@ fn first_leak(content: &[u8], pattern: &Regex, final_root: &[u8]) -> Option<Leak
         .collect();
     Some(Leak {
         file: PathBuf::new(),
-        path: String::from_utf8_lossy(found.as_bytes()).into_owned(),
+        path: String::from_utf8_lossy(&content[found.start..found.end]).into_owned(),
         context,
     })
 }
@@ -119,14 +114,8 @@ mod tests {
         fs::write(root.join("clean.py"), "PATH = '/opt/venvs/demo/lib'\n").unwrap();
         fs::write(root.join("data.bin"), b"\0\x01/build/src/debian/demo\0").unwrap();
         std::os::unix::fs::symlink("/build/src/file", root.join("link")).unwrap();
-        let forbidden = [
-            Forbidden {
-                path: b"/build/src".to_vec(),
-            },
-            Forbidden {
-                path: b"/opt".to_vec(),
-            },
-        ];
+        fs::write(root.join("docs.txt"), "see /build/srcs and x/build/src\n").unwrap();
+        let forbidden = PathMatcher::new([b"/build/src".to_vec(), b"/opt".to_vec()]).unwrap();
         let leaks = scan(root, &forbidden, b"/opt/venvs/demo").unwrap();
         let files: Vec<_> = leaks
             .iter()

@@ -385,6 +385,14 @@ impl Command {
     /// # Errors
     /// As [`Reporter::doit`].
     pub fn query(&self) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.query_bytes()?).into_owned())
+    }
+
+    /// [`Command::query`], returning stdout as raw bytes.
+    ///
+    /// # Errors
+    /// As [`Reporter::doit`].
+    pub fn query_bytes(&self) -> Result<Vec<u8>> {
         let output = self
             .expression()
             .stdout_capture()
@@ -400,7 +408,7 @@ impl Command {
                 stderr.trim()
             );
         }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(output.stdout)
     }
 }
 
@@ -590,11 +598,7 @@ pub fn merge_substvar(text: &str, substvar: &str, item: &str) -> Result<Option<S
     let mut changed = false;
     let mut lines = Vec::new();
     for line in text.lines() {
-        let assignment = line.strip_prefix(substvar).and_then(|rest| {
-            rest.strip_prefix("?=")
-                .map(|v| ("?=", v))
-                .or(rest.strip_prefix('=').map(|v| ("=", v)))
-        });
+        let assignment = substvar_assignment(line, substvar);
         match assignment {
             Some((operator, value)) => {
                 present = true;
@@ -616,6 +620,114 @@ pub fn merge_substvar(text: &str, substvar: &str, item: &str) -> Result<Option<S
         changed = true;
     }
     Ok(changed.then(|| lines.into_iter().map(|l| l + "\n").collect()))
+}
+
+/// The operator (`=` or `?=`) and value of `line` when it assigns `substvar` (deb-substvars(5)).
+fn substvar_assignment<'a>(line: &'a str, substvar: &str) -> Option<(&'static str, &'a str)> {
+    let rest = line.strip_prefix(substvar)?;
+    rest.strip_prefix("?=")
+        .map(|v| ("?=", v))
+        .or(rest.strip_prefix('=').map(|v| ("=", v)))
+}
+
+/// Removes `items` from the comma-separated list of `substvar` in a substvars file's text (the
+/// undoing of [`merge_substvar`]); a line left with no item is dropped. Returns the new text, or None
+/// when nothing changed.
+pub fn unmerge_substvar(text: &str, substvar: &str, items: &[String]) -> Option<String> {
+    let mut changed = false;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let assignment = substvar_assignment(line, substvar);
+        let Some((operator, value)) = assignment else {
+            lines.push(line.to_owned());
+            continue;
+        };
+        let kept: Vec<&str> = value
+            .split(", ")
+            .filter(|i| !i.is_empty() && !items.iter().any(|r| r == i))
+            .collect();
+        if kept.len() == value.split(", ").filter(|i| !i.is_empty()).count() {
+            lines.push(line.to_owned());
+            continue;
+        }
+        changed = true;
+        if !kept.is_empty() {
+            lines.push(format!("{substvar}{operator}{}", kept.join(", ")));
+        }
+    }
+    changed.then(|| lines.into_iter().map(|l| l + "\n").collect())
+}
+
+/// Removes `items` from `substvar` in `debian/<package>.substvars`, atomically.
+///
+/// # Errors
+/// When the file cannot be read or written; the message names the file.
+pub fn remove_substvar_items(package: &str, substvar: &str, items: &[String]) -> Result<()> {
+    let path = PathBuf::from(format!("debian/{package}.substvars"));
+    let text = read_or_empty(&path)?;
+    if let Some(new_text) = unmerge_substvar(&text, substvar, items) {
+        write_atomically(&path, new_text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The explicit targets of `debian/rules` and whether each does something: true when it has a recipe
+/// or prerequisites, false when it is empty (as `override_dh_strip:` with nothing under it).
+///
+/// # Errors
+/// When make cannot be run.
+///
+/// # References
+/// debhelper 13.11 `SequencerUtil.pm`, `rules_explicit_target`, which dh uses to skip empty override
+/// targets; this reads make's database the same way.
+pub fn rules_targets() -> Result<std::collections::BTreeMap<String, bool>> {
+    let output = Command::new("make")
+        .args(["-Rrnpsf", "debian/rules", "debhelper-fail-me"])
+        .env("LC_ALL", "C")
+        .capture()
+        .context("reading the targets of debian/rules")?
+        .1;
+    Ok(parse_make_database(&output))
+}
+
+/// [`rules_targets`] over the text of `make -p`.
+fn parse_make_database(text: &str) -> std::collections::BTreeMap<String, bool> {
+    let mut targets = std::collections::BTreeMap::new();
+    let mut in_files = false;
+    let mut not_a_target = false;
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if !in_files {
+            in_files = line == "# Files";
+            continue;
+        }
+        if line.starts_with("# Not a target:") {
+            not_a_target = true;
+            continue;
+        }
+        let definition = (!not_a_target && !line.starts_with('#') && !line.starts_with('\t'))
+            .then(|| line.split_once(':'))
+            .flatten()
+            .filter(|(name, _)| !name.is_empty() && !name.contains('='));
+        if let Some((name, rest)) = definition {
+            let prerequisites = rest.trim_start_matches(':').trim();
+            targets.insert(name.to_owned(), !prerequisites.is_empty());
+            current = Some(name.to_owned());
+        } else if let Some(target) = &current {
+            if line.starts_with('#') {
+                let comment = line.trim_start_matches('#').trim_start();
+                if comment.starts_with("recipe to execute")
+                    || comment.starts_with("commands to execute")
+                {
+                    targets.insert(target.clone(), true);
+                }
+            } else {
+                current = None;
+            }
+        }
+        not_a_target = false;
+    }
+    targets
 }
 
 /// A file's text, or "" when it does not exist yet.
@@ -756,6 +868,36 @@ pub fn install_lintian_overrides(package: &Package, overrides: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removes_only_the_named_items_from_a_substvar() {
+        let text = "misc:Depends=adduser, python3.11\nshlibs:Depends=libc6 (>= 2.34)\n";
+        assert_eq!(
+            unmerge_substvar(text, "misc:Depends", &["python3.11".to_owned()]).as_deref(),
+            Some("misc:Depends=adduser\nshlibs:Depends=libc6 (>= 2.34)\n")
+        );
+        assert_eq!(
+            unmerge_substvar(text, "shlibs:Depends", &["libc6 (>= 2.34)".to_owned()]).as_deref(),
+            Some("misc:Depends=adduser, python3.11\n")
+        );
+        assert_eq!(
+            unmerge_substvar(text, "misc:Depends", &["x".to_owned()]),
+            None
+        );
+    }
+
+    #[test]
+    fn reads_empty_and_busy_targets_from_makes_database() {
+        let database = "# GNU Make 4.3\n# Variables\nX = 1\n# Files\n\n# Not a target:\ndebian/rules:\n\n\
+override_dh_strip:\n#  Phony target (prerequisite of .PHONY).\n\n\
+override_dh_shlibdeps:\n#  recipe to execute (from 'debian/rules', line 9):\n\tdh_shlibdeps\n\n\
+build: build-arch\n\n%:\n";
+        let targets = parse_make_database(database);
+        assert_eq!(targets.get("override_dh_strip"), Some(&false));
+        assert_eq!(targets.get("override_dh_shlibdeps"), Some(&true));
+        assert_eq!(targets.get("build"), Some(&true));
+        assert_eq!(targets.get("debian/rules"), None);
+    }
 
     #[test]
     fn substvar_merge_adds_sorts_and_deduplicates() {

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::debhelper::{self, Command, Reporter};
+use crate::Flavour;
+use crate::debhelper::Command;
 use crate::elf::{ElfFile, ElfKind};
 use crate::interpreter::Interpreter;
 
@@ -54,20 +55,50 @@ fn package_from_search(output: &str, major_minor: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Adds `dependencies` to `${rustvenv:Depends}` in `debian/<package>.substvars`.
+/// Where each dependency goes, as (substvar, item) pairs, sorted.
 ///
-/// # Errors
-/// When the substvars file cannot be written.
-pub fn write_substvars(package: &str, dependencies: &[String], reporter: &Reporter) -> Result<()> {
-    for dependency in dependencies {
-        reporter.verbose_print(format!(
-            "echo '{SUBSTVAR}={dependency}' >> debian/{package}.substvars"
-        ));
-        if !reporter.no_act {
-            debhelper::add_substvar(package, SUBSTVAR, dependency)?;
-        }
+/// With [`Flavour::Rustvenv`], the interpreter and the libraries go to `${rustvenv:Depends}`, except
+/// the items whose package is named in `recommends` or `suggests`, which go to
+/// `${rustvenv:Recommends}` and `${rustvenv:Suggests}`. With [`Flavour::DhVirtualenv`] the substvars
+/// are those an unedited debian/control of a dh-virtualenv package names: the interpreter goes to
+/// `${misc:Depends}`, the libraries to `${shlibs:Depends}` (`${shlibs:Recommends}`,
+/// `${shlibs:Suggests}`), or to `${misc:Depends}` when `shlibs_taken` (dh_shlibdeps will rewrite the
+/// shlibs variables for ELF files outside the venv).
+pub fn substvar_items(
+    flavour: Flavour,
+    interpreter: Option<&str>,
+    libraries: &[String],
+    recommends: &[String],
+    suggests: &[String],
+    shlibs_taken: bool,
+) -> Vec<(String, String)> {
+    let (interpreter_var, library_prefix) = match flavour {
+        Flavour::Rustvenv => ("rustvenv:Depends", "rustvenv"),
+        Flavour::DhVirtualenv if shlibs_taken => ("misc:Depends", "misc"),
+        Flavour::DhVirtualenv => ("misc:Depends", "shlibs"),
+    };
+    let named = |item: &str, packages: &[String]| {
+        let package = item
+            .split(['|', ' ', '(', ':'])
+            .find(|w| !w.is_empty())
+            .unwrap_or_default();
+        packages.iter().any(|p| p == package)
+    };
+    let mut items: BTreeSet<(String, String)> = BTreeSet::new();
+    if let Some(interpreter) = interpreter {
+        items.insert((interpreter_var.to_owned(), interpreter.to_owned()));
     }
-    Ok(())
+    for library in libraries {
+        let field = if named(library, suggests) {
+            "Suggests"
+        } else if named(library, recommends) {
+            "Recommends"
+        } else {
+            "Depends"
+        };
+        items.insert((format!("{library_prefix}:{field}"), library.clone()));
+    }
+    items.into_iter().collect()
 }
 
 /// Where a needed shared library is found.
@@ -263,6 +294,56 @@ pub fn shared_library_dependencies(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependencies_go_where_each_front_door_expects_them() {
+        let libraries = ["libc6 (>= 2.34)".to_owned(), "libpq5 (>= 10~~)".to_owned()];
+        let recommends = ["libpq5".to_owned()];
+        let pairs = |v: Vec<(String, String)>| -> Vec<String> {
+            v.into_iter().map(|(a, b)| format!("{a}={b}")).collect()
+        };
+        assert_eq!(
+            pairs(substvar_items(
+                Flavour::Rustvenv,
+                Some("python3.11"),
+                &libraries,
+                &recommends,
+                &[],
+                false
+            )),
+            [
+                "rustvenv:Depends=libc6 (>= 2.34)",
+                "rustvenv:Depends=python3.11",
+                "rustvenv:Recommends=libpq5 (>= 10~~)"
+            ]
+        );
+        assert_eq!(
+            pairs(substvar_items(
+                Flavour::DhVirtualenv,
+                Some("python3.11"),
+                &libraries,
+                &[],
+                &["libpq5".to_owned()],
+                false
+            )),
+            [
+                "misc:Depends=python3.11",
+                "shlibs:Depends=libc6 (>= 2.34)",
+                "shlibs:Suggests=libpq5 (>= 10~~)"
+            ]
+        );
+        assert_eq!(
+            pairs(substvar_items(
+                Flavour::DhVirtualenv,
+                None,
+                &libraries[..1],
+                &[],
+                &[],
+                true
+            )),
+            ["misc:Depends=libc6 (>= 2.34)"]
+        );
+    }
 
     fn elf(path: &str, needed: &[&str], search_paths: &[&str], soname: Option<&str>) -> ElfFile {
         ElfFile {

@@ -112,7 +112,7 @@ pub struct ElfReport {
 /// error: it is listed in [`ElfReport::unreadable`].
 pub fn scan(staging_root: &Path) -> Result<ElfReport> {
     let mut report = ElfReport::default();
-    for entry in crate::relocate::walk(staging_root) {
+    for entry in crate::inventory::walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
         if !entry.file_type().is_file() {
             continue;

@@ -5,18 +5,24 @@
 //! Python, [`install`] builds the venv in the staging tree, [`relocate`] rewrites it for its final path,
 //! [`elf`] strips its compiled code safely, [`audit`] proves that nothing names the build tree, and
 //! [`depends`] writes `${rustvenv:Depends}`.
-//! [`build_package`] is that pipeline for one package.
+//! [`build_package`] is that pipeline for one package. Rules often add files to the venv afterwards
+//! (override targets, dh_install, the staged interpreter run to generate files), so the pipeline
+//! records what it left ([`finish::State`], an [`inventory::Snapshot`]) and [`finish::finish_package`],
+//! the late stage `dh_rustvenv_finish`, takes whatever was added or changed since through the same
+//! stages before dh_strip, dh_shlibdeps and dh_md5sums run.
 
 pub mod audit;
 pub mod debhelper;
 pub mod depends;
 pub mod elf;
+pub mod finish;
 pub mod install;
 pub mod interpreter;
+pub mod inventory;
 pub mod options;
+pub mod pathmatch;
 pub mod relocate;
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -27,6 +33,47 @@ use options::Options;
 
 /// The directory venvs are installed under when `DH_RUSTVENV_INSTALL_ROOT` is not set.
 pub const DEFAULT_INSTALL_ROOT: &str = "/opt/venvs";
+
+/// Which front door a run came through: it decides the defaults and where dependencies are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// `dh_rustvenv` (`dh --with rustvenv`): `DH_RUSTVENV_INSTALL_ROOT` first, dependencies in
+    /// `${rustvenv:Depends}`, `${rustvenv:Recommends}` and `${rustvenv:Suggests}`.
+    Rustvenv,
+    /// `dh_virtualenv` from the dh-virtualenv drop-in (`dh --with python-virtualenv`), for a
+    /// debian/ directory written for dh-virtualenv 1.2.2 and left unedited: `DH_VIRTUALENV_INSTALL_ROOT`
+    /// first, and the dependencies in the substvars such a debian/control already names: the
+    /// interpreter in `${misc:Depends}` (where debhelper tools put what their own output needs), the
+    /// shared libraries in `${shlibs:Depends}` (where dh_shlibdeps put them for dh-virtualenv).
+    DhVirtualenv,
+}
+
+impl Flavour {
+    /// The flavour of a program name (the file name it was run as): `dh_virtualenv` is the drop-in,
+    /// anything else is dh_rustvenv.
+    pub fn of_program(name: &str) -> Flavour {
+        if name == "dh_virtualenv" {
+            Flavour::DhVirtualenv
+        } else {
+            Flavour::Rustvenv
+        }
+    }
+
+    /// The name used in the state file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Rustvenv => "rustvenv",
+            Flavour::DhVirtualenv => "dh_virtualenv",
+        }
+    }
+
+    /// The flavour of a [`Flavour::name`].
+    pub fn from_name(name: &str) -> Option<Flavour> {
+        [Flavour::Rustvenv, Flavour::DhVirtualenv]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+}
 
 /// Where one package's venv is built and where it will live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,26 +96,32 @@ pub struct Layout {
 
 impl Layout {
     /// Works out the layout of `package` from the options and the environment, relative to `top`, the
-    /// top of the source package (the directory dh runs in).
+    /// top of the source package (the directory dh runs in). The install root is
+    /// `DH_RUSTVENV_INSTALL_ROOT`, else `DH_VIRTUALENV_INSTALL_ROOT`, else /opt/venvs; the
+    /// [`Flavour::DhVirtualenv`] drop-in reads `DH_VIRTUALENV_INSTALL_ROOT` first.
     ///
     /// # Errors
-    /// When `DH_RUSTVENV_INSTALL_ROOT` is not an absolute path, the install suffix is not a plain
-    /// directory name, or the source directory does not exist.
+    /// When the install root is not an absolute path, the install suffix is not a plain directory
+    /// name, or the source directory does not exist.
     pub fn new(
         package: &Package,
         options: &Options,
         env: &Environment,
         top: &Path,
+        flavour: Flavour,
     ) -> Result<Layout> {
-        let root = env
-            .install_root
-            .as_deref()
-            .or(env.dh_virtualenv.install_root.as_deref())
-            .unwrap_or(DEFAULT_INSTALL_ROOT);
+        let ours = env.install_root.as_deref();
+        let theirs = env.dh_virtualenv.install_root.as_deref();
+        let root = match flavour {
+            Flavour::Rustvenv => ours.or(theirs),
+            Flavour::DhVirtualenv => theirs.or(ours),
+        }
+        .unwrap_or(DEFAULT_INSTALL_ROOT);
         let root = normalize(Path::new(root));
         if !root.is_absolute() || root == Path::new("/") {
             bail!(
-                "DH_RUSTVENV_INSTALL_ROOT must be an absolute directory such as /opt/venvs, not `{}`",
+                "the install root (DH_RUSTVENV_INSTALL_ROOT or DH_VIRTUALENV_INSTALL_ROOT) must be an \
+                 absolute directory such as /opt/venvs, not `{}`",
                 root.display()
             );
         }
@@ -131,16 +184,19 @@ fn prepare(
     package: &Package,
     options: &Options,
     env: &Environment,
+    flavour: Flavour,
 ) -> Result<(Layout, interpreter::Interpreter, install::InstallPlan)> {
     let top = std::env::current_dir().context("finding the current directory")?;
-    let layout = Layout::new(package, options, env, &top)?;
+    let layout = Layout::new(package, options, env, &top, flavour)?;
     let interpreter = interpreter::probe(&options.venv.python)?;
     let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
     Ok((layout, interpreter, plan))
 }
 
-/// Runs the whole pipeline for one package. On failure nothing is left in the package build directory:
-/// the venv and the directories created for it are removed, and no substvar or script snippet is written.
+/// Runs the whole pipeline for one package. Files already in the venv's directory (put there by
+/// dh_install or an earlier override target) are kept and go through every stage with the rest. On
+/// failure nothing is left in the package build directory but those files: the venv and the
+/// directories created for it are removed, and no substvar or script snippet is written.
 ///
 /// # Errors
 /// The first stage's error, with context naming the step.
@@ -149,9 +205,9 @@ pub fn build_package(
     options: &Options,
     env: &Environment,
     reporter: &Reporter,
+    flavour: Flavour,
 ) -> Result<()> {
-    let (layout, interpreter, plan) = prepare(package, options, env)?;
-    let top = layout.top.clone();
+    let (layout, interpreter, plan) = prepare(package, options, env, flavour)?;
     reporter.verbose_print(format!(
         "# venv for {} at {} with {}",
         package.name,
@@ -161,60 +217,43 @@ pub fn build_package(
     if reporter.no_act {
         return install::build(&layout, &interpreter, &plan, reporter);
     }
-
-    let mut staging = StagingDir::create(&layout.staging_root)?;
+    let no_strip = finish::no_strip(env, options.venv.no_strip, reporter)?;
+    let package_work_dir = layout.work_dir.join(&package.name);
+    let mut staging = StagingDir::create(&layout.staging_root, &package_work_dir)?;
     install::build(&layout, &interpreter, &plan, reporter)?;
-    let relocation = relocate::Relocation {
-        staging_paths: spellings(&layout.staging_root),
-        final_root: layout.final_root.as_os_str().as_encoded_bytes().to_vec(),
+    staging.restore_preexisting()?;
+
+    let interpreter_dependency = match depends::interpreter_dependency(&interpreter)? {
+        Some(dependency) => Some(dependency),
+        None => {
+            reporter.warning(format!(
+                "package {}: no Debian package ships {}, so the package cannot depend on the \
+                 interpreter the venv needs; use --python with Debian's python3.X",
+                layout.package,
+                interpreter.path.display(),
+            ));
+            None
+        }
     };
-    let relocated =
-        relocate::relocate(&layout.staging_root, &relocation).context("relocating the venv")?;
-    for file in &relocated.rewritten {
-        reporter.verbose_print(format!("# relocated {}", file.display()));
-    }
-    let (elf_report, debug_symbols) = strip_elf_files(package, &layout, env, reporter)?;
+    let state = finish::State {
+        flavour,
+        staging_root: layout.staging_root.clone(),
+        final_root: layout.final_root.clone(),
+        top: layout.top.clone(),
+        interpreter_dependency,
+        ship_bytecode: options.venv.ship_bytecode,
+        allow_leaks: options.venv.allow_leaks,
+        no_strip,
+        ignore_library: options.venv.ignore_library.clone(),
+        recommends: options.venv.recommends.clone(),
+        suggests: options.venv.suggests.clone(),
+        substvars: Vec::new(),
+    };
+    let outcome = finish::process(package, &state, None, env, reporter)?;
     staging
         .outside
-        .extend(elf_report.debug_files.iter().cloned());
-    let normalized = relocate::strip_nondeterminism(&layout.staging_root, reporter)?;
-    let changed: BTreeSet<&Path> = relocated
-        .rewritten
-        .iter()
-        .chain(&elf_report.stripped)
-        .chain(&normalized)
-        .map(PathBuf::as_path)
-        .collect();
-    relocate::update_records(&layout.staging_root, &changed)?;
-    let bytecode = if options.venv.ship_bytecode {
-        relocate::compile_bytecode(&layout.staging_root, &layout.final_root, reporter)?;
-        relocate::Bytecode::Ship
-    } else {
-        relocate::Bytecode::CompileOnInstall
-    };
-    audit_venv(
-        package,
-        &layout,
-        &relocation,
-        &top,
-        options.venv.allow_leaks,
-        reporter,
-    )?;
-    let dependencies = dependencies(
-        &layout,
-        &interpreter,
-        &elf_report,
-        &options.venv.ignore_library,
-        reporter,
-    )
-    .context("working out ${rustvenv:Depends}")?;
+        .extend(outcome.elf_report.debug_files.iter().cloned());
     let overrides = debhelper::venv_lintian_overrides(&package.name, &layout.final_root);
-    debhelper::install_lintian_overrides(package, &overrides)?;
-    staging.keep();
-    if let Some(debug) = &debug_symbols {
-        elf::record_build_ids(debug, &elf_report.build_ids)?;
-    }
-
     if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
         let user_overrides = user_overrides.display();
         reporter.warning(format!(
@@ -223,12 +262,21 @@ pub fn build_package(
             package.name
         ));
     }
-    depends::write_substvars(&package.name, &dependencies, reporter)?;
+
+    // Every output, and only then is the venv kept.
+    debhelper::install_lintian_overrides(package, &overrides)?;
+    finish::write_outputs(package, state, &outcome, &package_work_dir, reporter)?;
     if !options.debhelper.no_scripts {
+        let bytecode = if options.venv.ship_bytecode {
+            relocate::Bytecode::Ship
+        } else {
+            relocate::Bytecode::CompileOnInstall
+        };
         for (script, snippet) in relocate::bytecode_scripts(&layout.final_root, bytecode) {
             debhelper::autoscript(&package.name, script, &snippet)?;
         }
     }
+    staging.keep();
     Ok(())
 }
 
@@ -242,7 +290,7 @@ pub fn download_package(
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<()> {
-    let (layout, interpreter, plan) = prepare(package, options, env)?;
+    let (layout, interpreter, plan) = prepare(package, options, env, Flavour::Rustvenv)?;
     let top = layout.top.clone();
     let files = install::download(&layout, &interpreter, &plan, reporter)?;
     let wheelhouse = plan
@@ -262,23 +310,27 @@ pub fn download_package(
     Ok(())
 }
 
-/// The ELF stage: finds the venv's ELF files and strips them unless `DEB_BUILD_OPTIONS=nostrip`,
+/// The ELF stage: finds the venv's ELF files and strips those `selected` accepts, unless `no_strip`,
 /// sending debug information to the automatic -dbgsym package unless `noautodbgsym`; reports what it
-/// found and did, and warns about files it could not read or had to leave alone. Returns the report and
-/// where debug information went.
-fn strip_elf_files(
+/// found and did, and warns about files it could not read or had to leave alone. Returns the report
+/// (every ELF file of the venv, for the dependencies; what this run stripped) and where debug
+/// information went.
+pub(crate) fn strip_elf_files(
     package: &Package,
-    layout: &Layout,
+    staging_root: &Path,
+    selected: &dyn Fn(&Path) -> bool,
+    no_strip: bool,
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<(elf::ElfReport, Option<elf::DebugSymbols>)> {
-    let mut report = elf::scan(&layout.staging_root)?;
+    let mut report = elf::scan(staging_root)?;
     let shown = |path: &Path| {
-        path.strip_prefix(&layout.staging_root)
+        path.strip_prefix(staging_root)
             .unwrap_or(path)
             .display()
             .to_string()
     };
+    report.unreadable.retain(|(path, _)| selected(path));
     for (path, why) in &report.unreadable {
         reporter.warning(format!(
             "package {}: {}: not a valid ELF file ({why}); left as it is",
@@ -289,21 +341,25 @@ fn strip_elf_files(
     let debug_symbols =
         (package.automatic_dbgsym && !env.build_option("noautodbgsym")).then(|| {
             elf::DebugSymbols {
-                package_dir: layout
-                    .work_dir
-                    .parent()
-                    .unwrap_or(&layout.work_dir)
-                    .join(&package.name),
+                package_dir: Path::new("debian/.debhelper").join(&package.name),
                 package: package.name.clone(),
             }
         });
-    elf::strip(
-        &mut report,
-        env.build_option("nostrip"),
-        debug_symbols.as_ref(),
-        reporter,
-    )?;
-    for file in &report.files {
+    let mut to_strip = elf::ElfReport {
+        files: report
+            .files
+            .iter()
+            .filter(|f| selected(&f.path))
+            .cloned()
+            .collect(),
+        ..elf::ElfReport::default()
+    };
+    elf::strip(&mut to_strip, no_strip, debug_symbols.as_ref(), reporter)?;
+    report.stripped = to_strip.stripped;
+    report.skipped = to_strip.skipped;
+    report.build_ids = to_strip.build_ids;
+    report.debug_files = to_strip.debug_files;
+    for file in report.files.iter().filter(|f| selected(&f.path)) {
         reporter.verbose_print(format!(
             "# elf: {} (machine {}) needs {}{}",
             shown(&file.path),
@@ -335,23 +391,24 @@ fn strip_elf_files(
 
 /// The audit stage: fails when a file of the venv still names the staging path or the source package's
 /// directory, unless leaks are allowed (then it warns).
-fn audit_venv(
+pub(crate) fn audit_venv(
     package: &Package,
-    layout: &Layout,
+    staging_root: &Path,
     relocation: &relocate::Relocation,
     top: &Path,
     allow_leaks: bool,
     reporter: &Reporter,
 ) -> Result<()> {
-    let forbidden: Vec<audit::Forbidden> = relocation
-        .staging_paths
-        .iter()
-        .cloned()
-        .chain(spellings(top))
-        .map(|path| audit::Forbidden { path })
-        .collect();
+    let forbidden = pathmatch::PathMatcher::new(
+        relocation
+            .staging
+            .paths()
+            .iter()
+            .cloned()
+            .chain(spellings(top)),
+    )?;
     let started = std::time::Instant::now();
-    let leaks = audit::scan(&layout.staging_root, &forbidden, &relocation.final_root)?;
+    let leaks = audit::scan(staging_root, &forbidden, &relocation.final_root)?;
     reporter.verbose_print(format!(
         "# audit: {} leak(s) in {} ms",
         leaks.len(),
@@ -360,7 +417,7 @@ fn audit_venv(
     if leaks.is_empty() {
         return Ok(());
     }
-    let listing = audit::describe(&leaks, &layout.staging_root, 20);
+    let listing = audit::describe(&leaks, staging_root, 20);
     let message = format!(
         "{} file(s) in the venv still name the build directory:\n{listing}",
         leaks.len()
@@ -372,25 +429,16 @@ fn audit_venv(
     Ok(())
 }
 
-/// The depends stage: the interpreter's package, then the system libraries the venv's ELF files need.
-fn dependencies(
-    layout: &Layout,
-    interpreter: &interpreter::Interpreter,
+/// The depends stage's library part: the packages of the system libraries the venv's ELF files need,
+/// as dpkg-shlibdeps writes them (`libc6 (>= 2.34)`).
+pub(crate) fn library_dependencies(
+    staging_root: &Path,
+    final_root: &Path,
     elf_report: &elf::ElfReport,
     ignored: &[String],
     reporter: &Reporter,
 ) -> Result<Vec<String>> {
     let mut dependencies = Vec::new();
-    match depends::interpreter_dependency(interpreter)? {
-        Some(dependency) => dependencies.push(dependency),
-        None => reporter.warning(format!(
-            "package {}: no Debian package ships {}, so ${{{}}} cannot name the interpreter the venv \
-             needs; use --python with Debian's python3.X",
-            layout.package,
-            interpreter.path.display(),
-            depends::SUBSTVAR
-        )),
-    }
     if elf_report.files.is_empty() {
         return Ok(dependencies);
     }
@@ -403,16 +451,11 @@ fn dependencies(
             .find(|path| elf::machine_of(path) == Some(machine))
             .cloned()
     };
-    let needed = depends::resolve(
-        &elf_report.files,
-        &layout.staging_root,
-        &layout.final_root,
-        &system_library,
-    );
+    let needed = depends::resolve(&elf_report.files, staging_root, final_root, &system_library);
     for library in &needed {
         let file = library
             .file
-            .strip_prefix(&layout.staging_root)
+            .strip_prefix(staging_root)
             .unwrap_or(&library.file);
         reporter.verbose_print(format!(
             "# depends: {} needs {}: {}",
@@ -421,9 +464,7 @@ fn dependencies(
             match &library.resolution {
                 depends::Resolution::Bundled(path) => format!(
                     "bundled, {}",
-                    path.strip_prefix(&layout.staging_root)
-                        .unwrap_or(path)
-                        .display()
+                    path.strip_prefix(staging_root).unwrap_or(path).display()
                 ),
                 depends::Resolution::System(path) => format!("system, {}", path.display()),
                 depends::Resolution::Missing => "not found (ignored)".to_owned(),
@@ -433,8 +474,8 @@ fn dependencies(
     let libraries = depends::shared_library_dependencies(
         &elf_report.files,
         &needed,
-        &layout.staging_root,
-        &layout.final_root,
+        staging_root,
+        final_root,
         ignored,
     )?;
     reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
@@ -443,7 +484,7 @@ fn dependencies(
 }
 
 /// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.
-fn spellings(path: &Path) -> Vec<Vec<u8>> {
+pub(crate) fn spellings(path: &Path) -> Vec<Vec<u8>> {
     let mut out = vec![path.as_os_str().as_encoded_bytes().to_vec()];
     if let Ok(canonical) = fs::canonicalize(path) {
         let canonical = canonical.into_os_string().into_encoded_bytes();
@@ -455,33 +496,47 @@ fn spellings(path: &Path) -> Vec<Vec<u8>> {
 }
 
 /// The staging directory of a venv being built: removed again, with the directories created for it,
-/// unless [`StagingDir::keep`] is called.
+/// unless [`StagingDir::keep`] is called. What was in the directory before (files dh_install or an
+/// override target put there) is moved aside while the venv is created and installed, then moved back
+/// ([`StagingDir::restore_preexisting`]); on failure it is put back as it was.
 struct StagingDir {
     root: PathBuf,
     created: Vec<PathBuf>,
+    /// Where the earlier content waits while pip runs, when there was any.
+    aside: Option<PathBuf>,
     /// Files outside the venv written for it (debug files for the -dbgsym package).
     outside: Vec<PathBuf>,
     keep: bool,
 }
 
 impl StagingDir {
-    /// Prepares `root` for a new venv: a venv left there by an earlier run is removed; anything else
-    /// there is an error, since it was put there by someone else.
-    fn create(root: &Path) -> Result<StagingDir> {
-        if root.exists() {
-            if !root.join("pyvenv.cfg").is_file()
-                && fs::read_dir(root)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(true)
-            {
+    /// Prepares `root` for a new venv: a venv left there by an earlier run is removed; any other content
+    /// is moved to `work_dir/preexisting` until the venv is installed.
+    fn create(root: &Path, work_dir: &Path) -> Result<StagingDir> {
+        let mut aside = None;
+        if fs::symlink_metadata(root).is_ok() {
+            if root.join("pyvenv.cfg").is_file() {
+                fs::remove_dir_all(root)
+                    .with_context(|| format!("removing the earlier venv {}", root.display()))?;
+            } else if !root.is_dir() || root.is_symlink() {
                 bail!(
-                    "{} already exists and is not a venv; remove what was installed there, or choose another \
+                    "{} is in the way of the venv: it is not a directory; remove it, or choose another \
                      place with --install-suffix",
                     root.display()
                 );
+            } else {
+                let place = work_dir.join("preexisting");
+                if fs::symlink_metadata(&place).is_ok() {
+                    fs::remove_dir_all(&place)
+                        .with_context(|| format!("removing {}", place.display()))?;
+                }
+                fs::create_dir_all(work_dir)
+                    .with_context(|| format!("creating {}", work_dir.display()))?;
+                fs::rename(root, &place).with_context(|| {
+                    format!("moving {} aside to {}", root.display(), place.display())
+                })?;
+                aside = Some(place);
             }
-            fs::remove_dir_all(root)
-                .with_context(|| format!("removing the earlier venv {}", root.display()))?;
         }
         let mut created = Vec::new();
         let mut dir = root;
@@ -495,14 +550,103 @@ impl StagingDir {
         Ok(StagingDir {
             root: root.to_path_buf(),
             created,
+            aside,
             outside: Vec::new(),
             keep: false,
         })
     }
 
+    /// Moves the earlier content back into the installed venv.
+    ///
+    /// # Errors
+    /// When pip installed a file where an earlier one stood: the message names both, and the
+    /// distribution that installed it.
+    fn restore_preexisting(&mut self) -> Result<()> {
+        let Some(aside) = &self.aside else {
+            return Ok(());
+        };
+        if let Some(path) = collisions(aside, &self.root)?.first() {
+            let relative = path.strip_prefix(&self.root).unwrap_or(path);
+            let owner = installed_by(&self.root, path)
+                .map(|d| format!(" (from the distribution {d})"))
+                .unwrap_or_default();
+            bail!(
+                "{} was in the venv directory before the venv was created (put there by dh_install or an \
+                 earlier override target), and pip installed {}{owner} at the same place; install your file \
+                 under another name, or after dh_rustvenv (in an override_dh_rustvenv target)",
+                aside.join(relative).display(),
+                path.display(),
+            );
+        }
+        merge_tree(aside, &self.root)?;
+        let _ = fs::remove_dir_all(aside);
+        self.aside = None;
+        Ok(())
+    }
+
     fn keep(mut self) {
         self.keep = true;
     }
+}
+
+/// The entries of the tree `to` that an entry of the tree `from` would replace if the two were merged
+/// (a directory merges with a directory; anything else collides).
+fn collisions(from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in inventory::walk(from).skip(1) {
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
+        let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let target = to.join(relative);
+        let collides = fs::symlink_metadata(&target)
+            .is_ok_and(|existing| !(entry.file_type().is_dir() && existing.is_dir()));
+        if collides {
+            found.push(target);
+        }
+    }
+    Ok(found)
+}
+
+/// Moves every entry of the tree `from` into the tree `to`, merging directories; [`collisions`] must
+/// have found none.
+fn merge_tree(from: &Path, to: &Path) -> Result<()> {
+    let entries: Vec<_> = fs::read_dir(from)
+        .with_context(|| format!("reading {}", from.display()))?
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading {}", from.display()))?;
+    for entry in entries {
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        if fs::symlink_metadata(&target).is_ok() {
+            merge_tree(&source, &target)?;
+        } else {
+            fs::rename(&source, &target)
+                .with_context(|| format!("moving {} to {}", source.display(), target.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The name of the installed distribution whose RECORD lists `path` (PEP 376), if any.
+fn installed_by(venv: &Path, path: &Path) -> Option<String> {
+    let lib = venv.join("lib");
+    for entry in inventory::walk(&lib).filter_map(|e| e.ok()) {
+        let record = entry.path();
+        if record.file_name().is_none_or(|n| n != "RECORD") {
+            continue;
+        }
+        let dist_info = record.parent()?;
+        let base = dist_info.parent()?;
+        let text = fs::read_to_string(record).ok()?;
+        let listed = text.lines().any(|row| {
+            let name = row.split(',').next().unwrap_or_default();
+            normalize(&base.join(name)) == path
+        });
+        if listed {
+            let name = dist_info.file_name()?.to_string_lossy();
+            return Some(name.trim_end_matches(".dist-info").to_owned());
+        }
+    }
+    None
 }
 
 impl Drop for StagingDir {
@@ -519,6 +663,11 @@ impl Drop for StagingDir {
                     break;
                 }
             }
+        }
+        if let Some(aside) = &self.aside {
+            // The earlier content goes back as it was.
+            let _ = fs::rename(aside, &self.root);
+            return;
         }
         for dir in &self.created {
             // Only directories this run created, and only while they are empty.

@@ -1,13 +1,28 @@
 //! `dh_rustvenv`: reads the options and the debhelper environment, runs the pipeline once for every
 //! selected package, and prints any error once, in debhelper's shape, with exit status 255.
+//!
+//! One program, three names: `dh_rustvenv` builds the venv; `dh_rustvenv_finish`, the late stage,
+//! takes what rules added to it afterwards ([`dh_rustvenv::finish`]); `dh_virtualenv`, installed by
+//! the dh-virtualenv drop-in, builds it with dh_virtualenv's defaults ([`Flavour::DhVirtualenv`]).
 
 use std::process::ExitCode;
 
-use dh_rustvenv::debhelper::{self, Environment, Reporter, TOOL};
+use dh_rustvenv::Flavour;
+use dh_rustvenv::debhelper::{self, Environment, Reporter};
 use dh_rustvenv::options;
+
+/// The name of the late stage's program.
+const FINISH: &str = "dh_rustvenv_finish";
 
 fn main() -> ExitCode {
     let env = Environment::from_process();
+    let program = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| debhelper::TOOL.to_owned());
+    let flavour = Flavour::of_program(&program);
+    let fail = |message: &str| fail(&program, message);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let invocation = match options::parse(
         &args,
@@ -15,7 +30,7 @@ fn main() -> ExitCode {
         env.dh_options.as_deref(),
     ) {
         Ok(invocation) => invocation,
-        Err(e) => return clap_exit(e),
+        Err(e) => return clap_exit(&program, e),
     };
     let mut invocation = invocation;
     let compat_warnings = match options::apply_compat(&mut invocation.options) {
@@ -45,10 +60,12 @@ fn main() -> ExitCode {
             Err(message) => return fail(&format!("package {}: {message}", package.name)),
         };
         let options = package_options.as_ref().unwrap_or(options);
-        let result = if options.venv.download {
+        let result = if program == FINISH {
+            dh_rustvenv::finish::finish_package(package, options, &env, &reporter)
+        } else if options.venv.download {
             dh_rustvenv::download_package(package, options, &env, &reporter)
         } else {
-            dh_rustvenv::build_package(package, options, &env, &reporter)
+            dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
         };
         if let Err(e) = result {
             return fail(&format!("package {}: {e:#}", package.name));
@@ -81,14 +98,14 @@ fn package_options(
     Ok(Some(options))
 }
 
-/// Prints `dh_rustvenv: error: <message>` and returns debhelper's error status (`Dh_Lib.pm`, `error`).
-fn fail(message: &str) -> ExitCode {
-    eprintln!("{TOOL}: error: {message}");
+/// Prints `<program>: error: <message>` and returns debhelper's error status (`Dh_Lib.pm`, `error`).
+fn fail(program: &str, message: &str) -> ExitCode {
+    eprintln!("{program}: error: {message}");
     ExitCode::from(255)
 }
 
 /// `--help` and `--version` print and succeed; a usage error becomes one debhelper-style line.
-fn clap_exit(error: clap::Error) -> ExitCode {
+fn clap_exit(program: &str, error: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match error.kind() {
         ErrorKind::DisplayHelp
@@ -101,7 +118,7 @@ fn clap_exit(error: clap::Error) -> ExitCode {
             let rendered = error.render().to_string();
             let first = rendered.lines().next().unwrap_or_default();
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            fail(&format!("{first}; see {TOOL} --help"))
+            fail(program, &format!("{first}; see {program} --help"))
         }
     }
 }

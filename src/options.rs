@@ -182,6 +182,18 @@ pub struct VenvOptions {
     /// they are listed as a warning instead of an error.
     #[arg(long = "allow-leaks")]
     pub allow_leaks: bool,
+    /// Leave the venv's ELF files as pip installed them, unstripped (as DEB_BUILD_OPTIONS=nostrip does
+    /// for this package alone). An empty override_dh_strip target in debian/rules has the same effect.
+    #[arg(long = "no-strip")]
+    pub no_strip: bool,
+    /// Move the dependency on the Debian package PACKAGE (such as libpq5, needed by an optional
+    /// extension module) from ${rustvenv:Depends} to ${rustvenv:Recommends}; may be given more than once.
+    #[arg(long = "recommends", value_name = "PACKAGE")]
+    pub recommends: Vec<String>,
+    /// Move the dependency on the Debian package PACKAGE from ${rustvenv:Depends} to
+    /// ${rustvenv:Suggests}; may be given more than once.
+    #[arg(long = "suggests", value_name = "PACKAGE")]
+    pub suggests: Vec<String>,
 }
 
 /// dh_virtualenv's options that dh_rustvenv accepts only so that a debian/rules written for

@@ -12,20 +12,37 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
 use sha2::Digest as _;
 
+use crate::inventory::{replace_file, walk};
+use crate::pathmatch::PathMatcher;
+
 /// Where a venv was built, and where it will live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Relocation {
     /// The spellings of the staging path found in files: the absolute path dh_rustvenv gave the tools
-    /// and, when it differs, its canonical form (symlinks resolved).
-    pub staging_paths: Vec<Vec<u8>>,
+    /// and, when it differs, its canonical form (symlinks resolved); found only at path boundaries.
+    pub staging: PathMatcher,
     /// The final path, e.g. `/opt/venvs/demo`.
     pub final_root: Vec<u8>,
+}
+
+impl Relocation {
+    /// The relocation from any of `staging_paths` to `final_root`.
+    ///
+    /// # Errors
+    /// When the paths cannot be made into a pattern ([`PathMatcher::new`]).
+    pub fn new(staging_paths: Vec<Vec<u8>>, final_root: Vec<u8>) -> Result<Relocation> {
+        Ok(Relocation {
+            staging: PathMatcher::new(staging_paths)?,
+            final_root,
+        })
+    }
 }
 
 /// What relocation changed, in walk order (sorted by file name).
@@ -35,8 +52,8 @@ pub struct RelocationReport {
     pub rewritten: Vec<PathBuf>,
     /// Symlinks that pointed into the staging path and are now relative.
     pub relinked: Vec<PathBuf>,
-    /// `__pycache__` directories removed.
-    pub bytecode_dirs_removed: usize,
+    /// Bytecode files (`*.pyc`) removed.
+    pub bytecode_removed: usize,
     /// `direct_url.json` files removed because they named a local build path.
     pub direct_urls_removed: Vec<PathBuf>,
 }
@@ -45,20 +62,29 @@ pub struct RelocationReport {
 /// distlib use the same limit before they fall back to the `/bin/sh` form.
 pub const MAX_SHEBANG: usize = 127;
 
-/// Relocates the venv at `staging_root`.
+/// Relocates the entries of the venv at `staging_root` that `selected` accepts (all of them when
+/// dh_rustvenv builds the venv; what rules added or changed since, in the late stage). Selected
+/// bytecode files are removed, and then every `__pycache__` directory left empty.
 ///
 /// # Errors
 /// When a file or directory of the venv cannot be read or written; the message names it.
-pub fn relocate(staging_root: &Path, relocation: &Relocation) -> Result<RelocationReport> {
-    let mut report = RelocationReport {
-        bytecode_dirs_removed: remove_bytecode(staging_root)?,
-        ..RelocationReport::default()
-    };
+pub fn relocate(
+    staging_root: &Path,
+    relocation: &Relocation,
+    selected: &dyn Fn(&Path) -> bool,
+) -> Result<RelocationReport> {
+    let mut report = RelocationReport::default();
     for entry in walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
         let path = entry.path();
         let file_type = entry.file_type();
-        if file_type.is_symlink() {
+        if !file_type.is_dir() && !selected(path) {
+            continue;
+        }
+        if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
+            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+            report.bytecode_removed += 1;
+        } else if file_type.is_symlink() {
             if relink(path, staging_root, relocation)? {
                 report.relinked.push(path.to_path_buf());
             }
@@ -75,17 +101,21 @@ pub fn relocate(staging_root: &Path, relocation: &Relocation) -> Result<Relocati
                 continue;
             }
             if let Some(new) = rewrite_text(&content, relocation) {
-                fs::write(path, new).with_context(|| format!("writing {}", path.display()))?;
+                replace_file(path, &new)?;
                 report.rewritten.push(path.to_path_buf());
             }
         }
     }
+    remove_empty_bytecode_dirs(staging_root)?;
     Ok(report)
 }
 
-/// Brings every dist-info `RECORD` under `staging_root` up to date with the files as shipped: rows of
-/// files that no longer exist are dropped, and rows of the `changed` files (rewritten by relocation,
-/// stripped by the ELF stage) get their new hash and size. Returns the RECORD files that changed.
+/// Brings the `RECORD` of every installed distribution (a `*.dist-info` directly in a `site-packages`
+/// directory) up to date with the files as shipped: rows of files that no longer exist are dropped,
+/// and rows of the `changed` files (rewritten by relocation, stripped by the ELF stage) get their new
+/// hash and size. A RECORD deeper down belongs to a copy vendored inside a package (setuptools'
+/// `_vendor/wheel-*.dist-info`): it is that package's data and stays as installed. Returns the RECORD
+/// files that changed.
 ///
 /// # Errors
 /// When a RECORD cannot be read, parsed as CSV or written; the message names it.
@@ -97,11 +127,15 @@ pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<
     for entry in walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
         let path = entry.path();
+        let dist_info = path.parent();
         let is_record = path.file_name().is_some_and(|n| n == "RECORD")
-            && path
-                .parent()
+            && dist_info
                 .and_then(Path::file_name)
-                .is_some_and(|d| d.to_string_lossy().ends_with(".dist-info"));
+                .is_some_and(|d| d.as_encoded_bytes().ends_with(b".dist-info"))
+            && dist_info
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == "site-packages");
         if is_record && update_record(path, changed)? {
             updated.push(path.to_path_buf());
         }
@@ -113,7 +147,8 @@ pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<
 /// that File::StripNondeterminism has a normalizer for (gzip, zip and jar files, ar archives, gettext
 /// catalogues, among others) is normalized, with `SOURCE_DATE_EPOCH` as the canonical time. The add-on
 /// keeps dh_strip_nondeterminism out of the venv, which would otherwise change those files after
-/// RECORD recorded them. Returns the files handed to a normalizer (changed or not).
+/// RECORD recorded them. Only `files` are considered; names are handed to Perl separated by NUL, so a
+/// name holding a newline is still one name. Returns the files handed to a normalizer (changed or not).
 ///
 /// # Errors
 /// When perl or the module cannot be run, or a normalizer fails on a file (the message names it).
@@ -122,52 +157,59 @@ pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<
 /// dh_strip_nondeterminism(1) and debhelper 13.11's `dh_strip_nondeterminism`, which this mirrors
 /// (except for binNMUs, where it takes the date of the last non-binNMU changelog entry).
 pub fn strip_nondeterminism(
-    staging_root: &Path,
+    files: &[PathBuf],
     reporter: &crate::debhelper::Reporter,
 ) -> Result<Vec<PathBuf>> {
     const SCRIPT: &str = "use strict; use warnings; use File::StripNondeterminism;
 File::StripNondeterminism::init();
 $File::StripNondeterminism::canonical_time = $ENV{SOURCE_DATE_EPOCH} if length($ENV{SOURCE_DATE_EPOCH} // '');
+local $/ = \"\\0\";
 while (my $path = <STDIN>) {
     chomp $path;
+    next unless -f $path && ! -l $path;
     my $normalize = File::StripNondeterminism::get_normalizer_for_file($path) or next;
     eval { $normalize->($path); 1 } or die \"$path: $@\";
-    print \"$path\\n\";
+    print \"$path\\0\";
 }";
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut list = Vec::new();
-    for entry in walk(staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        if entry.file_type().is_file() {
-            list.extend_from_slice(entry.path().as_os_str().as_encoded_bytes());
-            list.push(b'\n');
-        }
+    for file in files {
+        list.extend_from_slice(file.as_os_str().as_encoded_bytes());
+        list.push(0);
     }
     let command = crate::debhelper::Command::new("perl")
         .args(["-e", SCRIPT])
         .stdin(list);
     reporter.verbose_print("# normalizing archives in the venv as dh_strip_nondeterminism does");
     let output = command
-        .query()
+        .query_bytes()
         .context("normalizing the venv's archives (File::StripNondeterminism)")?;
-    Ok(output.lines().map(PathBuf::from).collect())
+    Ok(output
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| PathBuf::from(std::ffi::OsStr::from_bytes(name)))
+        .collect())
 }
 
-/// The venv's entries, sorted by file name so every build walks them in the same order.
-pub fn walk(root: &Path) -> walkdir::IntoIter {
-    walkdir::WalkDir::new(root).sort_by_file_name().into_iter()
-}
-
-/// Removes every `__pycache__` directory under `root`; returns how many.
-fn remove_bytecode(root: &Path) -> Result<usize> {
+/// Removes the `__pycache__` directories under `root` that hold nothing (any more).
+fn remove_empty_bytecode_dirs(root: &Path) -> Result<()> {
     let dirs: Vec<PathBuf> = walk(root)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_dir() && e.file_name() == "__pycache__")
         .map(|e| e.into_path())
         .collect();
-    for dir in &dirs {
-        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    for dir in dirs.iter().rev() {
+        let empty = fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .next()
+            .is_none();
+        if empty {
+            fs::remove_dir(dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
     }
-    Ok(dirs.len())
+    Ok(())
 }
 
 /// Whether a file is text that may be rewritten: no NUL byte (ELF files, archives and pickles have
@@ -191,53 +233,17 @@ fn is_local_direct_url(path: &Path) -> Result<bool> {
 
 /// Rewrites a text file's content for the final path; None when it does not name the staging path.
 ///
-/// Every occurrence of a staging path that ends at a path boundary is replaced by the final path. A
+/// Every occurrence of a staging path at path boundaries ([`PathMatcher`]) is replaced by the final
+/// path. A
 /// script in pip's long-path form (`#!/bin/sh`, then `'''exec' <python> "$0" "$@"`, then `' '''`) whose
 /// interpreter ends up inside the final path gets a plain `#!<python>` line instead, when that line fits
 /// in [`MAX_SHEBANG`] bytes and the path has no space: shells and lintian then read it as the Python
 /// script it is.
 pub fn rewrite_text(content: &[u8], relocation: &Relocation) -> Option<Vec<u8>> {
-    let mut text = content.to_vec();
-    let mut changed = false;
-    for staging in &relocation.staging_paths {
-        if let Some(new) = replace_path(&text, staging, &relocation.final_root) {
-            text = new;
-            changed = true;
-        }
-    }
-    if !changed {
-        return None;
-    }
+    let text = relocation
+        .staging
+        .replace_all(content, &relocation.final_root)?;
     Some(plain_shebang(&text, &relocation.final_root).unwrap_or(text))
-}
-
-/// Replaces each occurrence of `from` followed by a path boundary (end, `/`, a quote, white space or
-/// punctuation other than `-`, `_` and `.`) with `to`; None when there is none.
-pub fn replace_path(text: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
-    if from.is_empty() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = text;
-    let mut changed = false;
-    while let Some(at) = find(rest, from) {
-        let after = rest.get(at + from.len()).copied();
-        let boundary = after.is_none_or(|b| !(b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
-        out.extend_from_slice(&rest[..at]);
-        if boundary {
-            out.extend_from_slice(to);
-            changed = true;
-        } else {
-            out.extend_from_slice(from);
-        }
-        rest = &rest[at + from.len()..];
-    }
-    out.extend_from_slice(rest);
-    changed.then_some(out)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Turns pip's `/bin/sh` + `'''exec'` script header into `#!<python>` when `<python>` lies in
@@ -271,15 +277,16 @@ fn relink(link: &Path, staging_root: &Path, relocation: &Relocation) -> Result<b
         fs::read_link(link).with_context(|| format!("reading the symlink {}", link.display()))?;
     let target_bytes = target.as_os_str().as_encoded_bytes();
     let Some(inside) = relocation
-        .staging_paths
+        .staging
+        .paths()
         .iter()
         .find_map(|s| target_bytes.strip_prefix(s.as_slice()))
         .filter(|rest| rest.is_empty() || rest.starts_with(b"/"))
     else {
         return Ok(false);
     };
-    let inside = String::from_utf8_lossy(inside);
-    let absolute_in_staging = staging_root.join(inside.trim_start_matches('/'));
+    let inside = Path::new(std::ffi::OsStr::from_bytes(inside));
+    let absolute_in_staging = staging_root.join(inside.strip_prefix("/").unwrap_or(inside));
     let from_dir = link.parent().unwrap_or(staging_root);
     let relative = relative_path(from_dir, &absolute_in_staging);
     fs::remove_file(link).with_context(|| format!("removing the symlink {}", link.display()))?;
@@ -329,7 +336,7 @@ fn update_record(record: &Path, changed: &BTreeSet<&Path>) -> Result<bool> {
     else {
         return Ok(false);
     };
-    fs::write(record, new).with_context(|| format!("writing {}", record.display()))?;
+    replace_file(record, &new)?;
     Ok(true)
 }
 
@@ -473,10 +480,11 @@ mod tests {
     const STAGING: &str = "/build/demo-1.0/debian/demo/opt/venvs/demo";
 
     fn relocation() -> Relocation {
-        Relocation {
-            staging_paths: vec![STAGING.as_bytes().to_vec()],
-            final_root: b"/opt/venvs/demo".to_vec(),
-        }
+        Relocation::new(
+            vec![STAGING.as_bytes().to_vec()],
+            b"/opt/venvs/demo".to_vec(),
+        )
+        .unwrap()
     }
 
     fn rewrite(text: &str) -> Option<String> {
@@ -498,10 +506,8 @@ mod tests {
         let script = format!(
             "#!/bin/sh\n'''exec' {long}/bin/python \"$0\" \"$@\"\n' '''\n# -*- coding: utf-8 -*-\nimport re\n"
         );
-        let relocation = Relocation {
-            staging_paths: vec![long.into_bytes()],
-            final_root: b"/opt/venvs/demo".to_vec(),
-        };
+        let relocation =
+            Relocation::new(vec![long.into_bytes()], b"/opt/venvs/demo".to_vec()).unwrap();
         let out = rewrite_text(script.as_bytes(), &relocation).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -515,10 +521,11 @@ mod tests {
         let script = format!(
             "#!/bin/sh\n'''exec' \"{STAGING}/bin/python\" \"$0\" \"$@\"\n' '''\nimport re\n"
         );
-        let relocation = Relocation {
-            staging_paths: vec![STAGING.as_bytes().to_vec()],
-            final_root: final_root.clone().into_bytes(),
-        };
+        let relocation = Relocation::new(
+            vec![STAGING.as_bytes().to_vec()],
+            final_root.clone().into_bytes(),
+        )
+        .unwrap();
         let out = String::from_utf8(rewrite_text(script.as_bytes(), &relocation).unwrap()).unwrap();
         assert_eq!(
             out,
@@ -651,12 +658,14 @@ mod tests {
         fs::write(root.join("bin/tool"), format!("#!{staging}/bin/python\n")).unwrap();
         fs::write(root.join("bin/blob"), format!("\0{staging}")).unwrap();
         std::os::unix::fs::symlink(root.join("bin/tool"), root.join("tool-link")).unwrap();
-        let relocation = Relocation {
-            staging_paths: vec![staging.clone().into_bytes()],
-            final_root: b"/opt/venvs/demo".to_vec(),
-        };
-        let report = relocate(&root, &relocation).unwrap();
-        assert_eq!(report.bytecode_dirs_removed, 1);
+        let relocation = Relocation::new(
+            vec![staging.clone().into_bytes()],
+            b"/opt/venvs/demo".to_vec(),
+        )
+        .unwrap();
+        let report = relocate(&root, &relocation, &|_| true).unwrap();
+        assert_eq!(report.bytecode_removed, 1);
+        assert!(!root.join("lib/__pycache__").exists());
         assert_eq!(report.rewritten, vec![root.join("bin/tool")]);
         assert_eq!(
             fs::read_to_string(root.join("bin/tool")).unwrap(),
@@ -671,5 +680,65 @@ mod tests {
             fs::read(root.join("bin/blob")).unwrap(),
             format!("\0{staging}").into_bytes()
         );
+    }
+
+    #[test]
+    fn relocation_breaks_hard_links_keeps_raw_link_targets_and_only_touches_what_is_selected() {
+        use std::ffi::OsStr;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("opt/venvs/demo");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        let staging = root.to_string_lossy().into_owned();
+        let outside = dir.path().join("outside-script");
+        fs::write(&outside, format!("#!{staging}/bin/python\n")).unwrap();
+        fs::hard_link(&outside, root.join("bin/linked")).unwrap();
+        fs::write(
+            root.join("bin/unselected"),
+            format!("#!{staging}/bin/python\n"),
+        )
+        .unwrap();
+        let mut target = root.clone().into_os_string().into_encoded_bytes();
+        target.extend_from_slice(b"/lib/caf\xe9");
+        std::os::unix::fs::symlink(OsStr::from_bytes(&target), root.join("raw-link")).unwrap();
+        let relocation = Relocation::new(
+            vec![staging.clone().into_bytes()],
+            b"/opt/venvs/demo".to_vec(),
+        )
+        .unwrap();
+        let report = relocate(&root, &relocation, &|p: &Path| !p.ends_with("unselected")).unwrap();
+        assert_eq!(report.rewritten, [root.join("bin/linked")]);
+        assert_eq!(
+            fs::read_to_string(&outside).unwrap(),
+            format!("#!{staging}/bin/python\n"),
+            "the file outside the venv was written through its hard link"
+        );
+        assert_eq!(
+            fs::read_link(root.join("raw-link"))
+                .unwrap()
+                .as_os_str()
+                .as_bytes(),
+            b"lib/caf\xe9"
+        );
+        assert!(
+            fs::read_to_string(root.join("bin/unselected"))
+                .unwrap()
+                .contains(&staging)
+        );
+    }
+
+    #[test]
+    fn a_record_vendored_inside_a_package_is_left_as_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("lib/python3.11/site-packages");
+        let vendored = site.join("setuptools/_vendor/wheel-0.46.3.dist-info");
+        let installed = site.join("demo-1.0.dist-info");
+        fs::create_dir_all(&vendored).unwrap();
+        fs::create_dir_all(&installed).unwrap();
+        let rows = "../../../../bin/wheel,sha256=x,10\n";
+        fs::write(vendored.join("RECORD"), rows).unwrap();
+        fs::write(installed.join("RECORD"), "../../../bin/gone,sha256=x,10\n").unwrap();
+        let updated = update_records(dir.path(), &BTreeSet::new()).unwrap();
+        assert_eq!(updated, [installed.join("RECORD")]);
+        assert_eq!(fs::read_to_string(vendored.join("RECORD")).unwrap(), rows);
     }
 }

@@ -82,13 +82,28 @@ pub fn describe(command: &Command, output: &Output) -> String {
     )
 }
 
-/// Sets the environment that makes the freshly built dh_rustvenv and this repository's sequence add-on
-/// the ones dh finds, as installing the dh-rustvenv package would.
+/// A directory holding the freshly built program under its three names (`dh_rustvenv`,
+/// `dh_rustvenv_finish`, and `dh_virtualenv` as the dh-virtualenv drop-in installs it), made once per
+/// test process.
+pub fn tool_dir() -> &'static Path {
+    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tools-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        for name in ["dh_rustvenv", "dh_rustvenv_finish", "dh_virtualenv"] {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_dh_rustvenv"), dir.join(name)).unwrap();
+        }
+        dir
+    })
+}
+
+/// Sets the environment that makes the freshly built dh_rustvenv (with dh_rustvenv_finish and the
+/// drop-in's dh_virtualenv) and this repository's sequence add-ons the ones dh finds, as installing the
+/// dh-rustvenv and dh-rustvenv-virtualenv packages would.
 pub fn with_tool_env(command: &mut Command) -> &mut Command {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_dh_rustvenv"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let bin_dir = tool_dir();
     let path = std::env::var("PATH").unwrap_or_default();
     command
         .env("PATH", format!("{}:{path}", bin_dir.display()))
