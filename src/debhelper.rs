@@ -806,7 +806,9 @@ pub fn autoscript_block(snippet: &str) -> String {
     block
 }
 
-/// The lintian overrides every venv package needs, for tags its design makes inherent:
+/// The lintian overrides the venv at `staging_root` needs, for tags its design makes inherent; a line
+/// is there only when some file of the venv calls for it (lintian warns about an override that matches
+/// nothing, `mismatched-override`), so the block is worked out from the tree as shipped:
 ///
 /// - `dir-or-file-in-opt`, when the venv lives under /opt: it is add-on software in the sense of the
 ///   Filesystem Hierarchy Standard, which Debian Policy 9.1 follows, and /opt/venvs is where
@@ -815,14 +817,15 @@ pub fn autoscript_block(snippet: &str) -> String {
 ///   interpreter, `<final_root>/bin/python`, or it would not see the venv.
 /// - `script-not-executable` and `unusual-interpreter` inside the venv's `lib`: modules of third-party
 ///   wheels keep the shebang they were published with; they are imported, not run.
-pub fn venv_lintian_overrides(package: &str, final_root: &Path) -> String {
+pub fn venv_lintian_overrides(package: &str, final_root: &Path, staging_root: &Path) -> String {
     let relative = final_root
         .strip_prefix("/")
         .unwrap_or(final_root)
         .display()
         .to_string();
+    let scripts = ScriptsFound::scan(staging_root, final_root);
     let mut text = format!(
-        "# Installed by {TOOL}: tags that a virtualenv in {} makes inherent.\n",
+        "{OVERRIDES_START} tags that a virtualenv in {} makes inherent.\n",
         final_root.display()
     );
     if final_root.starts_with("/opt") {
@@ -835,21 +838,111 @@ pub fn venv_lintian_overrides(package: &str, final_root: &Path) -> String {
             opt_dir.display()
         ));
     }
-    text.push_str(&format!(
-        "{package}: unusual-interpreter {}/bin/python* [{relative}/bin/*]\n",
-        final_root.display()
-    ));
-    text.push_str(&format!(
-        "{package}: unusual-interpreter * [{relative}/lib/*]\n"
-    ));
-    text.push_str(&format!(
-        "{package}: script-not-executable [{relative}/lib/*]\n"
-    ));
+    if scripts.venv_python_in_bin {
+        text.push_str(&format!(
+            "{package}: unusual-interpreter {}/bin/python* [{relative}/bin/*]\n",
+            final_root.display()
+        ));
+    }
+    if scripts.unusual_in_lib {
+        text.push_str(&format!(
+            "{package}: unusual-interpreter * [{relative}/lib/*]\n"
+        ));
+    }
+    if scripts.not_executable_in_lib {
+        text.push_str(&format!(
+            "{package}: script-not-executable [{relative}/lib/*]\n"
+        ));
+    }
+    text.push_str(OVERRIDES_END);
+    text.push('\n');
     text
 }
 
-/// Installs `overrides` as the package's lintian overrides, `<tmpdir>/usr/share/lintian/overrides/<package>`,
-/// keeping what is already there. dh_lintian, later in the sequence, replaces the file with
+/// The first line of the block of overrides dh_rustvenv installs.
+const OVERRIDES_START: &str = "# Installed by dh_rustvenv:";
+/// The last line of that block.
+const OVERRIDES_END: &str = "# End of the overrides installed by dh_rustvenv";
+
+/// Which kinds of script the venv holds, for the lintian overrides it needs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ScriptsFound {
+    /// A script in `bin/` runs the venv's own python (console scripts).
+    venv_python_in_bin: bool,
+    /// A script under `lib/` names an interpreter lintian does not know (`python`, the venv's python).
+    unusual_in_lib: bool,
+    /// A file under `lib/` starts with `#!` and is not executable (modules of wheels, imported only).
+    not_executable_in_lib: bool,
+}
+
+impl ScriptsFound {
+    fn scan(staging_root: &Path, final_root: &Path) -> ScriptsFound {
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let venv_python = final_root.join("bin/python");
+        let venv_python = venv_python.as_os_str().as_encoded_bytes();
+        let mut found = ScriptsFound::default();
+        for (dir, in_lib) in [("bin", false), ("lib", true)] {
+            let entries = crate::inventory::walk(&staging_root.join(dir)).filter_map(|e| e.ok());
+            for entry in entries.filter(|e| e.file_type().is_file()) {
+                let mut head = [0u8; 256];
+                let Ok(read) = fs::File::open(entry.path()).and_then(|mut f| f.read(&mut head))
+                else {
+                    continue;
+                };
+                let Some(interpreter) = shebang_interpreter(&head[..read]) else {
+                    continue;
+                };
+                let executable = entry
+                    .metadata()
+                    .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+                if in_lib {
+                    found.unusual_in_lib |= !is_usual_interpreter(&interpreter);
+                    found.not_executable_in_lib |= !executable;
+                } else {
+                    found.venv_python_in_bin |= interpreter.starts_with(venv_python);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The interpreter a `#!` line names (for `/usr/bin/env X`, X), or None for a file that is no script.
+fn shebang_interpreter(head: &[u8]) -> Option<Vec<u8>> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let mut words = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let first = words.next()?;
+    if first == b"/usr/bin/env" {
+        return words.find(|w| !w.starts_with(b"-")).map(<[u8]>::to_vec);
+    }
+    Some(first.to_vec())
+}
+
+/// Whether lintian knows `interpreter` as one a Debian system has (the shells, Debian's python3 and
+/// perl); the venv's python, a bare `python` and the like are unusual to it.
+fn is_usual_interpreter(interpreter: &[u8]) -> bool {
+    let name = interpreter
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or(interpreter);
+    let known_dir = !interpreter.contains(&b'/')
+        || [&b"/bin/"[..], b"/usr/bin/"]
+            .iter()
+            .any(|dir| interpreter.strip_prefix(*dir) == Some(name));
+    let python3 = name
+        .strip_prefix(b"python3")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b".") && rest.len() > 1);
+    let shells_and_perl = [&b"sh"[..], b"bash", b"dash", b"perl"].contains(&name);
+    known_dir && (python3 || shells_and_perl)
+}
+
+/// Installs `overrides` (a block from [`venv_lintian_overrides`]) as the package's lintian
+/// overrides, `<tmpdir>/usr/share/lintian/overrides/<package>`, in place of a block installed before
+/// and keeping anything else in the file. dh_lintian, later in the sequence, replaces the file with
 /// `debian/<package>.lintian-overrides` when that exists; the caller warns about it.
 ///
 /// # Errors
@@ -859,15 +952,81 @@ pub fn install_lintian_overrides(package: &Package, overrides: &str) -> Result<(
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(&package.name);
     let existing = fs::read_to_string(&path).unwrap_or_default();
-    if existing.contains(overrides) {
-        return Ok(());
+    let mut kept = String::new();
+    let mut inside = false;
+    for line in existing.lines() {
+        if line.starts_with(OVERRIDES_START) {
+            inside = true;
+        } else if line == OVERRIDES_END {
+            inside = false;
+        } else if !inside {
+            kept.push_str(line);
+            kept.push('\n');
+        }
     }
-    write_atomically(&path, (existing + overrides).as_bytes())
+    write_atomically(&path, (kept + overrides).as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_usual_interpreters_from_unusual_ones() {
+        let of = |line: &[u8]| shebang_interpreter(line).map(|i| is_usual_interpreter(&i));
+        assert_eq!(of(b"#!/bin/sh\nexec x"), Some(true));
+        assert_eq!(of(b"#! /usr/bin/env python3\n"), Some(true));
+        assert_eq!(of(b"#!/usr/bin/python3.11 -I\n"), Some(true));
+        assert_eq!(of(b"#!/usr/bin/env python\n"), Some(false));
+        assert_eq!(of(b"#!/opt/venvs/demo/bin/python\n"), Some(false));
+        assert_eq!(of(b"#!python\n"), Some(false));
+        assert_eq!(of(b"#!/usr/local/bin/python3\n"), Some(false));
+        assert_eq!(of(b"import sys\n"), None);
+    }
+
+    #[test]
+    fn overrides_name_only_what_the_venv_holds_and_replace_their_earlier_block() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("debian/demo/opt/venvs/demo");
+        fs::create_dir_all(staging.join("bin")).unwrap();
+        fs::create_dir_all(staging.join("lib/python3.11/site-packages")).unwrap();
+        fs::write(staging.join("bin/demo"), "#!/opt/venvs/demo/bin/python\n").unwrap();
+        let backup = staging.join("lib/backup.sh");
+        fs::write(&backup, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&backup, fs::Permissions::from_mode(0o755)).unwrap();
+        let final_root = Path::new("/opt/venvs/demo");
+        let first = venv_lintian_overrides("demo", final_root, &staging);
+        assert!(first.contains("demo: unusual-interpreter /opt/venvs/demo/bin/python*"));
+        assert!(first.contains("dir-or-file-in-opt [opt/venvs/*]"));
+        assert!(!first.contains("[opt/venvs/demo/lib/*]"), "{first}");
+
+        fs::write(
+            staging.join("lib/python3.11/site-packages/tool.py"),
+            "#!/usr/bin/env python\n",
+        )
+        .unwrap();
+        let second = venv_lintian_overrides("demo", final_root, &staging);
+        assert!(second.contains("demo: unusual-interpreter * [opt/venvs/demo/lib/*]"));
+        assert!(second.contains("demo: script-not-executable [opt/venvs/demo/lib/*]"));
+
+        let package = Package {
+            name: "demo".into(),
+            tmpdir: dir.path().join("debian/demo"),
+            automatic_dbgsym: false,
+            main: true,
+            config_file: None,
+        };
+        let file = package.tmpdir.join("usr/share/lintian/overrides/demo");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "demo: some-tag of the user's\n").unwrap();
+        install_lintian_overrides(&package, &first).unwrap();
+        install_lintian_overrides(&package, &second).unwrap();
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            format!("demo: some-tag of the user's\n{second}")
+        );
+    }
 
     #[test]
     fn removes_only_the_named_items_from_a_substvar() {
@@ -996,7 +1155,16 @@ build: build-arch\n\n%:\n";
 
     #[test]
     fn lintian_overrides_follow_the_install_root() {
-        let opt = venv_lintian_overrides("demo", Path::new("/opt/venvs/demo"));
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("bin")).unwrap();
+        fs::create_dir_all(dir.path().join("lib")).unwrap();
+        fs::write(
+            dir.path().join("bin/demo"),
+            "#!/opt/venvs/demo/bin/python\n",
+        )
+        .unwrap();
+        fs::write(dir.path().join("lib/mod.py"), "#!/usr/bin/env python\n").unwrap();
+        let opt = venv_lintian_overrides("demo", Path::new("/opt/venvs/demo"), dir.path());
         assert!(
             opt.contains("demo: dir-or-file-in-opt [opt/venvs/*]\n"),
             "{opt}"
@@ -1007,7 +1175,7 @@ build: build-arch\n\n%:\n";
             ),
             "{opt}"
         );
-        let srv = venv_lintian_overrides("demo", Path::new("/srv/venvs/demo"));
+        let srv = venv_lintian_overrides("demo", Path::new("/srv/venvs/demo"), dir.path());
         assert!(!srv.contains("dir-or-file-in-opt"), "{srv}");
         assert!(
             srv.contains("demo: script-not-executable [srv/venvs/demo/lib/*]\n"),

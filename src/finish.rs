@@ -309,8 +309,9 @@ fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// Writes what [`process`] worked out: the substvars (taking back what an earlier run of the state
-/// wrote), the build-ids of the debug files, and the state with a snapshot of the venv, last.
+/// Writes what [`process`] worked out: the lintian overrides the venv as shipped needs, the substvars
+/// (taking back what an earlier run of the state wrote), the build-ids of the debug files, and the
+/// state with a snapshot of the venv, last. Returns the overrides.
 ///
 /// # Errors
 /// When a file cannot be written; the message names it.
@@ -320,7 +321,10 @@ pub fn write_outputs(
     outcome: &Outcome,
     work_dir: &Path,
     reporter: &Reporter,
-) -> Result<()> {
+) -> Result<String> {
+    let overrides =
+        debhelper::venv_lintian_overrides(&package.name, &state.final_root, &state.staging_root);
+    debhelper::install_lintian_overrides(package, &overrides)?;
     let earlier: BTreeSet<&(String, String)> = state.substvars.iter().collect();
     let now: BTreeSet<&(String, String)> = outcome.substvars.iter().collect();
     for (substvar, item) in earlier.difference(&now) {
@@ -341,7 +345,8 @@ pub fn write_outputs(
     fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
     let snapshot = Snapshot::take(&state.staging_root)?;
     debhelper::write_atomically(&snapshot_file, snapshot.to_text().as_bytes())?;
-    debhelper::write_atomically(&state_file, state.to_json().as_bytes())
+    debhelper::write_atomically(&state_file, state.to_json().as_bytes())?;
+    Ok(overrides)
 }
 
 /// The late stage for one package: takes the entries of its venv that were added or changed since
@@ -410,7 +415,7 @@ pub fn finish_package(
         return Ok(());
     }
     let outcome = process(package, &state, Some(&changed), env, reporter)?;
-    write_outputs(package, state, &outcome, &work_dir, reporter)
+    write_outputs(package, state, &outcome, &work_dir, reporter).map(drop)
 }
 
 #[cfg(test)]

@@ -375,7 +375,21 @@ pub fn build(
     if !plan.upgrades.is_empty() {
         reporter
             .doit(&installer(None).arg("--upgrade").args(&plan.upgrades))
-            .with_context(|| offline(format!("upgrading {}", plan.upgrades.join(", "))))?;
+            .with_context(|| {
+                let step = offline(format!("upgrading {}", plan.upgrades.join(", ")));
+                if plan.wheelhouse.is_some() {
+                    return step;
+                }
+                // dh_virtualenv does not give --extra-pip-arg to the upgrade (its #197), so the
+                // --no-index/--find-links of an offline build do not reach it.
+                format!(
+                    "{step}: the upgrade does not get --extra-pip-arg (as with dh_virtualenv), so it \
+                     looked for {} in the package index; to build offline, put the wheels in \
+                     debian/wheelhouse or name their directory with --wheelhouse, which every pip \
+                     call uses (dh_rustvenv --download fills it)",
+                    plan.upgrades.join(", ")
+                )
+            })?;
     }
     if !plan.preinstall.is_empty() {
         reporter

@@ -253,7 +253,9 @@ pub fn build_package(
     staging
         .outside
         .extend(outcome.elf_report.debug_files.iter().cloned());
-    let overrides = debhelper::venv_lintian_overrides(&package.name, &layout.final_root);
+
+    // Every output, and only then is the venv kept.
+    let overrides = finish::write_outputs(package, state, &outcome, &package_work_dir, reporter)?;
     if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
         let user_overrides = user_overrides.display();
         reporter.warning(format!(
@@ -262,10 +264,6 @@ pub fn build_package(
             package.name
         ));
     }
-
-    // Every output, and only then is the venv kept.
-    debhelper::install_lintian_overrides(package, &overrides)?;
-    finish::write_outputs(package, state, &outcome, &package_work_dir, reporter)?;
     if !options.debhelper.no_scripts {
         let bytecode = if options.venv.ship_bytecode {
             relocate::Bytecode::Ship

@@ -237,7 +237,18 @@ fn setup_py_project_with_a_makefile_builds_and_cleans_at_compat_13() {
          packages=['fixtureapp'],\n    install_requires=['greetlib', 'fastsum'],\n    \
          entry_points={'console_scripts': ['fixtureapp = fixtureapp:main']},\n)\n",
     );
-    // Documentation built by make keeps being built, and installed by `make install`.
+    // Documentation built by make keeps being built, and installed by `make install`: the sequence
+    // runs no dh_auto_build, dh_auto_install or dh_auto_clean (as dh-virtualenv's did not), so the
+    // rules call them from hook targets, as README says. dh_auto_configure inside an override target
+    // still gets the rustvenv build system (dh-virtualenv's bug #326).
+    source.rules(&format!(
+        "override_dh_auto_configure:\n\tdh_auto_configure\n\n\
+         execute_after_dh_auto_configure:\n\tdh_auto_build\n\n\
+         execute_before_dh_install:\n\tdh_auto_install\n\n\
+         execute_before_dh_clean:\n\tdh_auto_clean\n\n\
+         override_dh_rustvenv:\n\tdh_rustvenv {}\n",
+        common::OFFLINE_ARGS
+    ));
     source.write(
         "Makefile",
         "all: manual.html\n\nmanual.html:\n\techo '<p>manual</p>' > $@\n\n\

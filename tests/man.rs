@@ -45,7 +45,7 @@ fn extra_sections(roff: &mut Roff) {
     item(
         roff,
         "debian/package.substvars",
-        "${rustvenv:Depends} is added here: the Debian package of the interpreter the venv is tied to, such as python3.11.",
+        "${rustvenv:Depends} is added here: the Debian package of the interpreter the venv is tied to, such as python3.11, and the packages of the shared libraries its compiled code needs (${rustvenv:Recommends} and ${rustvenv:Suggests} for those named with --recommends and --suggests). Run as dh_virtualenv, the interpreter goes to ${misc:Depends} and the libraries to ${shlibs:Depends}.",
     );
     item(
         roff,
@@ -53,11 +53,17 @@ fn extra_sections(roff: &mut Roff) {
         "Maintainer-script snippets: postinst byte-compiles the venv at its final path, prerm and postrm remove the bytecode, including what Python wrote while the program ran.",
     );
 
+    item(
+        roff,
+        "debian/.debhelper/rustvenv/package/",
+        "What dh_rustvenv_finish reads: the state of the run that built the venv, and a snapshot of the venv's entries.",
+    );
+
     roff.control("SH", ["ENVIRONMENT"]);
     item(
         roff,
         "DH_RUSTVENV_INSTALL_ROOT",
-        "The directory venvs are installed under. Default: /opt/venvs.",
+        "The directory venvs are installed under. Default: DH_VIRTUALENV_INSTALL_ROOT, else /opt/venvs (run as dh_virtualenv, DH_VIRTUALENV_INSTALL_ROOT comes first).",
     );
     item(
         roff,
@@ -107,6 +113,14 @@ fn extra_sections(roff: &mut Roff) {
     roff.control("SH", ["NOTES"]);
     paragraph(
         roff,
+        "dh_rustvenv_finish is the same program under a second name, run by the sequence add-on after dh_missing: it takes every file rules added to the venv or changed after dh_rustvenv ran (override targets, the staged interpreter run to generate files) through relocation, stripping, archive normalization and RECORD, removes bytecode the staged interpreter wrote, then audits the whole venv and rewrites the dependencies. Files already in the venv directory when dh_rustvenv runs (put there by dh_install) are kept; a file pip also installs is an error.",
+    );
+    paragraph(
+        roff,
+        "dh_virtualenv, installed by the dh-rustvenv-virtualenv package with the python-virtualenv sequence, is the same program with dh_virtualenv 1.2.2's defaults, so that a source package written for dh-virtualenv builds unedited.",
+    );
+    paragraph(
+        roff,
         "A venv only works with the Python minor version it was built with; ${rustvenv:Depends} names that interpreter's package, so a new Python release needs a rebuild of the package.",
     );
     paragraph(
@@ -123,7 +137,7 @@ fn extra_sections(roff: &mut Roff) {
     );
     paragraph(
         roff,
-        "Differences from dh_virtualenv: -a and -i take no value and select packages as every dh_ program does; packages whose names start with python3 are not skipped; the venv is always created with python3 -m venv; no build directory is left in pyvenv.cfg, RECORD, direct_url.json, activate scripts or bytecode; ${rustvenv:Depends} is filled in; the dh_auto_* steps use the rustvenv build system instead of being removed from the sequence.",
+        "Differences from dh_virtualenv: -a and -i take no value and select packages as every dh_ program does; packages whose names start with python3 are not skipped; the venv is always created with python3 -m venv; no build directory is left in pyvenv.cfg, RECORD, direct_url.json, activate scripts or bytecode; the dependencies are filled in; the ELF files are stripped safely, and an empty override_dh_strip keeps them unstripped. As with dh_virtualenv, dh_auto_build, dh_auto_test, dh_auto_install and dh_auto_clean are not run; dh_auto_configure, also inside override targets, uses the rustvenv build system.",
     );
 
     roff.control("SH", ["SEE ALSO"]);

@@ -448,3 +448,67 @@ fn test_runs_in_the_staged_venv_unless_nocheck() {
         describe(&command, &output)
     );
 }
+
+#[test]
+fn files_already_in_the_venv_directory_are_kept_and_a_clash_with_pip_is_named() {
+    let tmp = scratch("compat-kept-");
+    let source = SourcePackage::new(tmp.path(), "rvkept");
+    let venv = source.dir.join("debian/rvkept/opt/venvs/rvkept");
+    // As debian/rvkept.install would put it there, before the venv exists.
+    source.write(
+        "debian/rvkept/opt/venvs/rvkept/lib/backup.sh",
+        "#!/bin/sh\necho backup\n",
+    );
+    let output = run(source.dh_rustvenv().args(source.offline_args()));
+    assert!(output.status.success());
+    assert_eq!(
+        fs::read_to_string(venv.join("lib/backup.sh")).unwrap(),
+        "#!/bin/sh\necho backup\n"
+    );
+    assert!(venv.join("bin/fixtureapp").is_file());
+    assert!(venv.join("pyvenv.cfg").is_file());
+
+    // A file pip installs too: an error naming both, and the earlier file is left as it was.
+    fs::remove_dir_all(source.dir.join("debian/rvkept")).unwrap();
+    source.write("debian/rvkept/opt/venvs/rvkept/bin/fixtureapp", "mine\n");
+    let output = run_unchecked(source.dh_rustvenv().args(source.offline_args()));
+    assert!(!output.status.success());
+    let error = last_stderr_line(&output);
+    assert!(
+        error.contains("bin/fixtureapp was in the venv directory before the venv was created")
+            && error.contains(&format!(
+                "pip installed {}",
+                venv.join("bin/fixtureapp").display()
+            ))
+            && error.contains("(from the distribution fixtureapp-1.0)"),
+        "{error}"
+    );
+    assert_eq!(
+        fs::read_to_string(venv.join("bin/fixtureapp")).unwrap(),
+        "mine\n"
+    );
+    assert!(!venv.join("pyvenv.cfg").exists());
+}
+
+#[test]
+fn an_offline_pip_upgrade_that_cannot_find_its_wheel_says_to_use_the_wheelhouse() {
+    let tmp = scratch("compat-upgrade-");
+    let source = SourcePackage::new(tmp.path(), "rvupgrade");
+    // --extra-pip-arg does not reach the upgrade (as with dh_virtualenv); no index is reachable.
+    let output = run_unchecked(
+        source
+            .dh_rustvenv()
+            .arg("--upgrade-pip-to=23.2")
+            .args(source.offline_args())
+            .env("PIP_NO_INDEX", "1"),
+    );
+    assert!(!output.status.success());
+    let error = last_stderr_line(&output);
+    assert!(
+        error.contains("upgrading pip==23.2")
+            && error.contains("does not get --extra-pip-arg")
+            && error.contains("--wheelhouse"),
+        "{error}"
+    );
+    assert!(!source.dir.join("debian/rvupgrade/opt").exists());
+}

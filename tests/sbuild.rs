@@ -54,22 +54,13 @@ fn prepare_sbuild() -> PathBuf {
 
 /// Builds dh-rustvenv_<version>_<arch>.deb from a copy of this repository in `dir`.
 fn build_dh_rustvenv(dir: &Path) -> PathBuf {
-    let copy = dir.join("dh-rustvenv");
-    fs::create_dir_all(&copy).unwrap();
-    run(Command::new("sh")
-        .arg("-c")
-        .arg("tar -C \"$0\" --exclude=./target --exclude=./.git -cf - . | tar -C \"$1\" -xf -")
-        .arg(common::repo())
-        .arg(&copy));
-    run(Command::new("dpkg-buildpackage")
-        .args(["-us", "-uc", "-b"])
-        .current_dir(&copy));
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    common::build_tool_packages(dir)
+        .into_iter()
         .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with("dh-rustvenv_") && name.ends_with(".deb")
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("dh-rustvenv_")
         })
         .expect("dpkg-buildpackage wrote dh-rustvenv's .deb")
 }

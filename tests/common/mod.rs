@@ -30,10 +30,12 @@ print(f"{checked} hashes checked")
 sys.exit("RECORD does not match: " + ", ".join(wrong) if wrong else 0)
 "#;
 
-/// A scratch directory for one test, under cargo's target directory, removed when dropped.
+/// A scratch directory for one test, under cargo's target directory, removed when dropped (kept, for
+/// a look after a failure, when DH_RUSTVENV_KEEP_SCRATCH is set).
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
+        .disable_cleanup(std::env::var_os("DH_RUSTVENV_KEEP_SCRATCH").is_some())
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("creating a scratch directory")
 }
@@ -334,6 +336,30 @@ pub fn build_copy(source: &Path, parent: &Path, name: &str) -> Vec<(String, Path
         started.elapsed().as_secs_f64()
     );
     debs_in(parent)
+}
+
+/// Builds dh-rustvenv's own binary packages from a copy of this repository in `dir`, with
+/// dpkg-buildpackage (without its tests, and with cargo's target directory kept under cargo's own, so
+/// that a second build is quick); returns the .debs of dh-rustvenv and dh-rustvenv-virtualenv.
+pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
+    let copy = dir.join("dh-rustvenv");
+    fs::create_dir_all(&copy).unwrap();
+    run(Command::new("sh")
+        .arg("-c")
+        .arg("tar -C \"$0\" --exclude=./target --exclude=./.git -cf - . | tar -C \"$1\" -xf -")
+        .arg(repo())
+        .arg(&copy));
+    run(Command::new("dpkg-buildpackage")
+        .args(["-us", "-uc", "-b"])
+        .env("DEB_BUILD_OPTIONS", "nocheck")
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-build"),
+        )
+        .current_dir(&copy));
+    let debs: Vec<PathBuf> = debs_in(dir).into_iter().map(|(_, path)| path).collect();
+    assert_eq!(debs.len(), 2, "{debs:?}");
+    debs
 }
 
 /// The sha256 of a file, in hex, from sha256sum.
