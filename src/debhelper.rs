@@ -128,7 +128,7 @@ impl Environment {
 ///
 /// stdout carries only what debhelper's PROGRAMMING.md allows: with `verbose`, each command that changes
 /// the build tree, indented by one tab. Warnings and errors go to stderr as `dh_rustvenv: warning: …`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Reporter {
     /// Echo commands (`-v` or `DH_VERBOSE`), and let the tools' own output through.
     pub verbose: bool,
@@ -137,6 +137,8 @@ pub struct Reporter {
     /// Say less (`DH_QUIET` or `DEB_BUILD_OPTIONS=terse`): a failed command's output is not shown,
     /// only the error line.
     pub quiet: bool,
+    /// The signals received and the commands running, so that an interrupted run stops its commands.
+    pub interrupts: crate::interrupt::Interrupts,
 }
 
 /// How much of a command's own output dh_rustvenv shows.
@@ -175,6 +177,7 @@ impl Reporter {
         if self.no_act {
             return Ok(());
         }
+        self.interrupts.check()?;
         let shown = if self.verbose {
             Shown::Everything
         } else if self.quiet {
@@ -182,7 +185,7 @@ impl Reporter {
         } else {
             Shown::TailOnFailure
         };
-        command.run(shown)
+        command.run(shown, &self.interrupts)
     }
 }
 
@@ -317,22 +320,40 @@ impl Command {
         expr
     }
 
-    /// Runs the command, showing as much of its output as `shown` says (on stderr).
+    /// Runs the command, showing as much of its output as `shown` says (on stderr). It runs in a
+    /// process group of its own, known to `interrupts` while it runs, and reads no terminal.
     ///
     /// # Errors
-    /// As [`Reporter::doit`]; a failure is a [`CommandFailed`] that keeps the captured output.
-    pub fn run(&self, shown: Shown) -> Result<()> {
+    /// As [`Reporter::doit`]; a failure is a [`CommandFailed`] that keeps the captured output, or
+    /// [`crate::interrupt::Interrupted`] when a signal stopped it.
+    pub fn run(&self, shown: Shown, interrupts: &crate::interrupt::Interrupts) -> Result<()> {
         let inherit_output = shown == Shown::Everything;
-        let expr = self.expression();
+        let mut expr = self.expression().before_spawn(|command| {
+            std::os::unix::process::CommandExt::process_group(command, 0);
+            Ok(())
+        });
+        if self.stdin.is_none() {
+            expr = expr.stdin_null();
+        }
         let expr = if inherit_output {
             expr.stdout_to_stderr()
         } else {
             expr.stderr_to_stdout().stdout_capture()
         };
-        let output = expr.run().map_err(|e| self.not_started(e))?;
+        let handle = expr.start().map_err(|e| self.not_started(e))?;
+        let groups = handle.pids();
+        for group in &groups {
+            interrupts.started(*group);
+        }
+        let output = handle.into_output();
+        for group in &groups {
+            interrupts.ended(*group);
+        }
+        let output = output.map_err(|e| self.not_started(e))?;
         if output.status.success() {
             return Ok(());
         }
+        interrupts.check()?;
         let name = Path::new(&self.program)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -909,7 +930,7 @@ impl ScriptsFound {
 }
 
 /// The interpreter a `#!` line names (for `/usr/bin/env X`, X), or None for a file that is no script.
-fn shebang_interpreter(head: &[u8]) -> Option<Vec<u8>> {
+pub fn shebang_interpreter(head: &[u8]) -> Option<Vec<u8>> {
     let line = head.strip_prefix(b"#!")?;
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let mut words = line

@@ -139,8 +139,12 @@ fn is_executable(metadata: &fs::Metadata) -> bool {
     metadata.permissions().mode() & 0o111 != 0
 }
 
-/// Parses an ELF file's bytes; `executable` says whether the file has an execute bit.
-fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, String> {
+/// Parses an ELF file's bytes; `executable` says whether the file has an execute bit. The `path` of
+/// the result is empty.
+///
+/// # Errors
+/// goblin's description of what is wrong with the bytes (truncated, corrupted, not ELF).
+pub fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, String> {
     let elf = Elf::parse(bytes).map_err(|e| e.to_string())?;
     let kind = match elf.header.e_type {
         header::ET_EXEC => ElfKind::Executable,

@@ -274,12 +274,23 @@ fn compilers(layout: &Layout, interpreter: &Interpreter, env: &Environment) -> R
 /// The shell script that runs `compiler` with the directory pip unpacked the sdist in mapped to `.` in
 /// file names: `<tmp>/pip-install-<random>/<name>_<uuid>` or `<tmp>/pip-req-build-<random>`, found
 /// above the directory the compiler runs in (build systems such as CMake compile in a subdirectory,
-/// with absolute paths); outside those, the directory it runs in.
+/// with absolute paths); outside those, the directory it runs in. pip's isolated build environment,
+/// `<tmp>/pip-build-env-<random>`, where the headers of build requirements live (numpy, pybind11), is
+/// mapped to `/pip-build-env`; the wrapper finds it on the `PATH` pip gives the build backend.
 pub fn compiler_wrapper(compiler: &str) -> String {
     format!(
         r#"#!/bin/sh
-# Written by dh_rustvenv: pip builds each sdist in a directory with a random name; map it to "." so
-# that it reaches neither the debug information nor the build-id of extension modules.
+# Written by dh_rustvenv: pip builds each sdist in a directory with a random name, against build
+# requirements installed in another; map them to fixed names so that they reach neither the debug
+# information nor the build-id of extension modules.
+case $PATH in
+*/pip-build-env-*)
+	before=${{PATH%%/pip-build-env-*}}
+	prefix=${{before##*:}}
+	after=${{PATH#"$before"/pip-build-env-}}
+	set -- -ffile-prefix-map="$prefix/pip-build-env-${{after%%/*}}"=/pip-build-env "$@"
+	;;
+esac
 PWD=$(pwd -P)
 export PWD
 root=$PWD
@@ -430,7 +441,7 @@ pub fn build(
             .args(&plan.pip_args)
             .arg(project_spec(project, &plan.extras))
             .dir(project);
-        doit_without_residue(reporter, &installer, project)?.with_context(|| {
+        doit_without_residue(reporter, &installer, project, layout)?.with_context(|| {
             offline(format!(
                 "installing the source package from {}",
                 project.display()
@@ -475,6 +486,7 @@ fn run_tests(
         reporter,
         &command.dir(&layout.source_dir),
         &layout.source_dir,
+        layout,
     )?
     .context("running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them)")
 }
@@ -708,21 +720,30 @@ fn python_command(python: &Path, plan: &InstallPlan) -> Command {
 
 /// Runs `command` as [`Reporter::doit`] does, then removes what it left in the source tree `dir`
 /// (setuptools' `build/` and `*.egg-info`, what tests write). Returns the command's own result.
+/// The package build directory and dh_rustvenv's work directory are never taken for residue, even
+/// when `-P` puts the package build directory inside the source tree.
 ///
 /// # Errors
 /// The outer error: what it left cannot be removed.
-fn doit_without_residue(reporter: &Reporter, command: &Command, dir: &Path) -> Result<Result<()>> {
-    let before = source_tree_entries(dir);
+fn doit_without_residue(
+    reporter: &Reporter,
+    command: &Command,
+    dir: &Path,
+    layout: &Layout,
+) -> Result<Result<()>> {
+    let protected = [layout.staging_root.as_path(), layout.work_dir.as_path()];
+    let before = source_tree_entries(dir, &protected);
     let result = reporter.doit(command);
     if !reporter.no_act {
-        remove_build_residue(dir, &before)
+        remove_build_residue(dir, &before, &protected)
             .context("removing what the build left in the source tree")?;
     }
     Ok(result)
 }
 
-/// Every path in the source tree outside `debian/` and version-control directories.
-fn source_tree_entries(project: &Path) -> BTreeSet<PathBuf> {
+/// Every path in the source tree outside `debian/`, version-control directories and the `protected`
+/// directories (and their parents).
+fn source_tree_entries(project: &Path, protected: &[&Path]) -> BTreeSet<PathBuf> {
     walkdir::WalkDir::new(project)
         .min_depth(1)
         .into_iter()
@@ -730,7 +751,10 @@ fn source_tree_entries(project: &Path) -> BTreeSet<PathBuf> {
             let name = e.file_name().to_string_lossy();
             let packaging = e.depth() == 1 && name == "debian";
             let version_control = matches!(name.as_ref(), ".git" | ".pc" | ".hg" | ".svn");
-            !packaging && !version_control
+            let ours = protected
+                .iter()
+                .any(|p| p.starts_with(e.path()) || e.path().starts_with(p));
+            !packaging && !version_control && !ours
         })
         .filter_map(|e| e.ok())
         .map(|e| e.into_path())
@@ -739,8 +763,12 @@ fn source_tree_entries(project: &Path) -> BTreeSet<PathBuf> {
 
 /// Removes what appeared in the source tree while the source package was built: the top-most new
 /// entries only, nothing that was there before.
-fn remove_build_residue(project: &Path, before: &BTreeSet<PathBuf>) -> Result<()> {
-    let after = source_tree_entries(project);
+fn remove_build_residue(
+    project: &Path,
+    before: &BTreeSet<PathBuf>,
+    protected: &[&Path],
+) -> Result<()> {
+    let after = source_tree_entries(project, protected);
     for path in after.difference(before) {
         let parent_is_new = path
             .parent()
@@ -1012,6 +1040,23 @@ mod tests {
             let expected = format!("-ffile-prefix-map={}=. -c x.c", base.join(root).display());
             assert_eq!(out.trim(), expected, "{cwd}");
         }
+        // pip's isolated build environment, as pip puts it on the backend's PATH.
+        let out = Command::new(&wrapper)
+            .args(["-c", "x.c"])
+            .dir(base.join("plain/dir"))
+            .env(
+                "PATH",
+                "/usr/local/bin:/tmp/pip-build-env-k2_x/overlay/bin:/tmp/pip-build-env-k2_x/normal/bin:/usr/bin",
+            )
+            .query()
+            .unwrap();
+        assert_eq!(
+            out.trim(),
+            format!(
+                "-ffile-prefix-map={}=. -ffile-prefix-map=/tmp/pip-build-env-k2_x=/pip-build-env -c x.c",
+                base.join("plain/dir").display()
+            )
+        );
     }
 
     #[test]
@@ -1020,15 +1065,22 @@ mod tests {
         let root = dir.path();
         fs::create_dir_all(root.join("src/demo")).unwrap();
         fs::create_dir_all(root.join("debian")).unwrap();
-        let before = source_tree_entries(root);
+        // -P pkgroot: the package build directory is inside the source tree.
+        let staging = root.join("pkgroot/opt/venvs/demo");
+        let protected = [staging.as_path()];
+        let before = source_tree_entries(root, &protected);
         fs::create_dir_all(root.join("build/lib/demo")).unwrap();
         fs::create_dir_all(root.join("src/demo.egg-info")).unwrap();
         fs::write(root.join("src/demo.egg-info/PKG-INFO"), "x").unwrap();
         fs::write(root.join("debian/new-file"), "kept").unwrap();
-        remove_build_residue(root, &before).unwrap();
+        fs::create_dir_all(staging.join("lib/python3.11/site-packages/demo")).unwrap();
+        fs::create_dir_all(root.join("pkgroot/usr/share/doc")).unwrap();
+        remove_build_residue(root, &before, &protected).unwrap();
         assert!(!root.join("build").exists());
         assert!(!root.join("src/demo.egg-info").exists());
         assert!(root.join("src/demo").is_dir());
         assert!(root.join("debian/new-file").exists());
+        assert!(staging.join("lib/python3.11/site-packages/demo").is_dir());
+        assert!(root.join("pkgroot/usr/share/doc").is_dir());
     }
 }

@@ -18,6 +18,7 @@ pub mod elf;
 pub mod finish;
 pub mod install;
 pub mod interpreter;
+pub mod interrupt;
 pub mod inventory;
 pub mod options;
 pub mod pathmatch;
@@ -255,6 +256,7 @@ pub fn build_package(
         .extend(outcome.elf_report.debug_files.iter().cloned());
 
     // Every output, and only then is the venv kept.
+    reporter.interrupts.check()?;
     let overrides = finish::write_outputs(package, state, &outcome, &package_work_dir, reporter)?;
     if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
         let user_overrides = user_overrides.display();
@@ -397,13 +399,14 @@ pub(crate) fn audit_venv(
     allow_leaks: bool,
     reporter: &Reporter,
 ) -> Result<()> {
-    let forbidden = pathmatch::PathMatcher::new(
+    let forbidden = pathmatch::PathMatcher::with_prefixes(
         relocation
             .staging
             .paths()
             .iter()
             .cloned()
             .chain(spellings(top)),
+        temporary_build_paths(),
     )?;
     let started = std::time::Instant::now();
     let leaks = audit::scan(staging_root, &forbidden, &relocation.final_root)?;
@@ -479,6 +482,38 @@ pub(crate) fn library_dependencies(
     reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
     dependencies.extend(libraries);
     Ok(dependencies)
+}
+
+/// The beginnings of the temporary directories pip builds in (`<tmp>/pip-build-env-<random>`, the
+/// isolated build environment; `pip-install-`, `pip-req-build-`, `pip-wheel-`, …), under the
+/// temporary directory of this build and the usual ones: a file naming one was built with a path that
+/// exists only during the build, and is not reproducible.
+fn temporary_build_paths() -> Vec<Vec<u8>> {
+    let mut temporary: Vec<Vec<u8>> = vec![b"/tmp".to_vec(), b"/var/tmp".to_vec()];
+    temporary.extend(spellings(&std::env::temp_dir()));
+    temporary.sort();
+    temporary.dedup();
+    let kinds = [
+        "pip-build-env-",
+        "pip-install-",
+        "pip-req-build-",
+        "pip-wheel-",
+        "pip-ephem-wheel-cache-",
+        "pip-unpack-",
+        "pip-modern-metadata-",
+        "pip-metadata-",
+    ];
+    temporary
+        .iter()
+        .flat_map(|dir| {
+            kinds.iter().map(move |kind| {
+                let mut path = dir.clone();
+                path.push(b'/');
+                path.extend_from_slice(kind.as_bytes());
+                path
+            })
+        })
+        .collect()
 }
 
 /// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.

@@ -38,10 +38,15 @@ fn main() -> ExitCode {
         Err(message) => return fail(&message),
     };
     let options = &invocation.options;
+    let interrupts = match dh_rustvenv::interrupt::Interrupts::listen() {
+        Ok(interrupts) => interrupts,
+        Err(e) => return fail(&format!("{e:#}")),
+    };
     let reporter = Reporter {
         verbose: options.debhelper.verbose || env.dh_verbose,
         no_act: options.debhelper.no_act || env.dh_no_act,
         quiet: env.dh_quiet || env.build_option("terse"),
+        interrupts,
     };
     for warning in invocation.warnings.iter().chain(&compat_warnings) {
         reporter.warning(warning);
@@ -68,8 +73,17 @@ fn main() -> ExitCode {
             dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
         };
         if let Err(e) = result {
-            return fail(&format!("package {}: {e:#}", package.name));
+            let status = fail(&format!("package {}: {e:#}", package.name));
+            return match e.downcast_ref::<dh_rustvenv::interrupt::Interrupted>() {
+                Some(interrupted) => ExitCode::from(interrupted.exit_status()),
+                None => status,
+            };
         }
+    }
+    if let Some(interrupted) = reporter.interrupts.received() {
+        // The signal came after the last command: what was built is complete, the run is not.
+        let _ = fail("interrupted after the last package was done");
+        return ExitCode::from(interrupted.exit_status());
     }
     ExitCode::SUCCESS
 }

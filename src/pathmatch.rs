@@ -1,8 +1,9 @@
 //! One rule for finding a build path inside a file, shared by relocation and the audit.
 //!
 //! A path is found only where it stands as a whole path: the byte before it is not part of a file name
-//! (so `/app` is not found in `/srv/webapp`, nor in `prepend/append`), and the byte after it ends the
-//! name (so `/app` is not found in `/applications`). Bytes that continue a name are ASCII letters and
+//! (so `/app` is not found in `/srv/webapp`, nor in `prepend/append`) unless it is a one-letter option
+//! glued to it (`-I/app/include`), and the byte after it ends the name (so `/app` is not found in
+//! `/applications`). Bytes that continue a name are ASCII letters and
 //! digits and `-_.+~@%`; anything else (`/`, quotes, white space, `:`, `=`, NUL, …) is a boundary. The
 //! rule does not depend on the path's length: a build in `/app`, `/src` or `/build` is matched as
 //! precisely as one in a long directory. Matching works on bytes, so file content need not be UTF-8.
@@ -13,6 +14,22 @@ use regex::bytes::Regex;
 /// Whether `byte` continues a file name (and so cannot stand next to a path that is found).
 fn continues_name(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"-_.+~@%".contains(&byte)
+}
+
+/// Whether a path may start at `at` in `text`: at the start, after a byte that does not continue a
+/// name, or glued to a one-letter option as compilers and linkers take them (`-I/app/include`,
+/// `-L/app/lib`).
+fn may_start_path(text: &[u8], at: usize) -> bool {
+    match at {
+        0 => true,
+        1 => !continues_name(text[0]),
+        _ => {
+            !continues_name(text[at - 1])
+                || (text[at - 1].is_ascii_alphabetic()
+                    && text[at - 2] == b'-'
+                    && (at == 2 || !continues_name(text[at - 3])))
+        }
+    }
 }
 
 /// One occurrence of a path in a text.
@@ -26,12 +43,15 @@ pub struct Found {
     pub path: usize,
 }
 
-/// Finds any of a set of absolute paths at path boundaries.
+/// Finds any of a set of absolute paths at path boundaries, and any of a set of path prefixes (such as
+/// `/tmp/pip-build-env-`, followed by a random name) where they start a path.
 #[derive(Debug, Clone)]
 pub struct PathMatcher {
     /// The paths, longest first, so that the longest path starting at a place wins (the staging path
     /// `/app/debian/demo/opt/venvs/demo` before the source directory `/app`).
     paths: Vec<Vec<u8>>,
+    /// Which entries of `paths` are prefixes, which need no boundary after them.
+    prefixes: Vec<bool>,
     /// Finds the places where one of the paths starts (boundaries not checked); None without paths.
     candidates: Option<Regex>,
 }
@@ -42,9 +62,27 @@ impl PathMatcher {
     /// # Errors
     /// When the search pattern is too large for the regex engine (paths of megabytes).
     pub fn new(paths: impl IntoIterator<Item = Vec<u8>>) -> Result<PathMatcher> {
-        let mut paths: Vec<Vec<u8>> = paths.into_iter().filter(|p| !p.is_empty()).collect();
-        paths.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        paths.dedup();
+        PathMatcher::with_prefixes(paths, [])
+    }
+
+    /// A matcher for whole `paths` and for `prefixes`, which match where a path starts whatever
+    /// follows them.
+    ///
+    /// # Errors
+    /// As [`PathMatcher::new`].
+    pub fn with_prefixes(
+        paths: impl IntoIterator<Item = Vec<u8>>,
+        prefixes: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Result<PathMatcher> {
+        let mut entries: Vec<(Vec<u8>, bool)> = paths
+            .into_iter()
+            .map(|p| (p, false))
+            .chain(prefixes.into_iter().map(|p| (p, true)))
+            .filter(|(p, _)| !p.is_empty())
+            .collect();
+        entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
+        entries.dedup();
+        let (paths, prefixes): (Vec<Vec<u8>>, Vec<bool>) = entries.into_iter().unzip();
         let candidates = if paths.is_empty() {
             None
         } else {
@@ -55,7 +93,11 @@ impl PathMatcher {
             let pattern = format!("(?-u:{})", alternatives.join("|"));
             Some(Regex::new(&pattern).context("building the path pattern")?)
         };
-        Ok(PathMatcher { paths, candidates })
+        Ok(PathMatcher {
+            paths,
+            prefixes,
+            candidates,
+        })
     }
 
     /// The paths, longest first.
@@ -74,11 +116,12 @@ impl PathMatcher {
         let mut at = from;
         while at < text.len() {
             at = candidates.find_at(text, at)?.start();
-            if at == 0 || !continues_name(text[at - 1]) {
+            if may_start_path(text, at) {
                 for (index, path) in self.paths.iter().enumerate() {
                     if text[at..].starts_with(path) {
                         let end = at + path.len();
-                        if text.get(end).is_none_or(|&b| !continues_name(b)) {
+                        let prefix = self.prefixes[index];
+                        if prefix || text.get(end).is_none_or(|&b| !continues_name(b)) {
                             return Some(Found {
                                 start: at,
                                 end,
@@ -148,6 +191,8 @@ mod tests {
             "/app-data",
             "x/app",
             "~/app",
+            "x-I/app",
+            "https://example.com/app/",
         ] {
             assert!(found(&m, clean).is_empty(), "{clean}");
         }
@@ -159,6 +204,8 @@ mod tests {
             "PATH=/app:/usr/bin",
             "\0/app\0",
             "\"/app/debian\"",
+            "-I/app/include",
+            "cc -L/app/lib",
         ] {
             assert_eq!(found(&m, leak), ["/app"], "{leak}");
         }
@@ -176,6 +223,19 @@ mod tests {
             Some(&b"#!/opt/venvs/demo/bin/python\n# from /app/src\n"[..])
         );
         assert_eq!(one.replace_all(b"nothing here", b"/x"), None);
+    }
+
+    #[test]
+    fn a_prefix_matches_whatever_name_follows_it_but_only_where_a_path_starts() {
+        let m = PathMatcher::with_prefixes([b"/build".to_vec()], [b"/tmp/pip-build-env-".to_vec()])
+            .unwrap();
+        let text = b"-I/tmp/pip-build-env-x1y2/overlay/include x/tmp/pip-build-env-z /builds";
+        let found: Vec<&[u8]> = m
+            .find_all(text)
+            .iter()
+            .map(|f| &text[f.start..f.end])
+            .collect();
+        assert_eq!(found, [&b"/tmp/pip-build-env-"[..]]);
     }
 
     #[test]

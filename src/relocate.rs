@@ -340,8 +340,16 @@ fn update_record(record: &Path, changed: &BTreeSet<&Path>) -> Result<bool> {
     Ok(true)
 }
 
-/// [`update_record`] over bytes; `base` is the directory RECORD's paths are relative to.
-fn rewrite_record(text: &[u8], base: &Path, changed: &BTreeSet<&Path>) -> Result<Option<Vec<u8>>> {
+/// [`update_record`] over bytes; `base` is the directory RECORD's paths are relative to. Returns the
+/// new text, or None when nothing changed.
+///
+/// # Errors
+/// When the text is not CSV, or a changed file cannot be read.
+pub fn rewrite_record(
+    text: &[u8],
+    base: &Path,
+    changed: &BTreeSet<&Path>,
+) -> Result<Option<Vec<u8>>> {
     let crlf = text.windows(2).any(|w| w == b"\r\n");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)

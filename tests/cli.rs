@@ -293,3 +293,87 @@ fn help_and_version_succeed() {
     let output = run(Command::new(env!("CARGO_BIN_EXE_dh_rustvenv")).arg("--version"));
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("dh_rustvenv "));
 }
+
+/// The command lines of the processes whose command line names `needle`.
+fn processes_naming(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+#[test]
+fn sigterm_while_pip_builds_stops_it_and_leaves_nothing_behind() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let tmp = scratch("cli-sigterm-");
+    let source = SourcePackage::new(tmp.path(), "rvsigterm");
+    // The project's wheel build blocks, after setuptools wrote src/fixtureapp.egg-info: the signal
+    // arrives while pip runs a build backend, as a Ctrl-C or an sbuild time-out would.
+    source.write(
+        "setup.py",
+        "import sys\nimport time\n\nfrom setuptools import setup\n\n\
+         if \"bdist_wheel\" in sys.argv:\n    time.sleep(600)\nsetup()\n",
+    );
+    let top = source.dir.to_string_lossy().into_owned();
+    let egg_info = source.dir.join("src/fixtureapp.egg-info");
+    let mut child = source
+        .dh_rustvenv()
+        .args(source.offline_args())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let building = || egg_info.exists() && !processes_naming("build_wheel").is_empty();
+    while !building() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "dh_rustvenv ended before the project's build started"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the project's build never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "dh_rustvenv: error: package rvsigterm: installing the source package from {top}: \
+             interrupted by SIGTERM"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !source.dir.join("debian/rvsigterm").exists(),
+        "the half-built venv is left"
+    );
+    assert!(!egg_info.exists(), "src/fixtureapp.egg-info is left");
+    assert!(!source.dir.join("build").exists(), "build/ is left");
+    for name in ["substvars", "postinst.debhelper"] {
+        assert!(!source.dir.join(format!("debian/rvsigterm.{name}")).exists());
+    }
+    // pip, the build backend and what it started are gone too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !processes_naming(&top).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still running: {:?}",
+            processes_naming(&top)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

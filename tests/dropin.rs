@@ -336,7 +336,7 @@ fn migrate_legacy_agent(dir: &Path) {
 /// legacy-portal migrated as README's "Moving from dh-virtualenv" says; its libpq5 demotion becomes
 /// --recommends.
 fn migrate_legacy_portal(dir: &Path) {
-    migrate(dir, "dh-virtualenv,", " --with python-virtualenv", "");
+    migrate(dir, "dh-virtualenv", " --with python-virtualenv", "");
     edit(
         dir,
         "debian/control",

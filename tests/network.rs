@@ -15,14 +15,6 @@ use common::{
     build_copy, deb_field, dpkg_lock, purge_if_installed, run, scratch, sha256, with_tool_env,
 };
 
-fn opted_in() -> bool {
-    let on = std::env::var_os("DH_RUSTVENV_NETWORK_TESTS").is_some_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: needs the package index; run with DH_RUSTVENV_NETWORK_TESTS=1");
-    }
-    on
-}
-
 fn assert_identical(first: &[(String, PathBuf)], second: &[(String, PathBuf)]) {
     assert_eq!(first.len(), second.len());
     for ((name, a), (_, b)) in first.iter().zip(second) {
@@ -35,10 +27,11 @@ fn assert_identical(first: &[(String, PathBuf)], second: &[(String, PathBuf)]) {
 }
 
 #[test]
+#[cfg_attr(
+    not(network_tests),
+    ignore = "needs the package index (PyPI): run with DH_RUSTVENV_NETWORK_TESTS=1"
+)]
 fn numpy_black_and_psycopg2_are_packaged_and_work() {
-    if !opted_in() {
-        return;
-    }
     let tmp = scratch("net-real-");
     let source = tmp.path().join("source");
     fs::create_dir_all(source.join("debian/source")).unwrap();
@@ -147,10 +140,11 @@ fn backend_project(dir: &Path, package: &str, build_system: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(network_tests),
+    ignore = "needs the package index (PyPI): run with DH_RUSTVENV_NETWORK_TESTS=1"
+)]
 fn hatchling_flit_core_and_poetry_core_projects_build_offline_from_a_downloaded_wheelhouse() {
-    if !opted_in() {
-        return;
-    }
     let tmp = scratch("net-backends-");
     let backends = [
         (

@@ -60,6 +60,12 @@ fn two_builds_in_different_directories_are_byte_identical() {
     ] {
         fs::create_dir_all(&parent).unwrap();
         let source = SourcePackage::with_binaries(&parent, "rvrepro", &binaries);
+        // hdruser compiles against a header of its build requirement hdrlib, which pip installs in an
+        // isolated build environment with a random name.
+        source.write(
+            "requirements.txt",
+            "greetlib==1.0\nfastsum==1.0\nhdruser==1.0\n",
+        );
         source.rules(&format!(
             "override_dh_rustvenv:\n\
              \tdh_rustvenv -prvrepro {offline}\n\

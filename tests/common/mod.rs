@@ -433,6 +433,7 @@ pub fn elf_sections(path: &Path) -> Vec<String> {
 /// Runs the installed demosite as its unit would (as the service user), on a free port of a
 /// configuration written in `scratch`, and checks the page it serves and /healthz.
 pub fn serve_demosite(scratch: &Path) {
+    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     // Serve as the unit would (as the service user), on a free port of a configuration of our own.
@@ -464,13 +465,31 @@ pub fn serve_demosite(scratch: &Path) {
         .current_dir("/")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // Its own process group: runuser, gunicorn's master and its workers end together.
+        .process_group(0)
         .spawn()
         .unwrap();
+    let group = format!("-{}", server.id());
+    let stop = || {
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
-    let page = get(port, "/", deadline);
-    let health = get(port, "/healthz", deadline);
-    let _ = server.kill();
+    let page = std::panic::catch_unwind(|| get(port, "/", deadline));
+    let health = std::panic::catch_unwind(|| get(port, "/healthz", deadline));
+    stop();
     let _ = server.wait();
+    // Nothing of the group may outlive the test.
+    for _ in 0..100 {
+        let alive = Command::new("kill").args(["-0", "--", &group]).status();
+        if !alive.is_ok_and(|s| s.success()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (page, health) = (
+        page.unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        health.unwrap_or_else(|e| std::panic::resume_unwind(e)),
+    );
     assert!(page.contains("<h1>Hello from the test</h1>"), "{page}");
     assert!(page.contains("from /opt/venvs/demosite."), "{page}");
     assert_eq!(health, "ok\n");

@@ -1,0 +1,148 @@
+//! Interrupts: SIGINT, SIGTERM and SIGHUP (a Ctrl-C, an sbuild time-out, a closed terminal) end a run
+//! cleanly.
+//!
+//! [`Interrupts::listen`] starts a thread that waits for those signals. Every external command runs in
+//! a process group of its own, which [`Interrupts`] knows while it runs; on a signal the thread
+//! records it and sends SIGTERM to each of those groups, so pip and whatever it started (compilers,
+//! build backends) stop. The command then fails, [`Interrupts::check`] turns that failure into an
+//! [`Interrupted`] error, and the ordinary failure path does the cleaning: the venv and every partial
+//! output are removed, files that were in the venv directory before are put back, and what the build
+//! left in the source tree is removed. A second signal ends the process at once.
+//!
+//! This is the one piece of state shared between threads: the signal, and the process groups of the
+//! commands running. It lives in an `Arc` that the [`crate::debhelper::Reporter`] carries.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+
+/// The signal that interrupted a run, as an error: "interrupted by SIGTERM".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted(pub i32);
+
+impl Interrupted {
+    /// The exit status of a process ended by this signal, as shells report it (128 + N).
+    pub fn exit_status(self) -> u8 {
+        u8::try_from(128 + self.0).unwrap_or(255)
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.0 {
+            signal_hook::consts::SIGINT => "SIGINT".to_owned(),
+            signal_hook::consts::SIGTERM => "SIGTERM".to_owned(),
+            signal_hook::consts::SIGHUP => "SIGHUP".to_owned(),
+            other => format!("signal {other}"),
+        };
+        write!(
+            f,
+            "interrupted by {name}; the venv and what was written for it are removed"
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The signal received, 0 before any.
+    signal: AtomicI32,
+    /// The process groups of the commands running now.
+    groups: Mutex<BTreeSet<u32>>,
+}
+
+/// The signals a run has received and the commands it is running; cheap to clone. The default
+/// listens to nothing (for tests and tools that handle signals themselves).
+#[derive(Debug, Clone, Default)]
+pub struct Interrupts {
+    shared: Arc<Shared>,
+}
+
+impl Interrupts {
+    /// Starts listening for SIGINT, SIGTERM and SIGHUP.
+    ///
+    /// # Errors
+    /// When the handlers cannot be installed.
+    pub fn listen() -> Result<Interrupts> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let interrupts = Interrupts::default();
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .context("installing the signal handlers")?;
+        let shared = Arc::clone(&interrupts.shared);
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if shared.signal.swap(signal, Ordering::SeqCst) != 0 {
+                    // A second signal: no more waiting for the clean-up.
+                    std::process::exit(Interrupted(signal).exit_status().into());
+                }
+                let groups: Vec<u32> = shared
+                    .groups
+                    .lock()
+                    .map(|g| g.iter().copied().collect())
+                    .unwrap_or_default();
+                for group in groups {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-TERM", "--", &format!("-{group}")])
+                        .status();
+                }
+            }
+        });
+        Ok(interrupts)
+    }
+
+    /// The signal received so far, if any.
+    pub fn received(&self) -> Option<Interrupted> {
+        match self.shared.signal.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(Interrupted(signal)),
+        }
+    }
+
+    /// Fails with [`Interrupted`] once a signal was received.
+    ///
+    /// # Errors
+    /// [`Interrupted`], naming the signal.
+    pub fn check(&self) -> Result<()> {
+        match self.received() {
+            Some(interrupted) => Err(interrupted.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Records that a command runs in the process group `group`; a signal ends it.
+    pub fn started(&self, group: u32) {
+        if let Ok(mut groups) = self.shared.groups.lock() {
+            groups.insert(group);
+        }
+    }
+
+    /// Records that the command of process group `group` has ended.
+    pub fn ended(&self, group: u32) {
+        if let Ok(mut groups) = self.shared.groups.lock() {
+            groups.remove(&group);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interruption_reads_as_a_sentence_and_exits_as_shells_say() {
+        let term = Interrupted(signal_hook::consts::SIGTERM);
+        assert_eq!(
+            term.to_string(),
+            "interrupted by SIGTERM; the venv and what was written for it are removed"
+        );
+        assert_eq!(term.exit_status(), 143);
+        let none = Interrupts::default();
+        assert!(none.check().is_ok());
+        none.started(42);
+        none.ended(42);
+        assert!(none.received().is_none());
+    }
+}
