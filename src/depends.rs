@@ -349,9 +349,11 @@ mod tests {
         ElfFile {
             path: PathBuf::from(path),
             kind: ElfKind::SharedObject,
+            dynamic: true,
             machine: 62,
             needed: needed.iter().map(|s| s.to_string()).collect(),
             search_paths: search_paths.iter().map(|s| s.to_string()).collect(),
+            foreign_search_paths: Vec::new(),
             soname: soname.map(str::to_owned),
             build_id: None,
             has_debug_info: false,

@@ -30,12 +30,19 @@ pub struct ElfFile {
     /// A shared object (`ET_DYN` without the execute bits) or an executable (`ET_EXEC`, or `ET_DYN` with
     /// an execute bit: the rule dh_strip uses from compat 11 on).
     pub kind: ElfKind,
+    /// Whether it is `ET_DYN` (a shared object or a position-independent executable), which lintian
+    /// checks as a shared library.
+    pub dynamic: bool,
     /// `e_machine`, the architecture it is built for (62 is x86-64, 183 AArch64).
     pub machine: u16,
     /// `DT_NEEDED`: the shared libraries it needs, by SONAME.
     pub needed: Vec<String>,
     /// `DT_RPATH` and `DT_RUNPATH` entries, as written (with `$ORIGIN` unexpanded).
     pub search_paths: Vec<String>,
+    /// The entries of `DT_RPATH` (`"RPATH"`) and `DT_RUNPATH` (`"RUNPATH"`) that do not start with
+    /// `$ORIGIN`, cleaned as `File::Spec->canonpath` cleans them, once each: directories of the machine
+    /// a wheel was built on, which lintian reports (`custom-library-search-path`).
+    pub foreign_search_paths: Vec<(&'static str, String)>,
     /// `DT_SONAME`, for libraries.
     pub soname: Option<String>,
     /// The GNU build-id, in hex.
@@ -139,6 +146,33 @@ fn is_executable(metadata: &fs::Metadata) -> bool {
     metadata.permissions().mode() & 0o111 != 0
 }
 
+/// The RPATH and RUNPATH entries of `elf` that are not relative to `$ORIGIN`, as lintian reads them
+/// (`Lintian::Check::Binaries::Rpath`): cleaned, once each.
+fn foreign_search_paths(elf: &Elf) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for (section, paths) in [("RPATH", &elf.rpaths), ("RUNPATH", &elf.runpaths)] {
+        for entry in paths.iter().flat_map(|p| p.split(':')) {
+            if entry.is_empty() || entry.starts_with("$ORIGIN") || entry.starts_with("${ORIGIN}") {
+                continue;
+            }
+            let mut clean = String::new();
+            for part in entry.split('/').filter(|p| !p.is_empty() && *p != ".") {
+                clean.push('/');
+                clean.push_str(part);
+            }
+            if !entry.starts_with('/') {
+                clean.remove(0);
+            } else if clean.is_empty() {
+                clean.push('/');
+            }
+            if !out.iter().any(|(s, p)| *s == section && *p == clean) {
+                out.push((section, clean));
+            }
+        }
+    }
+    out
+}
+
 /// Parses an ELF file's bytes; `executable` says whether the file has an execute bit. The `path` of
 /// the result is empty.
 ///
@@ -168,6 +202,7 @@ pub fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, Str
     Ok(ElfFile {
         path: PathBuf::new(),
         kind,
+        dynamic: elf.header.e_type == header::ET_DYN,
         machine: elf.header.e_machine,
         needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
         search_paths: elf
@@ -178,6 +213,7 @@ pub fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, Str
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect(),
+        foreign_search_paths: foreign_search_paths(&elf),
         soname: elf.soname.map(str::to_owned),
         build_id,
         has_debug_info,

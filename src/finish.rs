@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::inventory::Snapshot;
 use crate::options::Options;
-use crate::{Flavour, depends, elf, relocate};
+use crate::{Flavour, depends, elf, lintian, relocate};
 
 /// What the late stage needs to know of the run that built a venv.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,9 @@ pub struct State {
     /// The (substvar, item) pairs written to `debian/<package>.substvars`, so that a later run can
     /// take them back before it writes its own.
     pub substvars: Vec<(String, String)>,
+    /// ELF files left unstripped because stripping would break them, and why (for their lintian
+    /// overrides).
+    pub unstripped: Vec<(PathBuf, String)>,
 }
 
 fn hex_path(path: &Path) -> String {
@@ -81,6 +84,11 @@ impl State {
             "recommends": self.recommends,
             "suggests": self.suggests,
             "substvars": self.substvars,
+            "unstripped": self
+                .unstripped
+                .iter()
+                .map(|(path, why)| (hex_path(path), why))
+                .collect::<Vec<_>>(),
         });
         format!("{value:#}\n")
     }
@@ -134,6 +142,18 @@ impl State {
                 _ => Err(anyhow!("`substvars` holds something other than pairs")),
             })
             .collect::<Result<_>>()?;
+        let unstripped = field("unstripped")?
+            .as_array()
+            .ok_or_else(|| anyhow!("the field `unstripped` is not a list"))?
+            .iter()
+            .map(|pair| match pair.as_array().map(Vec::as_slice) {
+                Some([Value::String(path), Value::String(why)]) => Ok((
+                    unhex_path(path).ok_or_else(|| anyhow!("`unstripped` holds a bad path"))?,
+                    why.clone(),
+                )),
+                _ => Err(anyhow!("`unstripped` holds something other than pairs")),
+            })
+            .collect::<Result<_>>()?;
         Ok(State {
             flavour: Flavour::from_name(&flavour)
                 .ok_or_else(|| anyhow!("unknown flavour `{flavour}`"))?,
@@ -156,6 +176,7 @@ impl State {
             recommends: strings("recommends")?,
             suggests: strings("suggests")?,
             substvars,
+            unstripped,
         })
     }
 }
@@ -203,6 +224,8 @@ pub struct Outcome {
     pub debug_symbols: Option<elf::DebugSymbols>,
     /// The (substvar, item) pairs the package needs.
     pub substvars: Vec<(String, String)>,
+    /// The ELF files left unstripped because stripping would break them, earlier runs' included.
+    pub unstripped: Vec<(PathBuf, String)>,
 }
 
 /// Runs the stages after installation on the venv of `state`: relocation, stripping, archive
@@ -231,6 +254,24 @@ pub fn process(
     }
     let (elf_report, debug_symbols) =
         crate::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)?;
+    let mut unstripped: Vec<(PathBuf, String)> = state
+        .unstripped
+        .iter()
+        .filter(|(path, _)| !selected(path) && path.is_file())
+        .cloned()
+        .collect();
+    unstripped.extend(
+        elf_report
+            .skipped
+            .iter()
+            .filter(|(_, why)| {
+                matches!(
+                    why,
+                    elf::SkipReason::WouldBreakLoading(_) | elf::SkipReason::StripFailed(_)
+                )
+            })
+            .map(|(path, why)| (path.clone(), why.to_string())),
+    );
     let regular_files: Vec<PathBuf> = crate::inventory::walk(root)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file() && selected(e.path()))
@@ -286,6 +327,7 @@ pub fn process(
         elf_report,
         debug_symbols,
         substvars,
+        unstripped,
     })
 }
 
@@ -322,9 +364,19 @@ pub fn write_outputs(
     work_dir: &Path,
     reporter: &Reporter,
 ) -> Result<String> {
-    let overrides =
-        debhelper::venv_lintian_overrides(&package.name, &state.final_root, &state.staging_root);
-    debhelper::install_lintian_overrides(package, &overrides)?;
+    let embedded = lintian::embedded_libraries(Path::new(lintian::EMBEDDED_LIBS))?;
+    let facts = lintian::VenvFacts {
+        elf_files: &outcome.elf_report.files,
+        unstripped: &outcome.unstripped,
+        embedded_libraries: &embedded,
+    };
+    let overrides = lintian::venv_overrides(
+        &package.name,
+        &state.final_root,
+        &state.staging_root,
+        &facts,
+    );
+    lintian::install_overrides(package, &overrides)?;
     let earlier: BTreeSet<&(String, String)> = state.substvars.iter().collect();
     let now: BTreeSet<&(String, String)> = outcome.substvars.iter().collect();
     for (substvar, item) in earlier.difference(&now) {
@@ -341,6 +393,7 @@ pub fn write_outputs(
         elf::record_build_ids(debug, &outcome.elf_report.build_ids)?;
     }
     state.substvars = outcome.substvars.clone();
+    state.unstripped = outcome.unstripped.clone();
     let (state_file, snapshot_file) = state_files(work_dir);
     fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
     let snapshot = Snapshot::take(&state.staging_root)?;
@@ -438,6 +491,10 @@ mod tests {
             recommends: vec!["libpq5".into()],
             suggests: Vec::new(),
             substvars: vec![("misc:Depends".into(), "python3.11".into())],
+            unstripped: vec![(
+                PathBuf::from(std::ffi::OsStr::from_bytes(b"/b/x\xfe.so")),
+                "stripping would break loading".into(),
+            )],
         };
         assert_eq!(State::from_json(&state.to_json()).unwrap(), state);
         let broken = state

@@ -20,6 +20,7 @@ pub mod install;
 pub mod interpreter;
 pub mod interrupt;
 pub mod inventory;
+pub mod lintian;
 pub mod options;
 pub mod pathmatch;
 pub mod relocate;
@@ -249,6 +250,7 @@ pub fn build_package(
         recommends: options.venv.recommends.clone(),
         suggests: options.venv.suggests.clone(),
         substvars: Vec::new(),
+        unstripped: Vec::new(),
     };
     let outcome = finish::process(package, &state, None, env, reporter)?;
     staging

@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -56,6 +57,8 @@ pub struct RelocationReport {
     pub bytecode_removed: usize,
     /// `direct_url.json` files removed because they named a local build path.
     pub direct_urls_removed: Vec<PathBuf>,
+    /// Executable files that are neither ELF nor script, whose execute bits were removed.
+    pub made_not_executable: Vec<PathBuf>,
 }
 
 /// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
@@ -97,10 +100,30 @@ pub fn relocate(
                 continue;
             }
             let content = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            if !is_text(&content) {
-                continue;
+            let mut new = if is_text(&content) {
+                rewrite_text(&content, relocation)
+            } else {
+                None
+            };
+            let mode = entry
+                .metadata()
+                .with_context(|| format!("reading {}", path.display()))?
+                .permissions()
+                .mode();
+            if mode & 0o111 != 0 && !content.starts_with(b"\x7fELF") {
+                let current = new.as_deref().unwrap_or(&content);
+                if current.starts_with(b"#!") {
+                    if let Some(fixed) = venv_shebang(current, &relocation.final_root) {
+                        new = Some(fixed);
+                    }
+                } else {
+                    // Neither ELF nor script: nothing can run it (lintian's executable-not-elf-or-script).
+                    fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o111))
+                        .with_context(|| format!("changing the mode of {}", path.display()))?;
+                    report.made_not_executable.push(path.to_path_buf());
+                }
             }
-            if let Some(new) = rewrite_text(&content, relocation) {
+            if let Some(new) = new {
                 replace_file(path, &new)?;
                 report.rewritten.push(path.to_path_buf());
             }
@@ -268,6 +291,50 @@ pub fn plain_shebang(text: &[u8], final_root: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(python);
     out.push(b'\n');
     out.extend_from_slice(body);
+    Some(out)
+}
+
+/// An executable script's text with its `#!` line pointed at the venv's interpreter, when that line
+/// calls a generic Python (`#!/usr/bin/env python3`, `#!/usr/bin/python`, `#!python`,
+/// `#!/usr/local/bin/python3.11`): run as a program, it must see the venv's packages, as dh_python3
+/// points the scripts of Debian's Python packages at Debian's python3. Arguments after the interpreter
+/// are kept. None when the line names another interpreter or would not fit in [`MAX_SHEBANG`] bytes.
+pub fn venv_shebang(text: &[u8], final_root: &[u8]) -> Option<Vec<u8>> {
+    let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
+    let line = &text[2..line_end];
+    let mut words = line
+        .split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty());
+    let mut interpreter = words.next()?;
+    if interpreter == b"/usr/bin/env" {
+        interpreter = words.next()?;
+    }
+    let rest: Vec<&[u8]> = words.collect();
+    let (dir, name) = match interpreter.iter().rposition(|&b| b == b'/') {
+        Some(at) => (&interpreter[..=at], &interpreter[at + 1..]),
+        None => (&b""[..], interpreter),
+    };
+    let generic_dir = [&b""[..], b"/bin/", b"/usr/bin/", b"/usr/local/bin/"].contains(&dir);
+    let version = name.strip_prefix(b"python")?;
+    let python = version.is_empty()
+        || version == b"3"
+        || version
+            .strip_prefix(b"3.")
+            .is_some_and(|minor| !minor.is_empty() && minor.iter().all(u8::is_ascii_digit));
+    if !generic_dir || !python {
+        return None;
+    }
+    let mut out = b"#!".to_vec();
+    out.extend_from_slice(final_root);
+    out.extend_from_slice(b"/bin/python");
+    for word in rest {
+        out.push(b' ');
+        out.extend_from_slice(word);
+    }
+    if out.len() + 1 > MAX_SHEBANG {
+        return None;
+    }
+    out.extend_from_slice(&text[line_end..]);
     Some(out)
 }
 
@@ -748,5 +815,110 @@ mod tests {
         let updated = update_records(dir.path(), &BTreeSet::new()).unwrap();
         assert_eq!(updated, [installed.join("RECORD")]);
         assert_eq!(fs::read_to_string(vendored.join("RECORD")).unwrap(), rows);
+    }
+
+    #[test]
+    fn executable_scripts_calling_a_generic_python_get_the_venvs() {
+        let venv = b"/opt/venvs/demo";
+        let cases: [(&[u8], Option<&[u8]>); 8] = [
+            (
+                b"#!/usr/bin/env python3\nimport x\n",
+                Some(b"#!/opt/venvs/demo/bin/python\nimport x\n"),
+            ),
+            (
+                b"#!/usr/bin/python -u\n",
+                Some(b"#!/opt/venvs/demo/bin/python -u\n"),
+            ),
+            (b"#!python\n", Some(b"#!/opt/venvs/demo/bin/python\n")),
+            (
+                b"#!/usr/local/bin/python3.11\n",
+                Some(b"#!/opt/venvs/demo/bin/python\n"),
+            ),
+            (b"#!/bin/sh\n", None),
+            (b"#!/usr/bin/env perl\n", None),
+            (b"#!/usr/bin/python2.7\n", None),
+            (b"#!/opt/venvs/demo/bin/python\n", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                venv_shebang(text, venv).as_deref(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn executables_that_are_neither_elf_nor_script_lose_their_execute_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("opt/venvs/demo");
+        let pkg = root.join("lib/python3.11/site-packages/pkg");
+        fs::create_dir_all(&pkg).unwrap();
+        let data = pkg.join("data.py");
+        let tool = pkg.join("tool.py");
+        fs::write(&data, "VALUE = 1\n").unwrap();
+        fs::write(&tool, "#!/usr/bin/env python3\nprint(1)\n").unwrap();
+        for file in [&data, &tool] {
+            fs::set_permissions(file, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let relocation =
+            Relocation::new(vec![b"/build/x".to_vec()], b"/opt/venvs/demo".to_vec()).unwrap();
+        let report = relocate(&root, &relocation, &|_| true).unwrap();
+        assert_eq!(report.made_not_executable, std::slice::from_ref(&data));
+        assert_eq!(
+            fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(report.rewritten, std::slice::from_ref(&tool));
+        assert_eq!(
+            fs::read_to_string(&tool).unwrap(),
+            "#!/opt/venvs/demo/bin/python\nprint(1)\n"
+        );
+        assert_eq!(
+            fs::metadata(&tool).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+
+    #[test]
+    fn a_name_holding_a_newline_is_normalized_as_one_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A directory named "a\n": the file's name, split at the newline, would be "…/a" and an
+        // absolute path outside the venv.
+        let outside = root.join("outside.zip");
+        let mut tricky = root.as_os_str().as_encoded_bytes().to_vec();
+        tricky.extend_from_slice(b"/venv/a\n");
+        tricky.extend_from_slice(outside.as_os_str().as_encoded_bytes());
+        let tricky = PathBuf::from(std::ffi::OsStr::from_bytes(&tricky));
+        fs::create_dir_all(tricky.parent().unwrap()).unwrap();
+        let make_zip = |path: &Path| {
+            let code = "import sys, zipfile\n\
+                        with zipfile.ZipFile(sys.argv[1], 'w') as z:\n    \
+                        z.writestr(zipfile.ZipInfo('x.txt', (2001, 2, 3, 4, 5, 6)), 'x')\n";
+            let status = std::process::Command::new("/usr/bin/python3")
+                .args(["-c", code])
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        make_zip(&outside);
+        make_zip(&tricky);
+        let before = fs::read(&outside).unwrap();
+        let reporter = crate::debhelper::Reporter::default();
+        let normalized = strip_nondeterminism(std::slice::from_ref(&tricky), &reporter).unwrap();
+        assert_eq!(normalized, std::slice::from_ref(&tricky));
+        assert_eq!(
+            fs::read(&outside).unwrap(),
+            before,
+            "normalized outside the venv"
+        );
+        assert_ne!(
+            fs::read(&tricky).unwrap(),
+            before,
+            "the venv's own archive was not normalized"
+        );
     }
 }

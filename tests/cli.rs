@@ -377,3 +377,24 @@ fn sigterm_while_pip_builds_stops_it_and_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_package_build_directory_inside_the_source_tree_keeps_the_installed_project() {
+    let tmp = scratch("cli-tmpdir-");
+    let source = SourcePackage::new(tmp.path(), "rvpkgroot");
+    let output = run(source
+        .dh_rustvenv()
+        .arg("-Ppkgroot")
+        .args(source.offline_args()));
+    assert!(output.status.success());
+    let site = source
+        .dir
+        .join("pkgroot/opt/venvs/rvpkgroot/lib/python3.11/site-packages");
+    for installed in ["fixtureapp/__init__.py", "fixtureapp-1.0.dist-info/RECORD"] {
+        assert!(
+            site.join(installed).is_file(),
+            "{installed} was taken for build residue"
+        );
+    }
+    assert!(!source.dir.join("src/fixtureapp.egg-info").exists());
+}

@@ -192,3 +192,52 @@ fn nostrip_leaves_elf_files_as_pip_installed_them_and_a_truncated_one_is_only_a_
         "the sdist-built module keeps its debug information: {sections:?}"
     );
 }
+
+#[test]
+fn lintian_has_nothing_to_say_but_per_file_overrides_that_give_their_reason() {
+    let tmp = scratch("elf-lintian-");
+    let source = SourcePackage::new(tmp.path(), "rvlint");
+    // pgver's module needs libpq but no libc function; bundled carries a library strip would break;
+    // oddfiles has an executable module with no shebang and one that runs /usr/bin/env python3.
+    source.write(
+        "requirements.txt",
+        "greetlib==1.0\nfastsum==1.0\npgver==1.0\nbundled==1.0\noddfiles==1.0\n",
+    );
+    let debs = source.build(&["-b"]);
+    let deb = &debs[0].1;
+    let complaints = common::lintian_complaints(deb);
+    assert!(complaints.is_empty(), "lintian: {complaints:#?}");
+
+    let extracted = tmp.path().join("x");
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted));
+    let overrides =
+        fs::read_to_string(extracted.join("usr/share/lintian/overrides/rvlint")).unwrap();
+    let lines: Vec<&str> = overrides.lines().collect();
+    let venv = "opt/venvs/rvlint";
+    for expected in [
+        format!(
+            "rvlint: library-not-linked-against-libc [{venv}/{SITE}/pgver/_libpq.cpython-311-x86_64-linux-gnu.so]"
+        ),
+        format!(
+            "rvlint: unstripped-binary-or-object [{venv}/{SITE}/bundled.libs/libfragile-5e6f7a8b.so]"
+        ),
+    ] {
+        let at = lines.iter().position(|l| *l == expected);
+        let at = at.unwrap_or_else(|| panic!("no {expected} in:\n{overrides}"));
+        assert!(lines[at - 1].starts_with("# "), "no reason for {expected}");
+    }
+    // Every override names a file or a part of the venv.
+    for line in lines.iter().filter(|l| !l.starts_with('#')) {
+        assert!(line.ends_with(']') && line.contains(" ["), "{line}");
+    }
+    let module = |name: &str| extracted.join(venv).join(SITE).join("oddfiles").join(name);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |name: &str| fs::metadata(module(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("data.py"), 0o644, "executable-not-elf-or-script");
+    assert_eq!(mode("tool.py"), 0o755);
+    assert!(
+        fs::read_to_string(module("tool.py"))
+            .unwrap()
+            .starts_with("#!/opt/venvs/rvlint/bin/python\n")
+    );
+}

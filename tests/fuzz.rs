@@ -17,10 +17,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dh_rustvenv::debhelper::shebang_interpreter;
 use dh_rustvenv::elf;
+use dh_rustvenv::lintian::shebang_interpreter;
 use dh_rustvenv::pathmatch::PathMatcher;
-use dh_rustvenv::relocate::{Relocation, plain_shebang, rewrite_record, rewrite_text};
+use dh_rustvenv::relocate::{
+    Relocation, plain_shebang, rewrite_record, rewrite_text, venv_shebang,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -135,6 +137,18 @@ fn fuzz_shebang_parsers() {
             let mut text = header;
             text.extend_from_slice(&body);
             let _ = shebang_interpreter(&text);
+            let fixed = text
+                .starts_with(b"#!")
+                .then(|| venv_shebang(&text, &final_root))
+                .flatten();
+            if let Some(fixed) = fixed {
+                prop_assert!(fixed.starts_with(b"#!"));
+                let line = fixed
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(fixed.len());
+                prop_assert!(line < 127);
+            }
             if let Some(plain) = plain_shebang(&text, &final_root) {
                 let mut expected = b"#!".to_vec();
                 expected.extend_from_slice(&final_root);

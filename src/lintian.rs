@@ -1,0 +1,525 @@
+//! The lintian overrides a venv package needs, worked out from the venv as shipped.
+//!
+//! A venv makes some tags inherent, and a bundled wheel others. Each override is precise: a tag a
+//! venv makes inherent names the part of the venv it is about (`bin/*`, `lib/*`) and is written only
+//! when some file there calls for it; a tag that a file of a wheel makes inherent names that file,
+//! under a comment that says why. (Lintian warns, `mismatched-override`, about an override that
+//! matches nothing where the tag is issued for something else.) The rules mirror lintian 2.116's own
+//! checks: `binaries/prerequisites` for `shared-library-lacks-prerequisites` and
+//! `library-not-linked-against-libc`, `libraries/embedded` (whose table of embedded libraries,
+//! `/usr/share/lintian/data/binaries/embedded-libs`, is read when lintian is installed) for
+//! `embedded-library`. The overrides are one block between marker lines, which a later run replaces.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use regex::bytes::Regex;
+
+use crate::debhelper::{Package, write_atomically};
+use crate::elf::ElfFile;
+
+/// The first line of the block of overrides dh_rustvenv installs.
+const OVERRIDES_START: &str = "# Installed by dh_rustvenv:";
+/// The last line of that block.
+const OVERRIDES_END: &str = "# End of the overrides installed by dh_rustvenv";
+
+/// lintian's table of embedded libraries.
+pub const EMBEDDED_LIBS: &str = "/usr/share/lintian/data/binaries/embedded-libs";
+
+/// What the venv holds that lintian has something to say about.
+#[derive(Debug, Default)]
+pub struct VenvFacts<'a> {
+    /// Every ELF file of the venv.
+    pub elf_files: &'a [ElfFile],
+    /// ELF files left unstripped because stripping would break them, with the reason.
+    pub unstripped: &'a [(PathBuf, String)],
+    /// Libraries lintian knows by their strings: (library name, pattern over `strings` output).
+    pub embedded_libraries: &'a [(String, Regex)],
+}
+
+/// The override block for the venv at `staging_root`, which lives at `final_root`.
+///
+/// Inherent to any venv:
+/// - `dir-or-file-in-opt`, when the venv lives under /opt: it is add-on software in the sense of the
+///   Filesystem Hierarchy Standard, which Debian Policy 9.1 follows, and /opt/venvs is where
+///   dh-virtualenv users expect it.
+/// - `unusual-interpreter` for the venv's own scripts: a console script must run the venv's
+///   interpreter, `<final_root>/bin/python`, or it would not see the venv.
+/// - `script-not-executable` and `unusual-interpreter` inside the venv's `lib`: modules of third-party
+///   wheels keep the shebang they were published with; they are imported, not run.
+///
+/// Inherent to one file of a wheel, each under a comment giving the reason:
+/// - `unstripped-binary-or-object`, for a file stripping would break;
+/// - `library-not-linked-against-libc`, for an extension module or bundled library that needs other
+///   libraries but no libc function of its own (linked `--as-needed`; the interpreter that loads it
+///   links libc);
+/// - `shared-library-lacks-prerequisites`, for one that needs no library at all;
+/// - `embedded-library`, for one that carries a library statically, as wheels must;
+/// - `custom-library-search-path` (`relative-library-search-path`), for an RPATH or RUNPATH entry
+///   outside `$ORIGIN` and the venv, left by the machine the wheel was built on.
+pub fn venv_overrides(
+    package: &str,
+    final_root: &Path,
+    staging_root: &Path,
+    facts: &VenvFacts,
+) -> String {
+    let relative = |path: &Path| -> Option<String> {
+        let inside = path.strip_prefix(staging_root).ok()?;
+        let shipped = final_root.join(inside);
+        let text = shipped.strip_prefix("/").unwrap_or(&shipped).to_str()?;
+        // An override's pointer cannot hold white space or brackets.
+        (!text.contains(|c: char| c.is_whitespace() || c == '[' || c == ']'))
+            .then(|| text.to_owned())
+    };
+    let root = final_root
+        .strip_prefix("/")
+        .unwrap_or(final_root)
+        .display()
+        .to_string();
+    let scripts = ScriptsFound::scan(staging_root, final_root);
+    let mut text = format!(
+        "{OVERRIDES_START} tags that a virtualenv in {} makes inherent.\n",
+        final_root.display()
+    );
+    if final_root.starts_with("/opt") {
+        let opt_dir = final_root
+            .parent()
+            .and_then(|p| p.strip_prefix("/").ok())
+            .unwrap_or(Path::new("opt"));
+        text.push_str(&format!(
+            "{package}: dir-or-file-in-opt [{}/*]\n",
+            opt_dir.display()
+        ));
+    }
+    if scripts.venv_python_in_bin {
+        text.push_str(&format!(
+            "{package}: unusual-interpreter {}/bin/python* [{root}/bin/*]\n",
+            final_root.display()
+        ));
+    }
+    if scripts.unusual_in_lib {
+        text.push_str(&format!(
+            "{package}: unusual-interpreter * [{root}/lib/*]\n"
+        ));
+    }
+    if scripts.not_executable_in_lib {
+        text.push_str(&format!(
+            "{package}: script-not-executable [{root}/lib/*]\n"
+        ));
+    }
+    for (path, reason) in facts.unstripped {
+        if let Some(pointer) = relative(path) {
+            text.push_str(&format!(
+                "# {reason}\n{package}: unstripped-binary-or-object [{pointer}]\n"
+            ));
+        }
+    }
+    for file in facts.elf_files {
+        let Some(pointer) = relative(&file.path) else {
+            continue;
+        };
+        if let Some((tag, reason)) = prerequisites_tag(file) {
+            text.push_str(&format!("# {reason}\n{package}: {tag} [{pointer}]\n"));
+        }
+        let final_text = final_root.to_string_lossy();
+        for (section, dir) in &file.foreign_search_paths {
+            if dir.starts_with(final_text.as_ref()) || dir.contains(char::is_whitespace) {
+                continue;
+            }
+            let tag = if dir.starts_with('/') {
+                "custom-library-search-path"
+            } else {
+                "relative-library-search-path"
+            };
+            text.push_str(&format!(
+                "# The wheel's library searches {dir}, a directory of the machine it was built on: \
+                 nothing is installed there, and the venv's own libraries are found through \
+                 $ORIGIN.\n{package}: {tag} {section} {dir} [{pointer}]\n"
+            ));
+        }
+        if facts.embedded_libraries.is_empty() {
+            continue;
+        }
+        let Ok(bytes) = fs::read(&file.path) else {
+            continue;
+        };
+        let strings = printable_strings(&bytes);
+        for (library, pattern) in facts.embedded_libraries {
+            if pattern.is_match(&strings) {
+                text.push_str(&format!(
+                    "# A wheel carries {library} inside this module, built with it; the package \
+                     cannot use Debian's copy.\n{package}: embedded-library {library} [{pointer}]\n"
+                ));
+            }
+        }
+    }
+    text.push_str(OVERRIDES_END);
+    text.push('\n');
+    text
+}
+
+/// The tag of lintian's `binaries/prerequisites` check that an ELF file of a wheel draws, and why it
+/// is inherent to it.
+fn prerequisites_tag(file: &ElfFile) -> Option<(&'static str, &'static str)> {
+    if !file.dynamic {
+        return None;
+    }
+    if file.needed.is_empty() {
+        return Some((
+            "shared-library-lacks-prerequisites",
+            "Built into a wheel with no library dependency of its own: the interpreter that loads \
+             it provides everything it uses.",
+        ));
+    }
+    let libc = file.needed.iter().any(|n| n.starts_with("libc.so."));
+    let named_libc = file
+        .path
+        .to_str()
+        .is_some_and(|p| Regex::new(r"/libc\b").is_ok_and(|r| r.is_match(p.as_bytes())));
+    (!libc && !named_libc).then_some((
+        "library-not-linked-against-libc",
+        "A module of a wheel linked --as-needed: it calls no libc function itself, and the \
+         interpreter that loads it links libc.",
+    ))
+}
+
+/// The printable runs of at least four bytes, one a line, as `strings` prints them (lintian matches
+/// its table of embedded libraries against that).
+fn printable_strings(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for run in bytes.split(|&b| !(b == b'\t' || (0x20..0x7f).contains(&b))) {
+        if run.len() >= 4 {
+            out.extend_from_slice(run);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Reads lintian's table of embedded libraries (`key || options || regex` lines; `libname=` among
+/// the options names the library). Patterns the regex crate cannot read are left out.
+///
+/// # Errors
+/// When the file exists but cannot be read.
+pub fn embedded_libraries(table: &Path) -> Result<Vec<(String, Regex)>> {
+    let text = match fs::read_to_string(table) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", table.display())),
+    };
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, "||");
+            let key = fields.next()?.trim();
+            let options = fields.next()?.trim();
+            let pattern = fields.next()?.trim();
+            let name = options
+                .split_whitespace()
+                .find_map(|o| o.strip_prefix("libname="))
+                .unwrap_or(key);
+            let regex = Regex::new(pattern).ok()?;
+            Some((name.to_owned(), regex))
+        })
+        .collect())
+}
+
+/// Which kinds of script the venv holds, for the lintian overrides it needs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ScriptsFound {
+    /// A script in `bin/` runs the venv's own python (console scripts).
+    venv_python_in_bin: bool,
+    /// A script under `lib/` names an interpreter lintian does not know (`python`, the venv's python).
+    unusual_in_lib: bool,
+    /// A file under `lib/` starts with `#!` and is not executable (modules of wheels, imported only).
+    not_executable_in_lib: bool,
+}
+
+impl ScriptsFound {
+    fn scan(staging_root: &Path, final_root: &Path) -> ScriptsFound {
+        use std::os::unix::fs::PermissionsExt;
+        let venv_python = final_root.join("bin/python");
+        let venv_python = venv_python.as_os_str().as_encoded_bytes();
+        let mut found = ScriptsFound::default();
+        for (dir, in_lib) in [("bin", false), ("lib", true)] {
+            let entries = crate::inventory::walk(&staging_root.join(dir)).filter_map(|e| e.ok());
+            for entry in entries.filter(|e| e.file_type().is_file()) {
+                let mut head = [0u8; 256];
+                let Ok(read) = fs::File::open(entry.path()).and_then(|mut f| f.read(&mut head))
+                else {
+                    continue;
+                };
+                let Some(interpreter) = shebang_interpreter(&head[..read]) else {
+                    continue;
+                };
+                let executable = entry
+                    .metadata()
+                    .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+                if in_lib {
+                    found.unusual_in_lib |= !is_usual_interpreter(&interpreter);
+                    found.not_executable_in_lib |= !executable;
+                } else {
+                    found.venv_python_in_bin |= interpreter.starts_with(venv_python);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The interpreter a `#!` line names (for `/usr/bin/env X`, X), or None for a file that is no script.
+pub fn shebang_interpreter(head: &[u8]) -> Option<Vec<u8>> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let mut words = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let first = words.next()?;
+    if first == b"/usr/bin/env" {
+        return words.find(|w| !w.starts_with(b"-")).map(<[u8]>::to_vec);
+    }
+    Some(first.to_vec())
+}
+
+/// Whether lintian knows `interpreter` as one a Debian system has (the shells, Debian's python3 and
+/// perl); the venv's python, a bare `python` and the like are unusual to it.
+fn is_usual_interpreter(interpreter: &[u8]) -> bool {
+    let name = interpreter
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or(interpreter);
+    let known_dir = !interpreter.contains(&b'/')
+        || [&b"/bin/"[..], b"/usr/bin/"]
+            .iter()
+            .any(|dir| interpreter.strip_prefix(*dir) == Some(name));
+    let python3 = name
+        .strip_prefix(b"python3")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b".") && rest.len() > 1);
+    let shells_and_perl = [&b"sh"[..], b"bash", b"dash", b"perl"].contains(&name);
+    known_dir && (python3 || shells_and_perl)
+}
+
+/// Installs `overrides` (a block from [`venv_overrides`]) as the package's lintian overrides,
+/// `<tmpdir>/usr/share/lintian/overrides/<package>`, in place of a block installed before and keeping
+/// anything else in the file. dh_lintian, later in the sequence, replaces the file with
+/// `debian/<package>.lintian-overrides` when that exists; the caller warns about it.
+///
+/// # Errors
+/// When the file cannot be written; the message names it.
+pub fn install_overrides(package: &Package, overrides: &str) -> Result<()> {
+    let dir = package.tmpdir.join("usr/share/lintian/overrides");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(&package.name);
+    let existing = fs::read_to_string(&path).unwrap_or_default();
+    let mut kept = String::new();
+    let mut inside = false;
+    for line in existing.lines() {
+        if line.starts_with(OVERRIDES_START) {
+            inside = true;
+        } else if line == OVERRIDES_END {
+            inside = false;
+        } else if !inside {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    write_atomically(&path, (kept + overrides).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elf::ElfKind;
+
+    fn elf(path: PathBuf, needed: &[&str]) -> ElfFile {
+        ElfFile {
+            path,
+            kind: ElfKind::SharedObject,
+            dynamic: true,
+            machine: 62,
+            needed: needed.iter().map(|s| s.to_string()).collect(),
+            search_paths: Vec::new(),
+            foreign_search_paths: Vec::new(),
+            soname: None,
+            build_id: None,
+            has_debug_info: false,
+            patchelf_layout: false,
+        }
+    }
+
+    #[test]
+    fn tells_usual_interpreters_from_unusual_ones() {
+        let of = |line: &[u8]| shebang_interpreter(line).map(|i| is_usual_interpreter(&i));
+        assert_eq!(of(b"#!/bin/sh\nexec x"), Some(true));
+        assert_eq!(of(b"#! /usr/bin/env python3\n"), Some(true));
+        assert_eq!(of(b"#!/usr/bin/python3.11 -I\n"), Some(true));
+        assert_eq!(of(b"#!/usr/bin/env python\n"), Some(false));
+        assert_eq!(of(b"#!/opt/venvs/demo/bin/python\n"), Some(false));
+        assert_eq!(of(b"#!python\n"), Some(false));
+        assert_eq!(of(b"#!/usr/local/bin/python3\n"), Some(false));
+        assert_eq!(of(b"import sys\n"), None);
+    }
+
+    #[test]
+    fn overrides_name_only_what_the_venv_holds_and_replace_their_earlier_block() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("debian/demo/opt/venvs/demo");
+        fs::create_dir_all(staging.join("bin")).unwrap();
+        fs::create_dir_all(staging.join("lib/python3.11/site-packages")).unwrap();
+        fs::write(staging.join("bin/demo"), "#!/opt/venvs/demo/bin/python\n").unwrap();
+        let backup = staging.join("lib/backup.sh");
+        fs::write(&backup, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&backup, fs::Permissions::from_mode(0o755)).unwrap();
+        let final_root = Path::new("/opt/venvs/demo");
+        let first = venv_overrides("demo", final_root, &staging, &VenvFacts::default());
+        assert!(first.contains("demo: unusual-interpreter /opt/venvs/demo/bin/python*"));
+        assert!(first.contains("dir-or-file-in-opt [opt/venvs/*]"));
+        assert!(!first.contains("[opt/venvs/demo/lib/*]"), "{first}");
+
+        fs::write(
+            staging.join("lib/python3.11/site-packages/tool.py"),
+            "#!/usr/bin/env python\n",
+        )
+        .unwrap();
+        let second = venv_overrides("demo", final_root, &staging, &VenvFacts::default());
+        assert!(second.contains("demo: unusual-interpreter * [opt/venvs/demo/lib/*]"));
+        assert!(second.contains("demo: script-not-executable [opt/venvs/demo/lib/*]"));
+
+        let package = Package {
+            name: "demo".into(),
+            tmpdir: dir.path().join("debian/demo"),
+            automatic_dbgsym: false,
+            main: true,
+            config_file: None,
+        };
+        let file = package.tmpdir.join("usr/share/lintian/overrides/demo");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "demo: some-tag of the user's\n").unwrap();
+        install_overrides(&package, &first).unwrap();
+        install_overrides(&package, &second).unwrap();
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            format!("demo: some-tag of the user's\n{second}")
+        );
+    }
+
+    #[test]
+    fn files_of_wheels_get_an_override_each_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("opt/venvs/demo");
+        let site = staging.join("lib/python3.11/site-packages");
+        fs::create_dir_all(&site).unwrap();
+        let ext = site.join("pg/_ext.so");
+        let bare = site.join("np.libs/libblas.so");
+        let yaml = site.join("yaml/_yaml.so");
+        let linked = site.join("ok/_ok.so");
+        for file in [&ext, &bare, &yaml, &linked] {
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, "\x7fELF\0did not find expected <stream-start>\0").unwrap();
+        }
+        let mut with_runpath = elf(ext.clone(), &["libpq.so.5"]);
+        with_runpath.foreign_search_paths = vec![
+            ("RUNPATH", "/opt/placeholder".to_owned()),
+            ("RPATH", "/opt/venvs/demo/lib".to_owned()),
+        ];
+        let elf_files = [
+            with_runpath,
+            elf(bare.clone(), &[]),
+            elf(linked, &["libc.so.6"]),
+        ];
+        let unstripped = [(bare.clone(), "stripping would break loading".to_owned())];
+        let table = dir.path().join("embedded-libs");
+        fs::write(
+            &table,
+            "# comment\nlibyaml   || ||(?m)^did not find expected <stream-start>\n\
+             bad || || (?<unclosed\nzlib || libname=zlib1 || deflate 1\\.\n",
+        )
+        .unwrap();
+        let embedded = embedded_libraries(&table).unwrap();
+        assert_eq!(
+            embedded.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["libyaml", "zlib1"]
+        );
+        let yaml_only = [elf(yaml, &["libc.so.6"])];
+        let facts = VenvFacts {
+            elf_files: &elf_files,
+            unstripped: &unstripped,
+            embedded_libraries: &[],
+        };
+        let text = venv_overrides("demo", Path::new("/opt/venvs/demo"), &staging, &facts);
+        let site = "opt/venvs/demo/lib/python3.11/site-packages";
+        assert!(text.contains(&format!(
+            "demo: library-not-linked-against-libc [{site}/pg/_ext.so]"
+        )));
+        assert!(text.contains(&format!(
+            "demo: shared-library-lacks-prerequisites [{site}/np.libs/libblas.so]"
+        )));
+        assert!(text.contains(&format!(
+            "# stripping would break loading\ndemo: unstripped-binary-or-object [{site}/np.libs/libblas.so]"
+        )));
+        assert!(!text.contains("_ok.so"), "{text}");
+        assert!(text.contains(&format!(
+            "demo: custom-library-search-path RUNPATH /opt/placeholder [{site}/pg/_ext.so]"
+        )));
+        assert!(!text.contains("RPATH /opt/venvs/demo/lib"), "{text}");
+        let facts = VenvFacts {
+            elf_files: &yaml_only,
+            unstripped: &[],
+            embedded_libraries: &embedded,
+        };
+        let text = venv_overrides("demo", Path::new("/opt/venvs/demo"), &staging, &facts);
+        assert!(
+            text.contains(&format!(
+                "demo: embedded-library libyaml [{site}/yaml/_yaml.so]"
+            )),
+            "{text}"
+        );
+        // Every per-file override stands under a comment.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains("/_yaml.so]") {
+                assert!(lines[i - 1].starts_with("# "), "{text}");
+            }
+        }
+        assert!(
+            embedded_libraries(Path::new("/nonexistent/table"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn lintian_overrides_follow_the_install_root() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("bin")).unwrap();
+        fs::create_dir_all(dir.path().join("lib")).unwrap();
+        fs::write(
+            dir.path().join("bin/demo"),
+            "#!/opt/venvs/demo/bin/python\n",
+        )
+        .unwrap();
+        fs::write(dir.path().join("lib/mod.py"), "#!/usr/bin/env python\n").unwrap();
+        let none = VenvFacts::default();
+        let opt = venv_overrides("demo", Path::new("/opt/venvs/demo"), dir.path(), &none);
+        assert!(
+            opt.contains("demo: dir-or-file-in-opt [opt/venvs/*]\n"),
+            "{opt}"
+        );
+        assert!(
+            opt.contains(
+                "demo: unusual-interpreter /opt/venvs/demo/bin/python* [opt/venvs/demo/bin/*]\n"
+            ),
+            "{opt}"
+        );
+        let srv = venv_overrides("demo", Path::new("/srv/venvs/demo"), dir.path(), &none);
+        assert!(!srv.contains("dir-or-file-in-opt"), "{srv}");
+        assert!(
+            srv.contains("demo: script-not-executable [srv/venvs/demo/lib/*]\n"),
+            "{srv}"
+        );
+    }
+}
