@@ -21,9 +21,6 @@ use crate::debhelper::Command;
 use crate::elf::{ElfFile, ElfKind};
 use crate::interpreter::Interpreter;
 
-/// The substvar dh_rustvenv fills, used in debian/control as `Depends: ${rustvenv:Depends}`.
-pub const SUBSTVAR: &str = "rustvenv:Depends";
-
 /// The package that provides `interpreter`, as a dependency: `python3.11` for Debian's
 /// `/usr/bin/python3.11`. None when no Debian package ships the interpreter (a locally built Python):
 /// then nothing can be declared, and the caller warns.
@@ -357,6 +354,7 @@ mod tests {
             soname: soname.map(str::to_owned),
             build_id: None,
             has_debug_info: false,
+            has_symtab: true,
             patchelf_layout: false,
         }
     }

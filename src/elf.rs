@@ -49,6 +49,9 @@ pub struct ElfFile {
     pub build_id: Option<String>,
     /// Whether it has `.debug_*` sections.
     pub has_debug_info: bool,
+    /// Whether it has a symbol table (`SHT_SYMTAB`): what `file` calls "not stripped", and lintian
+    /// reports as `unstripped-binary-or-object`.
+    pub has_symtab: bool,
     /// Whether its load segments look like patchelf's rewriting (more than four `PT_LOAD`, segments
     /// added after the original ones), the layout that strip can break.
     pub patchelf_layout: bool,
@@ -191,6 +194,10 @@ pub fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, Str
             .get_at(sh.sh_name)
             .is_some_and(|name| name.starts_with(".debug_") || name.starts_with(".zdebug_"))
     });
+    let has_symtab = elf
+        .section_headers
+        .iter()
+        .any(|sh| sh.sh_type == goblin::elf::section_header::SHT_SYMTAB);
     let build_id = elf.iter_note_headers(bytes).and_then(|notes| {
         notes
             .filter_map(|n| n.ok())
@@ -217,6 +224,7 @@ pub fn parse(bytes: &[u8], executable: bool) -> std::result::Result<ElfFile, Str
         soname: elf.soname.map(str::to_owned),
         build_id,
         has_debug_info,
+        has_symtab,
         patchelf_layout,
     })
 }

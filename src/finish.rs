@@ -254,81 +254,125 @@ pub fn process(
     }
     let (elf_report, debug_symbols) =
         crate::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)?;
-    let mut unstripped: Vec<(PathBuf, String)> = state
-        .unstripped
-        .iter()
-        .filter(|(path, _)| !selected(path) && path.is_file())
-        .cloned()
-        .collect();
-    unstripped.extend(
-        elf_report
-            .skipped
-            .iter()
-            .filter(|(_, why)| {
-                matches!(
-                    why,
-                    elf::SkipReason::WouldBreakLoading(_) | elf::SkipReason::StripFailed(_)
-                )
-            })
-            .map(|(path, why)| (path.clone(), why.to_string())),
-    );
-    let regular_files: Vec<PathBuf> = crate::inventory::walk(root)
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file() && selected(e.path()))
-        .map(|e| e.into_path())
-        .collect();
-    let normalized = relocate::strip_nondeterminism(&regular_files, reporter)?;
-    let rewritten: BTreeSet<&Path> = relocated
-        .rewritten
-        .iter()
-        .chain(&elf_report.stripped)
-        .chain(&normalized)
-        .map(PathBuf::as_path)
-        .collect();
-    relocate::update_records(root, &rewritten)?;
-    if state.ship_bytecode && !regular_files.is_empty() {
-        relocate::compile_bytecode(root, &state.final_root, reporter)?;
-    }
-    crate::audit_venv(
+    let stages = AfterStripping {
         package,
-        root,
-        &relocation,
-        &state.top,
-        state.allow_leaks,
-        reporter,
-    )?;
-    let libraries = crate::library_dependencies(
-        root,
-        &state.final_root,
-        &elf_report,
-        &state.ignore_library,
-        reporter,
-    )
-    .context("working out the shared-library dependencies")?;
-    let shlibs_taken = state.flavour == Flavour::DhVirtualenv
-        && !libraries.is_empty()
-        && elf_outside(&package.tmpdir, root)?;
-    if shlibs_taken {
-        reporter.warning(format!(
-            "package {}: it has ELF files outside the venv, for which dh_shlibdeps rewrites \
-             ${{shlibs:Depends}}; the venv's library dependencies go into ${{misc:Depends}} instead",
-            package.name
-        ));
+        state,
+        selected: &selected,
+        relocation: &relocation,
+        relocated: &relocated,
+        elf_report: &elf_report,
+    };
+    match stages.run(reporter) {
+        Ok((substvars, unstripped)) => Ok(Outcome {
+            elf_report,
+            debug_symbols,
+            substvars,
+            unstripped,
+        }),
+        Err(e) => {
+            // The debug files this run wrote for the -dbgsym package go with the failure.
+            crate::remove_debug_files(&elf_report.debug_files);
+            Err(e)
+        }
     }
-    let substvars = depends::substvar_items(
-        state.flavour,
-        state.interpreter_dependency.as_deref(),
-        &libraries,
-        &state.recommends,
-        &state.suggests,
-        shlibs_taken,
-    );
-    Ok(Outcome {
-        elf_report,
-        debug_symbols,
-        substvars,
-        unstripped,
-    })
+}
+
+/// What [`process`] does once the ELF files are stripped.
+struct AfterStripping<'a> {
+    package: &'a Package,
+    state: &'a State,
+    selected: &'a dyn Fn(&Path) -> bool,
+    relocation: &'a relocate::Relocation,
+    relocated: &'a relocate::RelocationReport,
+    elf_report: &'a elf::ElfReport,
+}
+
+/// The (substvar, item) pairs and the unstripped files, of [`Outcome`].
+type SubstvarsAndUnstripped = (Vec<(String, String)>, Vec<(PathBuf, String)>);
+
+impl AfterStripping<'_> {
+    /// Archive normalization, RECORD, bytecode, the audit and the dependencies.
+    fn run(&self, reporter: &Reporter) -> Result<SubstvarsAndUnstripped> {
+        let AfterStripping {
+            package,
+            state,
+            selected,
+            relocation,
+            relocated,
+            elf_report,
+        } = *self;
+        let root = &state.staging_root;
+        let mut unstripped: Vec<(PathBuf, String)> = state
+            .unstripped
+            .iter()
+            .filter(|(path, _)| !selected(path) && path.is_file())
+            .cloned()
+            .collect();
+        unstripped.extend(
+            elf_report
+                .skipped
+                .iter()
+                .filter(|(_, why)| {
+                    matches!(
+                        why,
+                        elf::SkipReason::WouldBreakLoading(_) | elf::SkipReason::StripFailed(_)
+                    )
+                })
+                .map(|(path, why)| (path.clone(), why.to_string())),
+        );
+        let regular_files: Vec<PathBuf> = crate::inventory::walk(root)
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file() && selected(e.path()))
+            .map(|e| e.into_path())
+            .collect();
+        let normalized = relocate::strip_nondeterminism(&regular_files, reporter)?;
+        let rewritten: BTreeSet<&Path> = relocated
+            .rewritten
+            .iter()
+            .chain(&elf_report.stripped)
+            .chain(&normalized)
+            .map(PathBuf::as_path)
+            .collect();
+        relocate::update_records(root, &rewritten)?;
+        if state.ship_bytecode && !regular_files.is_empty() {
+            relocate::compile_bytecode(root, &state.final_root, reporter)?;
+        }
+        crate::audit_venv(
+            package,
+            root,
+            relocation,
+            &state.top,
+            state.allow_leaks,
+            reporter,
+        )?;
+        let libraries = crate::library_dependencies(
+            root,
+            &state.final_root,
+            elf_report,
+            &state.ignore_library,
+            reporter,
+        )
+        .context("working out the shared-library dependencies")?;
+        let shlibs_taken = state.flavour == Flavour::DhVirtualenv
+            && !libraries.is_empty()
+            && elf_outside(&package.tmpdir, root)?;
+        if shlibs_taken {
+            reporter.warning(format!(
+                "package {}: it has ELF files outside the venv, for which dh_shlibdeps rewrites \
+                 ${{shlibs:Depends}}; the venv's library dependencies go into ${{misc:Depends}} instead",
+                package.name
+            ));
+        }
+        let substvars = depends::substvar_items(
+            state.flavour,
+            state.interpreter_dependency.as_deref(),
+            &libraries,
+            &state.recommends,
+            &state.suggests,
+            shlibs_taken,
+        );
+        Ok((substvars, unstripped))
+    }
 }
 
 /// Whether the package build directory holds an ELF file outside the venv at `staging_root`.

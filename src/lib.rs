@@ -530,6 +530,19 @@ pub(crate) fn spellings(path: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// Removes debug files written for the -dbgsym package, and their directories while they are empty
+/// (the build-id directory, dbgsym-root).
+pub(crate) fn remove_debug_files(files: &[PathBuf]) {
+    for file in files {
+        let _ = fs::remove_file(file);
+        for dir in file.ancestors().skip(1).take(6) {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 /// The staging directory of a venv being built: removed again, with the directories created for it,
 /// unless [`StagingDir::keep`] is called. What was in the directory before (files dh_install or an
 /// override target put there) is moved aside while the venv is created and installed, then moved back
@@ -690,15 +703,7 @@ impl Drop for StagingDir {
             return;
         }
         let _ = fs::remove_dir_all(&self.root);
-        for file in &self.outside {
-            let _ = fs::remove_file(file);
-            // Its directories too, while they are empty (the build-id directory, dbgsym-root).
-            for dir in file.ancestors().skip(1).take(6) {
-                if fs::remove_dir(dir).is_err() {
-                    break;
-                }
-            }
-        }
+        remove_debug_files(&self.outside);
         if let Some(aside) = &self.aside {
             // The earlier content goes back as it was.
             let _ = fs::rename(aside, &self.root);

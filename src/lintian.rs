@@ -33,7 +33,8 @@ pub const EMBEDDED_LIBS: &str = "/usr/share/lintian/data/binaries/embedded-libs"
 pub struct VenvFacts<'a> {
     /// Every ELF file of the venv.
     pub elf_files: &'a [ElfFile],
-    /// ELF files left unstripped because stripping would break them, with the reason.
+    /// ELF files left unstripped because stripping would break them, with the reason; those with a
+    /// symbol table get an override.
     pub unstripped: &'a [(PathBuf, String)],
     /// Libraries lintian knows by their strings: (library name, pattern over `strings` output).
     pub embedded_libraries: &'a [(String, Regex)],
@@ -110,7 +111,12 @@ pub fn venv_overrides(
         ));
     }
     for (path, reason) in facts.unstripped {
-        if let Some(pointer) = relative(path) {
+        // `file` calls an ELF file without a symbol table stripped, whatever else it carries.
+        let has_symtab = facts
+            .elf_files
+            .iter()
+            .any(|f| f.path == *path && f.has_symtab);
+        if let Some(pointer) = relative(path).filter(|_| has_symtab) {
             text.push_str(&format!(
                 "# {reason}\n{package}: unstripped-binary-or-object [{pointer}]\n"
             ));
@@ -346,6 +352,7 @@ mod tests {
             soname: None,
             build_id: None,
             has_debug_info: false,
+            has_symtab: true,
             patchelf_layout: false,
         }
     }
@@ -426,12 +433,21 @@ mod tests {
             ("RUNPATH", "/opt/placeholder".to_owned()),
             ("RPATH", "/opt/venvs/demo/lib".to_owned()),
         ];
+        let mut stripped_by_its_wheel = elf(site.join("np.libs/libgfortran.so"), &["libc.so.6"]);
+        stripped_by_its_wheel.has_symtab = false;
         let elf_files = [
             with_runpath,
             elf(bare.clone(), &[]),
             elf(linked, &["libc.so.6"]),
+            stripped_by_its_wheel,
         ];
-        let unstripped = [(bare.clone(), "stripping would break loading".to_owned())];
+        let unstripped = [
+            (bare.clone(), "stripping would break loading".to_owned()),
+            (
+                site.join("np.libs/libgfortran.so"),
+                "stripping would break loading".to_owned(),
+            ),
+        ];
         let table = dir.path().join("embedded-libs");
         fs::write(
             &table,
@@ -462,6 +478,7 @@ mod tests {
             "# stripping would break loading\ndemo: unstripped-binary-or-object [{site}/np.libs/libblas.so]"
         )));
         assert!(!text.contains("_ok.so"), "{text}");
+        assert!(!text.contains("libgfortran"), "{text}");
         assert!(text.contains(&format!(
             "demo: custom-library-search-path RUNPATH /opt/placeholder [{site}/pg/_ext.so]"
         )));

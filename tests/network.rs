@@ -42,6 +42,13 @@ fn numpy_black_psycopg2_and_pyyaml_are_packaged_work_and_lintian_is_silent() {
     );
     write("debian/source/format", "3.0 (native)\n");
     write(
+        "debian/copyright",
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
+         Files: *\nCopyright: 2026 dh-rustvenv developers\nLicense: Expat\n\n\
+         License: Expat\n Permission is hereby granted, free of charge, to any person obtaining a copy\n \
+         of this software, to deal in the Software without restriction.\n",
+    );
+    write(
         "debian/changelog",
         "rvreal (1.0) unstable; urgency=medium\n\n  * Test.\n\n -- dh-rustvenv tests <tests@example.org>  Sat, 21 Nov 2026 00:00:00 +0000\n",
     );

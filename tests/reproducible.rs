@@ -204,6 +204,13 @@ fn a_file_naming_the_staging_path_fails_the_build_unless_allowed() {
     );
     assert!(stderr.contains("--allow-leaks"), "{stderr}");
     assert!(!staging.exists(), "the failed build left its venv");
+    assert!(
+        !source
+            .dir
+            .join("debian/.debhelper/rvleak/dbgsym-root")
+            .exists(),
+        "the failed build left debug files for the -dbgsym package"
+    );
 
     source.rules(&format!(
         "override_dh_rustvenv:\n\tdh_rustvenv --allow-leaks {}\n",
