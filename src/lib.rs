@@ -568,8 +568,9 @@ impl StagingDir {
                     .with_context(|| format!("removing the earlier venv {}", root.display()))?;
             } else if !root.is_dir() || root.is_symlink() {
                 bail!(
-                    "{} is in the way of the venv: it is not a directory; remove it, or choose another \
-                     place with --install-suffix",
+                    "{} is in the way of the venv: it is not a directory (a file or a symlink put there \
+                     before dh_rustvenv ran, by dh_install, dh_link or an override target); install it \
+                     elsewhere, or choose another place for the venv with --install-suffix",
                     root.display()
                 );
             } else {
