@@ -358,13 +358,37 @@ fn migrate_legacy_portal(dir: &Path) {
     );
 }
 
-/// Keeps dh-rustvenv and the drop-in installed while it lives.
-struct InstalledTools;
+/// Keeps dh-rustvenv and the drop-in installed while it lives; then purges those of them that were
+/// not installed before (a dh-rustvenv installed by scripts/example stays, at this build's version).
+struct InstalledTools {
+    installed_before: Vec<&'static str>,
+}
+
+impl InstalledTools {
+    const PACKAGES: [&'static str; 2] = ["dh-rustvenv-virtualenv", "dh-rustvenv"];
+
+    fn install(debs: &[std::path::PathBuf]) -> InstalledTools {
+        let installed_before = InstalledTools::PACKAGES
+            .into_iter()
+            .filter(|p| {
+                let status =
+                    run_unchecked(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]));
+                String::from_utf8_lossy(&status.stdout).contains("ok installed")
+            })
+            .collect();
+        let tools = InstalledTools { installed_before };
+        run(Command::new("dpkg").arg("-i").args(debs));
+        tools
+    }
+}
 
 impl Drop for InstalledTools {
     fn drop(&mut self) {
-        purge_if_installed("dh-rustvenv-virtualenv");
-        purge_if_installed("dh-rustvenv");
+        for package in InstalledTools::PACKAGES {
+            if !self.installed_before.contains(&package) {
+                purge_if_installed(package);
+            }
+        }
     }
 }
 
@@ -474,8 +498,7 @@ fn dh_virtualenv_packages_build_unedited_with_the_drop_in_and_once_migrated() {
     let tools = common::build_tool_packages(&tmp.path().join("tools"));
     let _lock = dpkg_lock();
     purge_if_installed("dh-virtualenv");
-    let _installed = InstalledTools;
-    run(Command::new("dpkg").arg("-i").args(&tools));
+    let _installed = InstalledTools::install(&tools);
 
     let mut report = Vec::new();
     for migrated in [false, true] {

@@ -77,6 +77,9 @@ fn sbuild_builds_debian_example_offline() {
             "--no-run-lintian",
             "--no-run-autopkgtest",
             "--no-run-piuparts",
+            // The copy is pristine, and the host need not have the add-on that `debian/rules clean`
+            // would load.
+            "--no-clean-source",
         ])
         .arg(format!("--extra-package={}", tool.display()))
         .arg(".")
