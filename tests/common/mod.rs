@@ -339,8 +339,9 @@ pub fn build_copy(source: &Path, parent: &Path, name: &str) -> Vec<(String, Path
 }
 
 /// Builds dh-rustvenv's own binary packages from a copy of this repository in `dir`, with
-/// dpkg-buildpackage (without its tests, and with cargo's target directory kept under cargo's own, so
-/// that a second build is quick); returns the .debs of dh-rustvenv and dh-rustvenv-virtualenv.
+/// dpkg-buildpackage (without its tests, unoptimized, and with cargo's target directory kept under
+/// cargo's own, so that a second build is quick); returns the .debs of dh-rustvenv and
+/// dh-rustvenv-virtualenv.
 pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
     let copy = dir.join("dh-rustvenv");
     fs::create_dir_all(&copy).unwrap();
@@ -351,7 +352,7 @@ pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
         .arg(&copy));
     run(Command::new("dpkg-buildpackage")
         .args(["-us", "-uc", "-b"])
-        .env("DEB_BUILD_OPTIONS", "nocheck")
+        .env("DEB_BUILD_OPTIONS", "nocheck noopt")
         .env(
             "CARGO_TARGET_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-build"),
