@@ -26,6 +26,12 @@ use crate::inventory::Snapshot;
 use crate::options::Options;
 use crate::{Flavour, depends, elf, lintian, relocate};
 
+/// A substvar and one item of its value: (`misc:Depends`, `python3.11`).
+pub type SubstvarItem = (String, String);
+
+/// An ELF file left unstripped because stripping would break it, and why.
+pub type Unstripped = (PathBuf, String);
+
 /// What the late stage needs to know of the run that built a venv.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
@@ -53,10 +59,10 @@ pub struct State {
     pub suggests: Vec<String>,
     /// The (substvar, item) pairs written to `debian/<package>.substvars`, so that a later run can
     /// take them back before it writes its own.
-    pub substvars: Vec<(String, String)>,
+    pub substvars: Vec<SubstvarItem>,
     /// ELF files left unstripped because stripping would break them, and why (for their lintian
     /// overrides).
-    pub unstripped: Vec<(PathBuf, String)>,
+    pub unstripped: Vec<Unstripped>,
 }
 
 fn hex_path(path: &Path) -> String {
@@ -223,9 +229,9 @@ pub struct Outcome {
     /// Where debug information went, when it goes to a -dbgsym package.
     pub debug_symbols: Option<elf::DebugSymbols>,
     /// The (substvar, item) pairs the package needs.
-    pub substvars: Vec<(String, String)>,
+    pub substvars: Vec<SubstvarItem>,
     /// The ELF files left unstripped because stripping would break them, earlier runs' included.
-    pub unstripped: Vec<(PathBuf, String)>,
+    pub unstripped: Vec<Unstripped>,
 }
 
 /// Runs the stages after installation on the venv of `state`: relocation, stripping, archive
@@ -254,55 +260,10 @@ pub fn process(
     }
     let (elf_report, debug_symbols) =
         crate::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)?;
-    let stages = AfterStripping {
-        package,
-        state,
-        selected: &selected,
-        relocation: &relocation,
-        relocated: &relocated,
-        elf_report: &elf_report,
-    };
-    match stages.run(reporter) {
-        Ok((substvars, unstripped)) => Ok(Outcome {
-            elf_report,
-            debug_symbols,
-            substvars,
-            unstripped,
-        }),
-        Err(e) => {
-            // The debug files this run wrote for the -dbgsym package go with the failure.
-            crate::remove_debug_files(&elf_report.debug_files);
-            Err(e)
-        }
-    }
-}
-
-/// What [`process`] does once the ELF files are stripped.
-struct AfterStripping<'a> {
-    package: &'a Package,
-    state: &'a State,
-    selected: &'a dyn Fn(&Path) -> bool,
-    relocation: &'a relocate::Relocation,
-    relocated: &'a relocate::RelocationReport,
-    elf_report: &'a elf::ElfReport,
-}
-
-/// The (substvar, item) pairs and the unstripped files, of [`Outcome`].
-type SubstvarsAndUnstripped = (Vec<(String, String)>, Vec<(PathBuf, String)>);
-
-impl AfterStripping<'_> {
-    /// Archive normalization, RECORD, bytecode, the audit and the dependencies.
-    fn run(&self, reporter: &Reporter) -> Result<SubstvarsAndUnstripped> {
-        let AfterStripping {
-            package,
-            state,
-            selected,
-            relocation,
-            relocated,
-            elf_report,
-        } = *self;
-        let root = &state.staging_root;
-        let mut unstripped: Vec<(PathBuf, String)> = state
+    // Archive normalization, RECORD, bytecode, the audit and the dependencies; when one fails, the
+    // debug files this run wrote for the -dbgsym package go with the failure.
+    let after_stripping = || -> Result<(Vec<SubstvarItem>, Vec<Unstripped>)> {
+        let mut unstripped: Vec<Unstripped> = state
             .unstripped
             .iter()
             .filter(|(path, _)| !selected(path) && path.is_file())
@@ -340,7 +301,7 @@ impl AfterStripping<'_> {
         crate::audit_venv(
             package,
             root,
-            relocation,
+            &relocation,
             &state.top,
             state.allow_leaks,
             reporter,
@@ -348,18 +309,19 @@ impl AfterStripping<'_> {
         let libraries = crate::library_dependencies(
             root,
             &state.final_root,
-            elf_report,
+            &elf_report,
             &state.ignore_library,
             reporter,
         )
         .context("working out the shared-library dependencies")?;
         let shlibs_taken = state.flavour == Flavour::DhVirtualenv
             && !libraries.is_empty()
-            && elf_outside(&package.tmpdir, root)?;
+            && elf_outside(&state.top.join(&package.tmpdir), root)?;
         if shlibs_taken {
             reporter.warning(format!(
                 "package {}: it has ELF files outside the venv, for which dh_shlibdeps rewrites \
-                 ${{shlibs:Depends}}; the venv's library dependencies go into ${{misc:Depends}} instead",
+                 ${{shlibs:Depends}}; the venv's library dependencies go into ${{misc:Depends}} \
+                 instead",
                 package.name
             ));
         }
@@ -372,16 +334,26 @@ impl AfterStripping<'_> {
             shlibs_taken,
         );
         Ok((substvars, unstripped))
+    };
+    match after_stripping() {
+        Ok((substvars, unstripped)) => Ok(Outcome {
+            elf_report,
+            debug_symbols,
+            substvars,
+            unstripped,
+        }),
+        Err(e) => {
+            crate::remove_debug_files(&elf_report.debug_files);
+            Err(e)
+        }
     }
 }
 
-/// Whether the package build directory holds an ELF file outside the venv at `staging_root`.
+/// Whether the package build directory `tmpdir` (absolute) holds an ELF file outside the venv at
+/// `staging_root`.
 fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
     use std::io::Read;
-    let tmpdir = std::env::current_dir()
-        .context("finding the current directory")?
-        .join(tmpdir);
-    for entry in crate::inventory::walk(&tmpdir).filter_entry(|e| e.path() != staging_root) {
+    for entry in crate::inventory::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
         let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
         if !entry.file_type().is_file() {
             continue;
@@ -458,7 +430,7 @@ pub fn finish_package(
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<()> {
-    let work_dir = Path::new("debian/.debhelper/rustvenv").join(&package.name);
+    let work_dir = Path::new(crate::WORK_DIR).join(&package.name);
     let (state_file, snapshot_file) = state_files(&work_dir);
     let text = match fs::read_to_string(&state_file) {
         Ok(text) => text,

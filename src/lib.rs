@@ -36,6 +36,9 @@ use options::Options;
 /// The directory venvs are installed under when `DH_RUSTVENV_INSTALL_ROOT` is not set.
 pub const DEFAULT_INSTALL_ROOT: &str = "/opt/venvs";
 
+/// dh_rustvenv's work directory, relative to the top of the source package; dh_clean removes it.
+pub const WORK_DIR: &str = "debian/.debhelper/rustvenv";
+
 /// Which front door a run came through: it decides the defaults and where dependencies are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -159,7 +162,7 @@ impl Layout {
             source_dir,
             staging_root: normalize(&top.join(&package.tmpdir).join(relative_final)),
             final_root,
-            work_dir: top.join("debian/.debhelper/rustvenv"),
+            work_dir: top.join(WORK_DIR),
         })
     }
 }

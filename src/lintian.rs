@@ -180,10 +180,14 @@ fn prerequisites_tag(file: &ElfFile) -> Option<(&'static str, &'static str)> {
         ));
     }
     let libc = file.needed.iter().any(|n| n.starts_with("libc.so."));
-    let named_libc = file
-        .path
-        .to_str()
-        .is_some_and(|p| Regex::new(r"/libc\b").is_ok_and(|r| r.is_match(p.as_bytes())));
+    // lintian's `m{/libc\b}`: a component starting with "libc" and no further word character.
+    let path = file.path.as_os_str().as_encoded_bytes();
+    let named_libc = path.windows(5).enumerate().any(|(at, w)| {
+        w == b"/libc"
+            && path
+                .get(at + 5)
+                .is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+    });
     (!libc && !named_libc).then_some((
         "library-not-linked-against-libc",
         "A module of a wheel linked --as-needed: it calls no libc function itself, and the \
