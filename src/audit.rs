@@ -1,9 +1,12 @@
 //! The last gate: nothing in the venv may name the build tree.
 //!
 //! Takes the relocated venv at `staging_root` and the paths that must not appear in it (the staging
-//! path and the top of the source package, in every spelling) and scans every file, text or binary, and
-//! every symlink target. It returns the [`Leak`]s it finds, in walk order, and writes nothing; the
-//! caller fails the build on any leak unless told to allow them.
+//! path and the top of the source package, in every spelling) and scans files, text or binary, and
+//! symlink targets for them. It returns the [`Leak`]s it finds, in the order it was given the files,
+//! and writes nothing; the caller fails the build on any leak unless told to allow them. During a
+//! build, relocation reads every file once and audits it with [`leak_in`] as it leaves it; only the
+//! files changed after that (stripped, normalized, RECORDs, compiled bytecode) are read again, by
+//! [`scan_files`].
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,31 +37,62 @@ pub fn scan(staging_root: &Path, forbidden: &PathMatcher, final_root: &[u8]) -> 
     if forbidden.is_empty() {
         return Ok(Vec::new());
     }
-    let mut leaks = Vec::new();
+    let mut entries = Vec::new();
     for entry in walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        let path = entry.path();
-        let content = if entry.file_type().is_symlink() {
-            fs::read_link(path)
-                .with_context(|| format!("reading the symlink {}", path.display()))?
-                .into_os_string()
-                .into_encoded_bytes()
-        } else if entry.file_type().is_file() {
-            fs::read(path).with_context(|| format!("reading {}", path.display()))?
-        } else {
-            continue;
-        };
-        if let Some(leak) = first_leak(&content, forbidden, final_root) {
-            leaks.push(Leak {
-                file: path.to_path_buf(),
-                ..leak
-            });
+        if entry.file_type().is_symlink() || entry.file_type().is_file() {
+            entries.push(entry.into_path());
         }
+    }
+    scan_files(&entries, forbidden, final_root)
+}
+
+/// [`scan`] for the given files and symlinks only, both cores at once; entries that no longer exist
+/// are skipped. The leaks keep the order of `paths`.
+///
+/// # Errors
+/// When an entry cannot be read; the message names it.
+pub fn scan_files(
+    paths: &[PathBuf],
+    forbidden: &PathMatcher,
+    final_root: &[u8],
+) -> Result<Vec<Leak>> {
+    use rayon::prelude::*;
+    if forbidden.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<Result<Option<Leak>>> = paths
+        .par_iter()
+        .map(|path| {
+            let Ok(metadata) = fs::symlink_metadata(path) else {
+                return Ok(None);
+            };
+            let content = if metadata.file_type().is_symlink() {
+                fs::read_link(path)
+                    .with_context(|| format!("reading the symlink {}", path.display()))?
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if metadata.is_file() {
+                fs::read(path).with_context(|| format!("reading {}", path.display()))?
+            } else {
+                return Ok(None);
+            };
+            Ok(leak_in(&content, forbidden, final_root).map(|leak| Leak {
+                file: path.clone(),
+                ..leak
+            }))
+        })
+        .collect();
+    let mut leaks = Vec::new();
+    for leak in found {
+        leaks.extend(leak?);
     }
     Ok(leaks)
 }
 
-fn first_leak(content: &[u8], forbidden: &PathMatcher, final_root: &[u8]) -> Option<Leak> {
+/// The first occurrence of a `forbidden` path in `content` that is not the start of `final_root`, as
+/// a [`Leak`] whose `file` is empty (the caller knows which file it read); None when there is none.
+pub fn leak_in(content: &[u8], forbidden: &PathMatcher, final_root: &[u8]) -> Option<Leak> {
     let mut at = 0;
     let found = loop {
         let found = forbidden.find_from(content, at)?;

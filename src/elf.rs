@@ -128,10 +128,13 @@ pub fn scan(staging_root: &Path) -> Result<ElfReport> {
             continue;
         }
         let path = entry.path();
-        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        if !bytes.starts_with(b"\x7fELF") {
+        // Only ELF files are read whole; of the others, the four bytes of the magic number.
+        let mut magic = [0u8; 4];
+        let opened = fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        if std::io::Read::read_exact(&mut &opened, &mut magic).is_err() || magic != *b"\x7fELF" {
             continue;
         }
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let executable = entry.metadata().map(|m| is_executable(&m)).unwrap_or(false);
         match parse(&bytes, executable) {
             Ok(file) => report.files.push(ElfFile {
@@ -300,20 +303,26 @@ pub fn strip(
     debug_symbols: Option<&DebugSymbols>,
     reporter: &Reporter,
 ) -> Result<()> {
-    for file in report.files.clone() {
+    // Each file is stripped into a copy by its own strip run, both cores at once. Files with the same
+    // build-id share one debug file, so they are taken in turn, in one group. The results are then
+    // taken in the files' order, so that the report does not depend on which run ended first.
+    use rayon::prelude::*;
+    let mut groups: Vec<Vec<(usize, &ElfFile)>> = Vec::new();
+    for (index, file) in report.files.iter().enumerate() {
+        let same_build_id = file.build_id.as_ref().and_then(|id| {
+            groups
+                .iter_mut()
+                .find(|g| g[0].1.build_id.as_ref() == Some(id))
+        });
+        match same_build_id {
+            Some(group) => group.push((index, file)),
+            None => groups.push(vec![(index, file)]),
+        }
+    }
+    let strip_file = |file: &ElfFile| {
         let options: &[&str] = match file.kind {
-            _ if no_strip => {
-                report
-                    .skipped
-                    .push((file.path.clone(), SkipReason::NoStrip));
-                continue;
-            }
-            ElfKind::Other => {
-                report
-                    .skipped
-                    .push((file.path.clone(), SkipReason::NotStrippable));
-                continue;
-            }
+            _ if no_strip => return None,
+            ElfKind::Other => return None,
             ElfKind::SharedObject => &[
                 "--remove-section=.comment",
                 "--remove-section=.note",
@@ -324,9 +333,35 @@ pub fn strip(
         let mut copy = file.path.clone().into_os_string();
         copy.push(".dh-rustvenv-strip");
         let copy = PathBuf::from(copy);
-        let outcome = strip_one(&file, &copy, options, debug_symbols, reporter);
+        let outcome = strip_one(file, &copy, options, debug_symbols, reporter);
+        Some((file.clone(), copy, outcome))
+    };
+    let mut outcomes: Vec<(usize, StripResult)> = groups
+        .par_iter()
+        .flat_map_iter(|group| {
+            group
+                .iter()
+                .filter_map(|(index, file)| strip_file(file).map(|outcome| (*index, outcome)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes = outcomes.into_iter().map(|(_, outcome)| outcome);
+    for file in &report.files {
+        if no_strip {
+            report
+                .skipped
+                .push((file.path.clone(), SkipReason::NoStrip));
+        } else if file.kind == ElfKind::Other {
+            report
+                .skipped
+                .push((file.path.clone(), SkipReason::NotStrippable));
+        }
+    }
+    let mut failure = None;
+    for (file, copy, outcome) in outcomes {
         match outcome {
-            Ok(StripOutcome::Stripped(debug)) => {
+            Ok(StripOutcome::Stripped(debug)) if failure.is_none() => {
                 fs::rename(&copy, &file.path).with_context(|| {
                     format!("renaming {} to {}", copy.display(), file.path.display())
                 })?;
@@ -336,18 +371,30 @@ pub fn strip(
                     report.debug_files.extend(written);
                 }
             }
+            Ok(StripOutcome::Stripped(debug)) => {
+                let _ = fs::remove_file(&copy);
+                if let Some((_, Some(written))) = debug {
+                    crate::remove_debug_files(std::slice::from_ref(&written));
+                }
+            }
             Ok(StripOutcome::Kept(reason)) => {
                 let _ = fs::remove_file(&copy);
                 report.skipped.push((file.path.clone(), reason));
             }
             Err(e) => {
                 let _ = fs::remove_file(&copy);
-                return Err(e);
+                failure.get_or_insert(e);
             }
         }
     }
-    Ok(())
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
+
+/// One strip run: the file, its stripped copy, and how it went.
+type StripResult = (ElfFile, PathBuf, Result<StripOutcome>);
 
 enum StripOutcome {
     /// The copy is good; the build-id of its debug file, and the file when this run wrote it.

@@ -253,13 +253,19 @@ pub fn process(
         crate::spellings(root),
         state.final_root.as_os_str().as_encoded_bytes().to_vec(),
     )?;
-    let relocated =
-        relocate::relocate(root, &relocation, &selected).context("relocating the venv")?;
+    let name = package.name.as_str();
+    let forbidden = crate::forbidden_paths(&relocation, &state.top)?;
+    let relocated = reporter
+        .timed(name, "relocate", || {
+            relocate::relocate(root, &relocation, &selected, &forbidden)
+        })
+        .context("relocating the venv")?;
     for file in &relocated.rewritten {
         reporter.verbose_print(format!("# relocated {}", file.display()));
     }
-    let (elf_report, debug_symbols) =
-        crate::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)?;
+    let (elf_report, debug_symbols) = reporter.timed(name, "elf", || {
+        crate::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)
+    })?;
     // Archive normalization, RECORD, bytecode, the audit and the dependencies; when one fails, the
     // debug files this run wrote for the -dbgsym package go with the failure.
     let after_stripping = || -> Result<(Vec<SubstvarItem>, Vec<Unstripped>)> {
@@ -281,12 +287,9 @@ pub fn process(
                 })
                 .map(|(path, why)| (path.clone(), why.to_string())),
         );
-        let regular_files: Vec<PathBuf> = crate::inventory::walk(root)
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file() && selected(e.path()))
-            .map(|e| e.into_path())
-            .collect();
-        let normalized = relocate::strip_nondeterminism(&regular_files, reporter)?;
+        let normalized = reporter.timed(name, "normalize", || {
+            relocate::strip_nondeterminism(&relocated.archive_candidates, reporter)
+        })?;
         let rewritten: BTreeSet<&Path> = relocated
             .rewritten
             .iter()
@@ -294,26 +297,52 @@ pub fn process(
             .chain(&normalized)
             .map(PathBuf::as_path)
             .collect();
-        relocate::update_records(root, &rewritten)?;
-        if state.ship_bytecode && !regular_files.is_empty() {
-            relocate::compile_bytecode(root, &state.final_root, reporter)?;
+        let records = reporter.timed(name, "record", || {
+            relocate::update_records(root, &rewritten)
+        })?;
+        // What changed after relocation read it is read again by the audit: stripped files,
+        // normalized archives, RECORDs, and the bytecode --ship-bytecode compiles.
+        let mut reread: BTreeSet<PathBuf> = elf_report
+            .stripped
+            .iter()
+            .chain(&normalized)
+            .chain(&records)
+            .cloned()
+            .collect();
+        if state.ship_bytecode && relocated.regular_files > 0 {
+            reporter.timed(name, "bytecode", || {
+                relocate::compile_bytecode(root, &state.final_root, reporter)
+            })?;
+            reread.extend(
+                crate::inventory::walk(root)
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_type().is_file())
+                    .map(|e| e.into_path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "pyc")),
+            );
         }
-        crate::audit_venv(
-            package,
-            root,
-            &relocation,
-            &state.top,
-            state.allow_leaks,
-            reporter,
-        )?;
-        let libraries = crate::library_dependencies(
-            root,
-            &state.final_root,
-            &elf_report,
-            &state.ignore_library,
-            reporter,
-        )
-        .context("working out the shared-library dependencies")?;
+        reporter.timed(name, "audit", || {
+            crate::audit_venv(
+                package,
+                root,
+                (&forbidden, &relocation.final_root),
+                &relocated.leaks,
+                &reread,
+                state.allow_leaks,
+                reporter,
+            )
+        })?;
+        let libraries = reporter
+            .timed(name, "depends", || {
+                crate::library_dependencies(
+                    root,
+                    &state.final_root,
+                    &elf_report,
+                    &state.ignore_library,
+                    reporter,
+                )
+            })
+            .context("working out the shared-library dependencies")?;
         let shlibs_taken = state.flavour == Flavour::DhVirtualenv
             && !libraries.is_empty()
             && elf_outside(&state.top.join(&package.tmpdir), root)?;
@@ -462,7 +491,9 @@ pub fn finish_package(
             .with_context(|| format!("reading {}", snapshot_file.display()))?,
     )
     .with_context(|| format!("reading {}", snapshot_file.display()))?;
-    let now = Snapshot::take(&state.staging_root)?;
+    let now = reporter.timed(&package.name, "snapshot", || {
+        Snapshot::take(&state.staging_root)
+    })?;
     let changed: BTreeSet<PathBuf> = now
         .added_or_changed(&earlier, &state.staging_root)
         .into_iter()
@@ -475,16 +506,41 @@ pub fn finish_package(
                 .display()
         ));
     }
+    let settings = (
+        state.allow_leaks,
+        state.no_strip,
+        state.ignore_library.clone(),
+    );
     state.allow_leaks |= options.venv.allow_leaks;
     state.no_strip |= no_strip(env, options.venv.no_strip, reporter)?;
-    state
-        .ignore_library
-        .extend(options.venv.ignore_library.iter().cloned());
+    for library in &options.venv.ignore_library {
+        if !state.ignore_library.contains(library) {
+            state.ignore_library.push(library.clone());
+        }
+    }
     if reporter.no_act {
         return Ok(());
     }
+    if now == earlier
+        && settings
+            == (
+                state.allow_leaks,
+                state.no_strip,
+                state.ignore_library.clone(),
+            )
+    {
+        // Nothing added, changed or removed, and no option that changes the outcome: what
+        // dh_rustvenv wrote stands.
+        reporter.verbose_print(format!(
+            "# {}: the venv is as dh_rustvenv left it; nothing to finish",
+            package.name
+        ));
+        return Ok(());
+    }
     let outcome = process(package, &state, Some(&changed), env, reporter)?;
-    write_outputs(package, state, &outcome, &work_dir, reporter).map(drop)
+    reporter.timed(&package.name, "outputs", || {
+        write_outputs(package, state, &outcome, &work_dir, reporter).map(drop)
+    })
 }
 
 #[cfg(test)]

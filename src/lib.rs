@@ -194,7 +194,7 @@ fn prepare(
     let top = std::env::current_dir().context("finding the current directory")?;
     let layout = Layout::new(package, options, env, &top, flavour)?;
     let interpreter = interpreter::probe(&options.venv.python)?;
-    let plan = install::plan(&layout, &options.venv, &interpreter, env)?;
+    let plan = install::plan(&layout, &options.venv, &interpreter, env, flavour)?;
     Ok((layout, interpreter, plan))
 }
 
@@ -262,7 +262,9 @@ pub fn build_package(
 
     // Every output, and only then is the venv kept.
     reporter.interrupts.check()?;
-    let overrides = finish::write_outputs(package, state, &outcome, &package_work_dir, reporter)?;
+    let overrides = reporter.timed(&package.name, "outputs", || {
+        finish::write_outputs(package, state, &outcome, &package_work_dir, reporter)
+    })?;
     if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
         let user_overrides = user_overrides.display();
         reporter.warning(format!(
@@ -394,17 +396,16 @@ pub(crate) fn strip_elf_files(
     Ok((report, debug_symbols))
 }
 
-/// The audit stage: fails when a file of the venv still names the staging path or the source package's
-/// directory, unless leaks are allowed (then it warns).
-pub(crate) fn audit_venv(
-    package: &Package,
-    staging_root: &Path,
+/// The paths no file of the venv may name: the staging path and the top of the source package in
+/// every spelling, and the temporary directories pip builds in ([`temporary_build_paths`]).
+///
+/// # Errors
+/// When they cannot be made into a pattern.
+pub(crate) fn forbidden_paths(
     relocation: &relocate::Relocation,
     top: &Path,
-    allow_leaks: bool,
-    reporter: &Reporter,
-) -> Result<()> {
-    let forbidden = pathmatch::PathMatcher::with_prefixes(
+) -> Result<pathmatch::PathMatcher> {
+    pathmatch::PathMatcher::with_prefixes(
         relocation
             .staging
             .paths()
@@ -412,12 +413,34 @@ pub(crate) fn audit_venv(
             .cloned()
             .chain(spellings(top)),
         temporary_build_paths(),
-    )?;
+    )
+}
+
+/// The audit stage: fails when a file of the venv still names the staging path or the source package's
+/// directory, unless leaks are allowed (then it warns). `leaks` are what relocation found as it read
+/// each file; the files changed since (`reread`) are read again, and what they hold replaces that.
+pub(crate) fn audit_venv(
+    package: &Package,
+    staging_root: &Path,
+    (forbidden, final_root): (&pathmatch::PathMatcher, &[u8]),
+    leaks: &[audit::Leak],
+    reread: &std::collections::BTreeSet<PathBuf>,
+    allow_leaks: bool,
+    reporter: &Reporter,
+) -> Result<()> {
     let started = std::time::Instant::now();
-    let leaks = audit::scan(staging_root, &forbidden, &relocation.final_root)?;
+    let again: Vec<PathBuf> = reread.iter().cloned().collect();
+    let mut leaks: Vec<audit::Leak> = leaks
+        .iter()
+        .filter(|l| !reread.contains(&l.file))
+        .cloned()
+        .collect();
+    leaks.extend(audit::scan_files(&again, forbidden, final_root)?);
+    leaks.sort_by(|a, b| a.file.cmp(&b.file));
     reporter.verbose_print(format!(
-        "# audit: {} leak(s) in {} ms",
+        "# audit: {} leak(s), {} file(s) read again, in {} ms",
         leaks.len(),
+        again.len(),
         started.elapsed().as_millis()
     ));
     if leaks.is_empty() {

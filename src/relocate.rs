@@ -59,6 +59,14 @@ pub struct RelocationReport {
     pub direct_urls_removed: Vec<PathBuf>,
     /// Executable files that are neither ELF nor script, whose execute bits were removed.
     pub made_not_executable: Vec<PathBuf>,
+    /// The regular files File::StripNondeterminism may have a normalizer for ([`archive_candidate`]),
+    /// for [`strip_nondeterminism`].
+    pub archive_candidates: Vec<PathBuf>,
+    /// How many regular files were selected (and read).
+    pub regular_files: usize,
+    /// The audit of the entries as relocation left them ([`crate::audit::leak_in`]): the selected
+    /// files and symlinks that still name a forbidden path, in walk order.
+    pub leaks: Vec<crate::audit::Leak>,
 }
 
 /// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
@@ -74,63 +82,139 @@ pub const MAX_SHEBANG: usize = 127;
 pub fn relocate(
     staging_root: &Path,
     relocation: &Relocation,
-    selected: &dyn Fn(&Path) -> bool,
+    selected: &(dyn Fn(&Path) -> bool + Sync),
+    forbidden: &PathMatcher,
 ) -> Result<RelocationReport> {
-    let mut report = RelocationReport::default();
+    use rayon::prelude::*;
+    let mut entries = Vec::new();
     for entry in walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        let path = entry.path();
-        let file_type = entry.file_type();
-        if !file_type.is_dir() && !selected(path) {
-            continue;
+        if !entry.file_type().is_dir() && selected(entry.path()) {
+            entries.push(entry);
         }
-        if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
-            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-            report.bytecode_removed += 1;
-        } else if file_type.is_symlink() {
-            if relink(path, staging_root, relocation)? {
-                report.relinked.push(path.to_path_buf());
-            }
-        } else if file_type.is_file() {
-            if path.file_name().is_some_and(|n| n == "direct_url.json")
-                && is_local_direct_url(path)?
-            {
-                fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-                report.direct_urls_removed.push(path.to_path_buf());
-                continue;
-            }
-            let content = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let mut new = if is_text(&content) {
-                rewrite_text(&content, relocation)
-            } else {
-                None
-            };
-            let mode = entry
-                .metadata()
-                .with_context(|| format!("reading {}", path.display()))?
-                .permissions()
-                .mode();
-            if mode & 0o111 != 0 && !content.starts_with(b"\x7fELF") {
-                let current = new.as_deref().unwrap_or(&content);
-                if current.starts_with(b"#!") {
-                    if let Some(fixed) = venv_shebang(current, &relocation.final_root) {
-                        new = Some(fixed);
-                    }
-                } else {
-                    // Neither ELF nor script: nothing can run it (lintian's executable-not-elf-or-script).
-                    fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o111))
-                        .with_context(|| format!("changing the mode of {}", path.display()))?;
-                    report.made_not_executable.push(path.to_path_buf());
-                }
-            }
-            if let Some(new) = new {
-                replace_file(path, &new)?;
-                report.rewritten.push(path.to_path_buf());
-            }
+    }
+    // Each entry is read once and rewritten on its own, both cores at once; the outcomes are taken
+    // in walk order.
+    let outcomes: Vec<Result<Outcome>> = entries
+        .par_iter()
+        .map(|entry| relocate_entry(entry, staging_root, relocation, forbidden))
+        .collect();
+    let mut report = RelocationReport::default();
+    for (entry, outcome) in entries.iter().zip(outcomes) {
+        let path = entry.path().to_path_buf();
+        let outcome = outcome?;
+        if outcome.read {
+            report.regular_files += 1;
+        }
+        if outcome.archive_candidate {
+            report.archive_candidates.push(path.clone());
+        }
+        match outcome.change {
+            Change::None => {}
+            Change::BytecodeRemoved => report.bytecode_removed += 1,
+            Change::Relinked => report.relinked.push(path.clone()),
+            Change::DirectUrlRemoved => report.direct_urls_removed.push(path.clone()),
+            Change::Rewritten => report.rewritten.push(path.clone()),
+        }
+        if let Some(leak) = outcome.leak {
+            report.leaks.push(crate::audit::Leak {
+                file: path.clone(),
+                ..leak
+            });
+        }
+        if outcome.made_not_executable {
+            report.made_not_executable.push(path);
         }
     }
     remove_empty_bytecode_dirs(staging_root)?;
     Ok(report)
+}
+
+/// What relocation did to one entry.
+struct Outcome {
+    change: Change,
+    /// Whether the entry is a regular file that was read.
+    read: bool,
+    archive_candidate: bool,
+    made_not_executable: bool,
+    /// What the audit finds in the entry as left.
+    leak: Option<crate::audit::Leak>,
+}
+
+enum Change {
+    None,
+    BytecodeRemoved,
+    Relinked,
+    DirectUrlRemoved,
+    Rewritten,
+}
+
+/// Relocates one entry of the venv (not a directory): see [`relocate`].
+fn relocate_entry(
+    entry: &walkdir::DirEntry,
+    staging_root: &Path,
+    relocation: &Relocation,
+    forbidden: &PathMatcher,
+) -> Result<Outcome> {
+    let path = entry.path();
+    let file_type = entry.file_type();
+    let mut outcome = Outcome {
+        change: Change::None,
+        read: false,
+        archive_candidate: false,
+        made_not_executable: false,
+        leak: None,
+    };
+    let audit = |content: &[u8]| crate::audit::leak_in(content, forbidden, &relocation.final_root);
+    if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
+        fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        outcome.change = Change::BytecodeRemoved;
+    } else if file_type.is_symlink() {
+        if relink(path, staging_root, relocation)? {
+            outcome.change = Change::Relinked;
+        }
+        let target = fs::read_link(path)
+            .with_context(|| format!("reading the symlink {}", path.display()))?;
+        outcome.leak = audit(target.as_os_str().as_bytes());
+    } else if file_type.is_file() {
+        if path.file_name().is_some_and(|n| n == "direct_url.json") && is_local_direct_url(path)? {
+            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+            outcome.change = Change::DirectUrlRemoved;
+            return Ok(outcome);
+        }
+        let content = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        outcome.read = true;
+        outcome.archive_candidate = archive_candidate(path, &content);
+        let mut new = if is_text(&content) {
+            rewrite_text(&content, relocation)
+        } else {
+            None
+        };
+        let mode = entry
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o111 != 0 && !content.starts_with(b"\x7fELF") {
+            let current = new.as_deref().unwrap_or(&content);
+            if current.starts_with(b"#!") {
+                if let Some(fixed) = venv_shebang(current, &relocation.final_root) {
+                    new = Some(fixed);
+                }
+            } else {
+                // Neither ELF nor script: nothing can run it (lintian's executable-not-elf-or-script).
+                fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o111))
+                    .with_context(|| format!("changing the mode of {}", path.display()))?;
+                outcome.made_not_executable = true;
+            }
+        }
+        outcome.leak = audit(new.as_deref().unwrap_or(&content));
+        if let Some(new) = new {
+            replace_file(path, &new)?;
+            outcome.change = Change::Rewritten;
+        }
+    }
+    Ok(outcome)
 }
 
 /// Brings the `RECORD` of every installed distribution (a `*.dist-info` directly in a `site-packages`
@@ -164,6 +248,36 @@ pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<
         }
     }
     Ok(updated)
+}
+
+/// Whether File::StripNondeterminism may have a normalizer for the file at `path` with `content`: the
+/// names its `get_normalizer_for_file` accepts before it asks file(1) what the file is (`.a`, `.cpio`,
+/// `.mo`/`.gmo`, `.gz`/`.dz`, `.jar` and its kin, `.jmod`, `.html` for javadoc, `.bflt`, `.uimage`,
+/// `.png`, `.zip`/`.whl` and their kin), and, for its last rule (Python zip applications, a script
+/// with a zip archive appended), a file that starts with `#!` and is not text. Every other file is
+/// left out of the Perl run, which would otherwise start file(1) once for each of them.
+///
+/// # References
+/// File::StripNondeterminism 1.13.1, `get_normalizer_for_file`.
+pub fn archive_candidate(path: &Path, content: &[u8]) -> bool {
+    let name = path.as_os_str().as_bytes();
+    let extension = match name.iter().rposition(|&b| b == b'.' || b == b'/') {
+        Some(dot) if name[dot] == b'.' => &name[dot + 1..],
+        _ => &[][..],
+    };
+    const EXTENSIONS: [&[u8]; 25] = [
+        b"a", b"cpio", b"mo", b"gmo", b"gz", b"dz", b"jar", b"war", b"hpi", b"apk", b"sym",
+        b"jmod", b"html", b"bflt", b"png", b"zip", b"pk3", b"epub", b"whl", b"xpi", b"htb",
+        b"zhfst", b"par", b"codadef", b"uimage",
+    ];
+    let named = EXTENSIONS.iter().any(|e| {
+        if *e == b"uimage" {
+            extension.eq_ignore_ascii_case(e)
+        } else {
+            extension == *e
+        }
+    });
+    named || (content.starts_with(b"#!") && !is_text(content))
 }
 
 /// What `dh_strip_nondeterminism` would do to the venv, done before `RECORD` is updated: every file
@@ -738,7 +852,7 @@ mod tests {
             b"/opt/venvs/demo".to_vec(),
         )
         .unwrap();
-        let report = relocate(&root, &relocation, &|_| true).unwrap();
+        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
         assert_eq!(report.bytecode_removed, 1);
         assert!(!root.join("lib/__pycache__").exists());
         assert_eq!(report.rewritten, vec![root.join("bin/tool")]);
@@ -755,6 +869,8 @@ mod tests {
             fs::read(root.join("bin/blob")).unwrap(),
             format!("\0{staging}").into_bytes()
         );
+        let leaks: Vec<&PathBuf> = report.leaks.iter().map(|l| &l.file).collect();
+        assert_eq!(leaks, vec![&root.join("bin/blob")]);
     }
 
     #[test]
@@ -780,7 +896,13 @@ mod tests {
             b"/opt/venvs/demo".to_vec(),
         )
         .unwrap();
-        let report = relocate(&root, &relocation, &|p: &Path| !p.ends_with("unselected")).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|p: &Path| !p.ends_with("unselected"),
+            &relocation.staging,
+        )
+        .unwrap();
         assert_eq!(report.rewritten, [root.join("bin/linked")]);
         assert_eq!(
             fs::read_to_string(&outside).unwrap(),
@@ -864,7 +986,7 @@ mod tests {
         }
         let relocation =
             Relocation::new(vec![b"/build/x".to_vec()], b"/opt/venvs/demo".to_vec()).unwrap();
-        let report = relocate(&root, &relocation, &|_| true).unwrap();
+        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
         assert_eq!(report.made_not_executable, std::slice::from_ref(&data));
         assert_eq!(
             fs::metadata(&data).unwrap().permissions().mode() & 0o777,
