@@ -44,6 +44,9 @@ pub struct Environment {
     /// The compiler settings found in the environment (`CC`, `CXX`, `CFLAGS`, `CXXFLAGS`, `CPPFLAGS`,
     /// `LDFLAGS`), by name; the ones missing here are taken from `dpkg-buildflags` by the install stage.
     pub compiler_settings: Vec<(String, String)>,
+    /// `DH_RUSTVENV_TIMINGS` set to a non-empty value: report how long each stage took, as
+    /// `--timings` does.
+    pub timings: bool,
 }
 
 /// The environment variables of dh_virtualenv (its sequence tool and its build system), read as
@@ -111,6 +114,7 @@ impl Environment {
                 .iter()
                 .filter_map(|name| var(name).map(|value| (name.to_string(), value)))
                 .collect(),
+            timings: set("DH_RUSTVENV_TIMINGS"),
         }
     }
 
@@ -139,6 +143,9 @@ pub struct Reporter {
     pub quiet: bool,
     /// The signals received and the commands running, so that an interrupted run stops its commands.
     pub interrupts: crate::interrupt::Interrupts,
+    /// Report each stage's duration on stderr (`--timings`, `DH_RUSTVENV_TIMINGS`), under this
+    /// program name (`dh_rustvenv`, `dh_rustvenv_finish`); None: no report.
+    pub timings: Option<String>,
 }
 
 /// How much of a command's own output dh_rustvenv shows.
@@ -156,6 +163,21 @@ impl Reporter {
     /// Prints `dh_rustvenv: warning: <message>` on stderr.
     pub fn warning(&self, message: impl std::fmt::Display) {
         eprintln!("{TOOL}: warning: {message}");
+    }
+
+    /// Runs one stage of `package`'s pipeline and, when timings are asked for, prints how long it took
+    /// on stderr, as `<program>: timing: <package>: <stage> <seconds>` (seconds with three decimals,
+    /// wall-clock time), whether the stage succeeded or not.
+    pub fn timed<T>(&self, package: &str, stage: &str, run: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = run();
+        if let Some(program) = &self.timings {
+            eprintln!(
+                "{program}: timing: {package}: {stage} {:.3}",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        result
     }
 
     /// Prints `message` on stdout, tab-indented, when verbose (debhelper's `verbose_print`).

@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use crate::Layout;
 use crate::debhelper::{Command, Environment, Reporter};
 use crate::interpreter::Interpreter;
-use crate::options::VenvOptions;
+use crate::options::{Installer, VenvOptions};
 
 /// What will be installed into a venv, checked before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +50,41 @@ pub struct InstallPlan {
     pub wheelhouse: Option<PathBuf>,
     /// The tests run after the source package is installed (`--test`), unless `nocheck`.
     pub tests: Option<TestCommand>,
-    /// pip's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
+    /// pip's or uv's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
     pub cache_dir: PathBuf,
+    /// What installs into the venv: pip or uv.
+    pub installer: InstallerCommand,
+    /// Whether the venv is created with pip in it (`python -m venv` running ensurepip): `--with-pip`,
+    /// or the dh_virtualenv drop-in. Otherwise it is created with `--without-pip`, and holds pip only
+    /// when the upgrades, `--preinstall` or the requirements install it.
+    pub with_pip: bool,
     /// How extension modules are compiled when pip builds an sdist.
     pub compilers: Compilers,
+}
+
+/// The program behind every install into the venv (`--installer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallerCommand {
+    /// pip. While the venv has no pip of its own, it runs from the interpreter's pip wheel
+    /// (`<venv>/bin/python <wheel>/pip install`), which installs into the venv that runs it; once the
+    /// venv has one, from there (`<venv>/bin/python -m pip install`), as dh_virtualenv does.
+    Pip {
+        /// The interpreter's pip wheel; None when it has none (then the venv needs `--with-pip`).
+        wheel: Option<PathBuf>,
+    },
+    /// `uv pip install --python <venv>/bin/python`.
+    Uv(UvSource),
+}
+
+/// Where uv comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UvSource {
+    /// A uv wheel of the wheelhouse for this machine (`uv-<version>-py3-none-<platform>.whl`, which
+    /// carries the binary as `uv-<version>.data/scripts/uv`): unpacked into the work directory, so
+    /// that an offline build uses the uv the source package pins.
+    Wheel(PathBuf),
+    /// `uv` found on PATH.
+    Path(PathBuf),
 }
 
 /// How `--test` runs the source package's tests.
@@ -93,12 +124,13 @@ pub struct Compilers {
 /// # Errors
 /// When the named requirements file does not exist, or the source directory has no Python project and
 /// `--skip-install` was not given (the messages name the file and the option that fixes it), or when
-/// `dpkg-buildflags` cannot be run.
+/// `dpkg-buildflags` cannot be run, or `--installer uv` finds no uv ([`find_uv`]).
 pub fn plan(
     layout: &Layout,
     options: &VenvOptions,
     interpreter: &Interpreter,
     env: &Environment,
+    flavour: crate::Flavour,
 ) -> Result<InstallPlan> {
     let named_requirements = options.requirements.clone().or_else(|| {
         env.dh_virtualenv
@@ -209,7 +241,21 @@ pub fn plan(
             None => {}
         }
     }
+    let (installer, cache_dir) = match options.installer {
+        Installer::Pip => (
+            InstallerCommand::Pip {
+                wheel: interpreter.pip_wheel.clone(),
+            },
+            "pip-cache",
+        ),
+        Installer::Uv => (
+            InstallerCommand::Uv(find_uv(wheelhouse.as_deref())?),
+            "uv-cache",
+        ),
+    };
     Ok(InstallPlan {
+        installer,
+        with_pip: options.with_pip || flavour == crate::Flavour::DhVirtualenv,
         venv_args,
         upgrades,
         preinstall: options.preinstall.clone(),
@@ -227,9 +273,63 @@ pub fn plan(
         pip_args,
         wheelhouse,
         tests,
-        cache_dir: layout.work_dir.join("pip-cache"),
+        cache_dir: layout.work_dir.join(cache_dir),
         compilers: compilers(layout, interpreter, env)?,
     })
+}
+
+/// Finds uv for `--installer uv`: the newest uv wheel in the wheelhouse built for this machine
+/// (manylinux before musllinux), else `uv` on PATH.
+///
+/// # Errors
+/// When there is neither; the message says how to add one.
+pub fn find_uv(wheelhouse: Option<&Path>) -> Result<UvSource> {
+    let machine = match std::env::consts::ARCH {
+        "x86" => "i686",
+        "arm" => "armv7l",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
+    };
+    let mut wheels: Vec<(Vec<u64>, bool, PathBuf)> = Vec::new();
+    if let Some(dir) = wheelhouse.filter(|d| d.is_dir()) {
+        let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name
+                .strip_prefix("uv-")
+                .and_then(|n| n.strip_suffix(".whl"))
+            else {
+                continue;
+            };
+            // uv-<version>-<python tag>-<abi tag>-<platform tags, joined by dots> (PEP 427).
+            let parts: Vec<&str> = stem.split('-').collect();
+            let [version, _, _, platforms] = parts.as_slice() else {
+                continue;
+            };
+            let fits = platforms.split('.').any(|tag| {
+                (tag.starts_with("manylinux") || tag.starts_with("musllinux"))
+                    && tag.ends_with(&format!("_{machine}"))
+            });
+            if fits {
+                let numbers = version.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+                wheels.push((numbers, platforms.contains("manylinux"), entry.path()));
+            }
+        }
+    }
+    wheels.sort();
+    if let Some((_, _, wheel)) = wheels.pop() {
+        return Ok(UvSource::Wheel(wheel));
+    }
+    match which::which("uv") {
+        Ok(path) => Ok(UvSource::Path(path)),
+        Err(_) => bail!(
+            "--installer uv: no uv wheel for {machine} in the wheelhouse{} and no uv on PATH; add one with \
+             `pip download --only-binary=:all: --no-deps -d debian/wheelhouse uv==VERSION`, or install uv",
+            wheelhouse
+                .map(|d| format!(" {}", d.display()))
+                .unwrap_or_default()
+        ),
+    }
 }
 
 /// Works out [`Compilers`] from the environment, the interpreter and `dpkg-buildflags`.
@@ -345,19 +445,51 @@ pub fn build(
     reporter: &Reporter,
 ) -> Result<()> {
     let staging = &layout.staging_root;
+    let package = &layout.package;
+    let without_pip: &[&str] = if plan.with_pip {
+        &[]
+    } else {
+        &["--without-pip"]
+    };
     reporter
-        .doit(
-            &python_command(&interpreter.path, plan)
-                .args(["-m", "venv"])
-                .args(&plan.venv_args)
-                .arg(staging),
-        )
+        .timed(package, "venv", || {
+            reporter.doit(
+                &python_command(&interpreter.path, plan)
+                    .args(["-m", "venv"])
+                    .args(without_pip)
+                    .args(&plan.venv_args)
+                    .arg(staging),
+            )
+        })
         .with_context(|| format!("creating the venv with {}", interpreter.path.display()))?;
+    reporter.timed(package, "install", || {
+        install_distributions(layout, interpreter, plan, reporter)
+    })?;
+    if let Some(tests) = &plan.tests {
+        reporter.timed(package, "tests", || {
+            run_tests(layout, plan, tests, reporter)
+        })?;
+    }
+    Ok(())
+}
 
+/// Installs the upgrades, `--preinstall`, the requirements file and the source package into the venv
+/// at `layout.staging_root`, each with one installer call, in that order.
+fn install_distributions(
+    layout: &Layout,
+    interpreter: &Interpreter,
+    plan: &InstallPlan,
+    reporter: &Reporter,
+) -> Result<()> {
+    let staging = &layout.staging_root;
     let compiler_env = if reporter.no_act {
         Vec::new()
     } else {
         write_compiler_wrappers(&plan.compilers)?
+    };
+    let uv = match &plan.installer {
+        InstallerCommand::Uv(source) => Some(uv_program(source, interpreter, layout, reporter)?),
+        InstallerCommand::Pip { .. } => None,
     };
     let venv_python = staging.join("bin/python");
     let sources = match &plan.wheelhouse {
@@ -374,18 +506,34 @@ pub fn build(
         ),
         None => step,
     };
-    // `python -m pip install` or `python bin/<tool> install`, as dh_virtualenv runs them.
-    let installer = |tool: Option<&str>| {
-        let command = python_command(&venv_python, plan);
-        let command = match tool {
-            None => command.args(["-m", "pip", "install", "--no-compile"]),
-            Some(tool) => command.arg(staging.join("bin").join(tool)).arg("install"),
+    // `--pip-tool`: `python bin/<tool> install`, as dh_virtualenv runs it; otherwise uv, the venv's
+    // pip once it has one, or pip from the interpreter's wheel.
+    let installer = |tool: Option<&str>, venv_has_pip: bool| -> Result<Command> {
+        let command = match (tool, &uv, &plan.installer) {
+            (Some(tool), _, _) => python_command(&venv_python, plan)
+                .arg(staging.join("bin").join(tool))
+                .arg("install"),
+            (None, Some(uv), _) => uv_command(uv, plan, &venv_python),
+            (None, None, _) if venv_has_pip => {
+                python_command(&venv_python, plan).args(["-m", "pip", "install", "--no-compile"])
+            }
+            (None, None, InstallerCommand::Pip { wheel: Some(wheel) }) => {
+                python_command(&venv_python, plan)
+                    .arg(wheel.join("pip"))
+                    .args(["install", "--no-compile"])
+            }
+            (None, None, _) => bail!(
+                "{} has no pip wheel to install with (Debian's python3-pip-whl ships it); install \
+                 that package, or pass --with-pip or --installer uv",
+                interpreter.path.display()
+            ),
         };
-        with_compilers(command, plan, &compiler_env).args(&sources)
+        Ok(with_compilers(command, plan, &compiler_env).args(&sources))
     };
+    let mut venv_has_pip = plan.with_pip;
     if !plan.upgrades.is_empty() {
         reporter
-            .doit(&installer(None).arg("--upgrade").args(&plan.upgrades))
+            .doit(&installer(None, venv_has_pip)?.arg("--upgrade").args(&plan.upgrades))
             .with_context(|| {
                 let step = offline(format!("upgrading {}", plan.upgrades.join(", ")));
                 if plan.wheelhouse.is_some() {
@@ -401,12 +549,23 @@ pub fn build(
                     plan.upgrades.join(", ")
                 )
             })?;
+        venv_has_pip |= plan
+            .upgrades
+            .iter()
+            .any(|u| u == "pip" || u.starts_with("pip="));
     }
     if !plan.preinstall.is_empty() {
         reporter
-            .doit(&installer(None).args(&plan.pip_args).args(&plan.preinstall))
+            .doit(
+                &installer(None, venv_has_pip)?
+                    .args(&plan.pip_args)
+                    .args(&plan.preinstall),
+            )
             .with_context(|| offline("installing the --preinstall requirements".to_owned()))?;
     }
+    // What --preinstall installed counts: a pip it pinned is the one to install the rest with.
+    venv_has_pip |= !reporter.no_act && staging.join("bin/pip").exists();
+    let installer = |tool: Option<&str>| installer(tool, venv_has_pip);
     let tool = plan.pip_tool.as_deref();
     if let Some(requirements) = &plan.requirements {
         let name = requirements
@@ -419,7 +578,7 @@ pub fn build(
             &[]
         };
         let installed = reporter.doit(
-            &installer(tool)
+            &installer(tool)?
                 .args(&plan.pip_args)
                 .args(hashes)
                 .arg("-r")
@@ -437,7 +596,7 @@ pub fn build(
         }
     }
     if let Some(project) = &plan.project {
-        let installer = installer(tool)
+        let installer = installer(tool)?
             .args(&plan.pip_args)
             .arg(project_spec(project, &plan.extras))
             .dir(project);
@@ -448,8 +607,87 @@ pub fn build(
             ))
         })?;
     }
-    if let Some(tests) = &plan.tests {
-        run_tests(layout, plan, tests, reporter)?;
+    if uv.is_some() && !reporter.no_act {
+        remove_uv_cache_records(staging)?;
+    }
+    Ok(())
+}
+
+/// The uv executable to run: the one on PATH, or the one of the wheelhouse's uv wheel, unpacked once
+/// into `<work_dir>/<package>/uv` with the interpreter's `zipfile` module.
+///
+/// # Errors
+/// When the wheel cannot be unpacked or holds no `uv-*.data/scripts/uv`.
+fn uv_program(
+    source: &UvSource,
+    interpreter: &Interpreter,
+    layout: &Layout,
+    reporter: &Reporter,
+) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let wheel = match source {
+        UvSource::Path(path) => return Ok(path.clone()),
+        UvSource::Wheel(wheel) => wheel,
+    };
+    let dir = layout.work_dir.join(&layout.package).join("uv");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    reporter
+        .doit(
+            &Command::new(&interpreter.path)
+                .args(["-I", "-m", "zipfile", "-e"])
+                .arg(wheel)
+                .arg(&dir),
+        )
+        .with_context(|| format!("unpacking {}", wheel.display()))?;
+    if reporter.no_act {
+        return Ok(dir.join("uv"));
+    }
+    let program = fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("scripts/uv"))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!(
+                "{} holds no uv-*.data/scripts/uv; is it uv's wheel?",
+                wheel.display()
+            )
+        })?;
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", program.display()))?;
+    Ok(program)
+}
+
+/// `uv pip install` into the venv of `venv_python`: files copied from uv's cache, never linked to it
+/// (`--link-mode copy`), the cache in the build tree, no uv configuration file read and no interpreter
+/// downloaded.
+fn uv_command(uv: &Path, plan: &InstallPlan, venv_python: &Path) -> Command {
+    python_command(uv, plan)
+        .args(["pip", "install", "--python"])
+        .arg(venv_python)
+        .args(["--no-config", "--link-mode", "copy", "--cache-dir"])
+        .arg(&plan.cache_dir)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_NO_PROGRESS", "1")
+}
+
+/// Removes what uv writes into a dist-info directory for its own cache (`uv_cache.json`, which holds
+/// the time of the installation): it is not part of the installed distribution (the core metadata
+/// specification), and RECORD loses its row when RECORD is updated.
+fn remove_uv_cache_records(staging_root: &Path) -> Result<()> {
+    let lib = staging_root.join("lib");
+    for entry in walkdir::WalkDir::new(&lib).min_depth(4).max_depth(4) {
+        let entry = entry.with_context(|| format!("reading {}", lib.display()))?;
+        let path = entry.path();
+        let in_dist_info = path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|d| d.as_encoded_bytes().ends_with(b".dist-info"));
+        if in_dist_info && entry.file_name() == "uv_cache.json" {
+            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -808,6 +1046,7 @@ mod tests {
             soabi: String::new(),
             cc: "x86_64-linux-gnu-gcc".into(),
             cxx: String::new(),
+            pip_wheel: Some("/usr/share/python-wheels/pip-23.0.1-py3-none-any.whl".into()),
         }
     }
 
@@ -822,7 +1061,13 @@ mod tests {
     }
 
     fn plan(layout: &Layout, options: &VenvOptions) -> Result<InstallPlan> {
-        super::plan(layout, options, &interpreter(), &env())
+        super::plan(
+            layout,
+            options,
+            &interpreter(),
+            &env(),
+            crate::Flavour::Rustvenv,
+        )
     }
 
     fn options() -> VenvOptions {
@@ -853,6 +1098,9 @@ mod tests {
             download: false,
             test: false,
             test_command: None,
+            installer: Installer::Pip,
+            with_pip: false,
+            timings: false,
         }
     }
 
@@ -918,7 +1166,14 @@ mod tests {
             upgrade_wheel: Some(String::new()),
             ..Default::default()
         };
-        let plan = super::plan(&layout(dir.path()), &opts, &interpreter(), &env).unwrap();
+        let plan = super::plan(
+            &layout(dir.path()),
+            &opts,
+            &interpreter(),
+            &env,
+            crate::Flavour::Rustvenv,
+        )
+        .unwrap();
         assert_eq!(plan.upgrades, ["pip==24.0", "wheel"]);
         assert_eq!(
             plan.venv_args,

@@ -26,6 +26,11 @@ pub struct Interpreter {
     pub cc: String,
     /// The C++ compiler, likewise (`CXX`), or empty.
     pub cxx: String,
+    /// The newest pip wheel the interpreter's ensurepip would install: from its wheel directory
+    /// (`sysconfig.get_config_var("WHEEL_PKG_DIR")`, `/usr/share/python-wheels` on Debian, shipped by
+    /// python3-pip-whl) or its `ensurepip/_bundled` directory. dh_rustvenv runs pip from it
+    /// (`python <wheel>/pip`) against a venv that has no pip of its own. None when there is none.
+    pub pip_wheel: Option<PathBuf>,
 }
 
 impl Interpreter {
@@ -36,8 +41,17 @@ impl Interpreter {
 }
 
 /// What the interpreter is asked; one line of JSON comes back.
-const PROBE: &str = "import json, os, sys, sysconfig
+const PROBE: &str = "import importlib.util, json, os, sys, sysconfig
+dirs = [sysconfig.get_config_var('WHEEL_PKG_DIR') or '']
+spec = importlib.util.find_spec('ensurepip')
+if spec and spec.origin:
+    dirs.append(os.path.join(os.path.dirname(spec.origin), '_bundled'))
+def version(name):
+    return [int(p) if p.isdigit() else -1 for p in name.split('-')[1].split('.')]
+wheels = sorted((version(f), os.path.join(d, f)) for d in dirs if d and os.path.isdir(d)
+                for f in os.listdir(d) if f.startswith('pip-') and f.endswith('.whl'))
 print(json.dumps({
+    'pip_wheel': wheels[-1][1] if wheels else '',
     'executable': os.path.realpath(sys.executable),
     'version': list(sys.version_info[:3]),
     'implementation': sys.implementation.name,
@@ -99,6 +113,10 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
         soabi: value["soabi"].as_str().unwrap_or_default().to_owned(),
         cc: value["cc"].as_str().unwrap_or_default().to_owned(),
         cxx: value["cxx"].as_str().unwrap_or_default().to_owned(),
+        pip_wheel: value["pip_wheel"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     })
 }
 

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         no_act: options.debhelper.no_act || env.dh_no_act,
         quiet: env.dh_quiet || env.build_option("terse"),
         interrupts,
+        timings: (options.venv.timings || env.timings).then(|| program.clone()),
     };
     for warning in invocation.warnings.iter().chain(&compat_warnings) {
         reporter.warning(warning);
@@ -65,13 +66,15 @@ fn main() -> ExitCode {
             Err(message) => return fail(&format!("package {}: {message}", package.name)),
         };
         let options = package_options.as_ref().unwrap_or(options);
-        let result = if program == FINISH {
-            dh_rustvenv::finish::finish_package(package, options, &env, &reporter)
-        } else if options.venv.download {
-            dh_rustvenv::download_package(package, options, &env, &reporter)
-        } else {
-            dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
-        };
+        let result = reporter.timed(&package.name, "total", || {
+            if program == FINISH {
+                dh_rustvenv::finish::finish_package(package, options, &env, &reporter)
+            } else if options.venv.download {
+                dh_rustvenv::download_package(package, options, &env, &reporter)
+            } else {
+                dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
+            }
+        });
         if let Err(e) = result {
             let status = fail(&format!("package {}: {e:#}", package.name));
             return match e.downcast_ref::<dh_rustvenv::interrupt::Interrupted>() {

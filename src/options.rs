@@ -138,6 +138,17 @@ pub struct VenvOptions {
     /// instead of pip, such as a pip-compatible tool installed with --preinstall. Default: pip.
     #[arg(long = "pip-tool", value_name = "PROGRAM")]
     pub pip_tool: Option<String>,
+    /// What installs the requirements and the source package into the venv: pip, run from the
+    /// interpreter's own pip wheel (python3-pip-whl) against the venv, or uv, taken from a uv wheel in
+    /// the wheelhouse or else from PATH. Either way the venv is created by `python -m venv`.
+    #[arg(long, value_enum, value_name = "INSTALLER", default_value_t = Installer::Pip)]
+    pub installer: Installer,
+    /// Ship pip in the venv (and setuptools, with Python 3.11), as `python -m venv` installs them with
+    /// ensurepip, for programs that call the venv's pip at run time. Without it the venv holds pip,
+    /// setuptools or wheel only when the requirements, --preinstall or --upgrade-pip name them. The
+    /// dh_virtualenv drop-in always ships pip, as dh_virtualenv did.
+    #[arg(long = "with-pip")]
+    pub with_pip: bool,
     /// Upgrade pip in the venv to the newest version before anything else is installed. Builds then
     /// depend on the index's state: prefer --upgrade-pip-to.
     #[arg(long = "upgrade-pip")]
@@ -194,6 +205,20 @@ pub struct VenvOptions {
     /// ${rustvenv:Suggests}; may be given more than once.
     #[arg(long = "suggests", value_name = "PACKAGE")]
     pub suggests: Vec<String>,
+    /// Report on stderr how long each stage took, one line per stage: `dh_rustvenv: timing: PACKAGE:
+    /// STAGE SECONDS` (also DH_RUSTVENV_TIMINGS set to a non-empty value).
+    #[arg(long)]
+    pub timings: bool,
+}
+
+/// The program that installs distributions into the venv (`--installer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Installer {
+    /// pip, from the interpreter's pip wheel, or the venv's own pip once the venv has one.
+    Pip,
+    /// uv's pip interface (`uv pip install`), with copies instead of links into its cache, which lives
+    /// in the build tree.
+    Uv,
 }
 
 /// dh_virtualenv's options that dh_rustvenv accepts only so that a debian/rules written for

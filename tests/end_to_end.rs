@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
@@ -39,14 +39,16 @@ fn install_run_purge(package: &str, deb: &Path, build_dir: &Path) {
         leaked.is_empty(),
         "installed files name the build directory: {leaked:?}"
     );
-    // pip works in the installed venv and sees a consistent set; RECORD matches the files.
+    // The venv holds no pip; the interpreter's pip wheel, run by the venv's python, sees a
+    // consistent set; RECORD matches the files.
     let python = venv.join("bin/python");
+    assert!(!venv.join("bin/pip").exists(), "pip was not asked for");
+    let pip = common::pip_wheel().join("pip");
     run(Command::new(&python)
-        .args(["-m", "pip", "check"])
+        .arg(&pip)
+        .arg("check")
         .current_dir("/"));
-    let list = run(Command::new(&python)
-        .args(["-m", "pip", "list"])
-        .current_dir("/"));
+    let list = run(Command::new(&python).arg(&pip).arg("list").current_dir("/"));
     let list = String::from_utf8_lossy(&list.stdout);
     for dist in ["fixtureapp", "greetlib", "fastsum"] {
         assert!(
@@ -159,7 +161,7 @@ fn long_build_path_gets_plain_shebangs() {
 
     let extracted = tmp.path().join("extracted");
     run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted));
-    for script in ["fixtureapp", "pip"] {
+    for script in ["fixtureapp"] {
         let text = fs::read_to_string(extracted.join("opt/venvs/rvlong/bin").join(script)).unwrap();
         let first = text.lines().next().unwrap();
         assert!(
@@ -293,4 +295,67 @@ fn setup_py_project_with_a_makefile_builds_and_cleans_at_compat_13() {
         .collect();
     src.sort();
     assert_eq!(src, ["fixtureapp"], "egg-info or other residue in src/");
+}
+
+#[test]
+fn uv_installer_gives_the_package_pip_gives_and_builds_reproducibly() {
+    let tmp = scratch("uv-");
+    let mut sources = Vec::new();
+    for parent in ["pip", "uv-a", "uv-b-with-a-longer-name/nested"] {
+        let parent = tmp.path().join(parent);
+        fs::create_dir_all(&parent).unwrap();
+        let source = SourcePackage::new(&parent, "rvuv");
+        source.link_console_script();
+        // uv from the wheelhouse, as an offline build gets it.
+        let wheelhouse = source.dir.join("debian/wheelhouse");
+        fs::create_dir_all(&wheelhouse).unwrap();
+        for entry in fs::read_dir(common::wheelhouse()).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), wheelhouse.join(entry.file_name())).unwrap();
+        }
+        let uv = common::uv_wheel();
+        fs::copy(&uv, wheelhouse.join(uv.file_name().unwrap())).unwrap();
+        let installer = if parent.ends_with("pip") { "pip" } else { "uv" };
+        source.rules(&format!(
+            "override_dh_rustvenv:\n\tdh_rustvenv --installer {installer}\n"
+        ));
+        sources.push(source);
+    }
+    let debs: Vec<PathBuf> = sources
+        .iter()
+        .map(|source| {
+            let debs = source.build(&["-b"]);
+            assert_eq!(debs.len(), 1, "{debs:?}");
+            debs[0].1.clone()
+        })
+        .collect();
+    let (pip, uv, uv_again) = (&debs[0], &debs[1], &debs[2]);
+    assert_eq!(
+        common::sha256(uv),
+        common::sha256(uv_again),
+        "two uv builds in different directories differ"
+    );
+    assert_eq!(deb_field(pip, "Depends"), deb_field(uv, "Depends"));
+    // The same files, but for what says which installer it was.
+    let installer_files = |p: &String| p.ends_with("/INSTALLER");
+    let pip_paths: Vec<String> = deb_paths(pip)
+        .into_iter()
+        .filter(|p| !installer_files(p))
+        .collect();
+    let uv_paths: Vec<String> = deb_paths(uv)
+        .into_iter()
+        .filter(|p| !installer_files(p))
+        .collect();
+    assert_eq!(pip_paths, uv_paths);
+    let extracted = tmp.path().join("extracted");
+    run(Command::new("dpkg-deb").arg("-x").arg(uv).arg(&extracted));
+    let venv = extracted.join("opt/venvs/rvuv");
+    for source in &sources {
+        let leaked = files_naming(&venv, &source.dir.to_string_lossy());
+        assert!(leaked.is_empty(), "{leaked:?}");
+    }
+    assert!(files_naming(&venv, "uv-cache").is_empty());
+    let complaints = lintian_complaints(uv);
+    assert!(complaints.is_empty(), "lintian: {complaints:#?}");
+    install_run_purge("rvuv", uv, &sources[1].dir);
 }

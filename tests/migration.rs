@@ -97,7 +97,8 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &[],
             &[
                 &format!("{staging}/bin/pip-sync install -r {top}/requirements.txt"),
-                "-m pip install --no-compile greetlib==1.0",
+                // The venv has no pip yet: the interpreter's pip wheel installs into it.
+                ".whl/pip install --no-compile greetlib==1.0",
             ],
             &[],
         ),
@@ -105,7 +106,7 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &["--upgrade-pip", "--extra-pip-arg=--prefer-binary"],
             &[],
             &[
-                "-m pip install --no-compile --upgrade pip\n",
+                ".whl/pip install --no-compile --upgrade pip\n",
                 "--prefer-binary -r",
             ],
             &["--prefer-binary --upgrade"],

@@ -58,6 +58,44 @@ pub fn wheelhouse() -> &'static Path {
     })
 }
 
+/// Debian's pip wheel (python3-pip-whl), which runs against a venv that has no pip:
+/// `<venv>/bin/python <wheel>/pip list`.
+pub fn pip_wheel() -> PathBuf {
+    let mut wheels: Vec<PathBuf> = fs::read_dir("/usr/share/python-wheels")
+        .expect("/usr/share/python-wheels (python3-pip-whl; run scripts/install-deps)")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pip-"))
+        .collect();
+    wheels.sort();
+    wheels
+        .pop()
+        .expect("no pip wheel in /usr/share/python-wheels")
+}
+
+/// The uv wheel scripts/install-deps downloads for the tests of `--installer uv`, from
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/dh-rustvenv/wheels`.
+pub fn uv_wheel() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+    let dir = cache.join("dh-rustvenv/wheels");
+    fs::read_dir(&dir)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("uv-"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no uv wheel in {}: run scripts/install-deps, which downloads it",
+                dir.display()
+            )
+        })
+}
+
 /// Runs a command and returns its output; panics with the command, directory, status, stdout and
 /// stderr when it fails.
 pub fn run(command: &mut Command) -> Output {
