@@ -371,24 +371,34 @@ fn compilers(layout: &Layout, interpreter: &Interpreter, env: &Environment) -> R
     })
 }
 
-/// The shell script that runs `compiler` with the directory pip unpacked the sdist in mapped to `.` in
-/// file names: `<tmp>/pip-install-<random>/<name>_<uuid>` or `<tmp>/pip-req-build-<random>`, found
-/// above the directory the compiler runs in (build systems such as CMake compile in a subdirectory,
-/// with absolute paths); outside those, the directory it runs in. pip's isolated build environment,
-/// `<tmp>/pip-build-env-<random>`, where the headers of build requirements live (numpy, pybind11), is
-/// mapped to `/pip-build-env`; the wrapper finds it on the `PATH` pip gives the build backend.
+/// The shell script that runs `compiler` with the directory the sdist was unpacked in mapped to `.` in
+/// file names: for pip, `<tmp>/pip-install-<random>/<name>_<uuid>` or `<tmp>/pip-req-build-<random>`,
+/// found above the directory the compiler runs in (build systems such as CMake compile in a
+/// subdirectory, with absolute paths); otherwise (uv unpacks into its cache,
+/// `<cache>/sdists-v*/…/<random>/src`) the directory it runs in. The isolated build environment where
+/// the headers of build requirements live (numpy, pybind11), pip's `<tmp>/pip-build-env-<random>` or
+/// uv's `<cache>/builds-v*/.tmp<random>`, is mapped to `/pip-build-env`; the wrapper finds it on the
+/// `PATH` the installer gives the build backend. The maps come after the compiler's other arguments,
+/// so that they win over a map of a directory above (`dpkg-buildflags` maps the source package's top
+/// to `.`, and uv's cache is under it): GCC applies the last matching map.
 pub fn compiler_wrapper(compiler: &str) -> String {
     format!(
         r#"#!/bin/sh
-# Written by dh_rustvenv: pip builds each sdist in a directory with a random name, against build
-# requirements installed in another; map them to fixed names so that they reach neither the debug
-# information nor the build-id of extension modules.
+# Written by dh_rustvenv: pip and uv build each sdist in a directory with a random name, against
+# build requirements installed in another; map them to fixed names so that they reach neither the
+# debug information nor the build-id of extension modules.
 case $PATH in
 */pip-build-env-*)
 	before=${{PATH%%/pip-build-env-*}}
 	prefix=${{before##*:}}
 	after=${{PATH#"$before"/pip-build-env-}}
-	set -- -ffile-prefix-map="$prefix/pip-build-env-${{after%%/*}}"=/pip-build-env "$@"
+	set -- "$@" -ffile-prefix-map="$prefix/pip-build-env-${{after%%/*}}"=/pip-build-env
+	;;
+*/builds-v*/.tmp*)
+	before=${{PATH%%/.tmp*}}
+	prefix=${{before##*:}}
+	after=${{PATH#"$before"/.tmp}}
+	set -- "$@" -ffile-prefix-map="$prefix/.tmp${{after%%/*}}"=/pip-build-env
 	;;
 esac
 PWD=$(pwd -P)
@@ -408,7 +418,7 @@ case $PWD in
 	root=$prefix/${{rest%%/*}}
 	;;
 esac
-exec {compiler} -ffile-prefix-map="$root"=. "$@"
+exec {compiler} "$@" -ffile-prefix-map="$root"=.
 "#
     )
 }
@@ -1261,7 +1271,7 @@ mod tests {
         );
         assert!(
             compiler_wrapper("ccache g++")
-                .contains("exec ccache g++ -ffile-prefix-map=\"$root\"=. \"$@\"")
+                .contains("exec ccache g++ \"$@\" -ffile-prefix-map=\"$root\"=.")
         );
     }
 
@@ -1292,7 +1302,7 @@ mod tests {
                 .dir(base.join(cwd))
                 .query()
                 .unwrap();
-            let expected = format!("-ffile-prefix-map={}=. -c x.c", base.join(root).display());
+            let expected = format!("-c x.c -ffile-prefix-map={}=.", base.join(root).display());
             assert_eq!(out.trim(), expected, "{cwd}");
         }
         // pip's isolated build environment, as pip puts it on the backend's PATH.
@@ -1308,7 +1318,27 @@ mod tests {
         assert_eq!(
             out.trim(),
             format!(
-                "-ffile-prefix-map={}=. -ffile-prefix-map=/tmp/pip-build-env-k2_x=/pip-build-env -c x.c",
+                "-c x.c -ffile-prefix-map=/tmp/pip-build-env-k2_x=/pip-build-env -ffile-prefix-map={}=.",
+                base.join("plain/dir").display()
+            )
+        );
+        // uv's: the sdist unpacked in its cache under the source package, which dpkg-buildflags maps
+        // to `.`; the wrapper's maps come last, so they win.
+        let out = Command::new(&wrapper)
+            .args(["-ffile-prefix-map=/build/src=.", "-c", "x.c"])
+            .dir(base.join("plain/dir"))
+            .env(
+                "PATH",
+                "/build/src/debian/.debhelper/rustvenv/uv-cache/builds-v0/.tmpQ1w2/bin:/usr/bin",
+            )
+            .query()
+            .unwrap();
+        assert_eq!(
+            out.trim(),
+            format!(
+                "-ffile-prefix-map=/build/src=. -c x.c \
+                 -ffile-prefix-map=/build/src/debian/.debhelper/rustvenv/uv-cache/builds-v0/.tmpQ1w2=/pip-build-env \
+                 -ffile-prefix-map={}=.",
                 base.join("plain/dir").display()
             )
         );
