@@ -268,7 +268,16 @@ pub fn plan(
             .filter(|e| !e.is_empty())
             .cloned()
             .collect(),
-        pip_tool: options.pip_tool.clone().filter(|t| t != "pip"),
+        // pip itself under any of its names is the installer, whether or not the venv has a pip.
+        pip_tool: options.pip_tool.clone().filter(|t| {
+            let version = t.strip_prefix("pip").unwrap_or(t);
+            !(t.starts_with("pip")
+                && (version.is_empty()
+                    || version == "3"
+                    || version
+                        .strip_prefix("3.")
+                        .is_some_and(|minor| minor.parse::<u32>().is_ok())))
+        }),
         index_args,
         pip_args,
         wheelhouse,
@@ -1192,6 +1201,24 @@ mod tests {
         assert_eq!(plan.requirements, Some(dir.path().join("reqs.txt")));
         assert_eq!(plan.pip_args, ["--no-index", "--prefer-binary"]);
         assert_eq!(plan.pip_tool, None, "--pip-tool pip is plain pip");
+        for (tool, kept) in [
+            ("pip3", false),
+            ("pip3.11", false),
+            ("pip-sync", true),
+            ("pipx", true),
+            ("pip3.x", true),
+        ] {
+            opts.pip_tool = Some(tool.into());
+            let plan = super::plan(
+                &layout(dir.path()),
+                &opts,
+                &interpreter(),
+                &env,
+                crate::Flavour::Rustvenv,
+            )
+            .unwrap();
+            assert_eq!(plan.pip_tool.is_some(), kept, "--pip-tool {tool}");
+        }
         assert_eq!(
             project_spec(dir.path(), &plan.extras),
             format!("{}[web,db]", dir.path().display())

@@ -135,7 +135,9 @@ pub struct VenvOptions {
     #[arg(short = 'S', long = "use-system-packages")]
     pub use_system_packages: bool,
     /// The program in the venv's bin/ that installs the requirements file and the source package
-    /// instead of pip, such as a pip-compatible tool installed with --preinstall. Default: pip.
+    /// instead of pip, such as a pip-compatible tool installed with --preinstall. pip's own names
+    /// (pip, pip3, pip3.X) mean the installer (--installer), whether or not the venv has a pip.
+    /// Default: pip.
     #[arg(long = "pip-tool", value_name = "PROGRAM")]
     pub pip_tool: Option<String>,
     /// What installs the requirements and the source package into the venv: pip, run from the
