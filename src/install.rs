@@ -65,15 +65,25 @@ pub struct InstallPlan {
 /// The program behind every install into the venv (`--installer`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstallerCommand {
-    /// pip. While the venv has no pip of its own, it runs from the interpreter's pip wheel
-    /// (`<venv>/bin/python <wheel>/pip install`), which installs into the venv that runs it; once the
-    /// venv has one, from there (`<venv>/bin/python -m pip install`), as dh_virtualenv does.
-    Pip {
-        /// The interpreter's pip wheel; None when it has none (then the venv needs `--with-pip`).
-        wheel: Option<PathBuf>,
-    },
+    /// pip. While the venv has no pip of its own, the interpreter's pip installs into it; once the
+    /// venv has one, its own (`<venv>/bin/python -m pip install`), as dh_virtualenv does.
+    Pip(PipRunner),
     /// `uv pip install --python <venv>/bin/python`.
     Uv(UvSource),
+}
+
+/// Where pip comes from while the venv has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipRunner {
+    /// The interpreter's own pip, 22.3 or later (Debian's python3-pip):
+    /// `python3.X -m pip --python <venv>/bin/python install`, which runs that pip with the venv's
+    /// interpreter.
+    Interpreter,
+    /// The interpreter's pip wheel (python3-pip-whl), run by the venv's interpreter:
+    /// `<venv>/bin/python <wheel>/pip install`; slower, as the wheel holds no bytecode.
+    Wheel(PathBuf),
+    /// Neither: the venv needs `--with-pip` or `--installer uv`.
+    Missing,
 }
 
 /// Where uv comes from.
@@ -242,12 +252,19 @@ pub fn plan(
         }
     }
     let (installer, cache_dir) = match options.installer {
-        Installer::Pip => (
-            InstallerCommand::Pip {
-                wheel: interpreter.pip_wheel.clone(),
-            },
-            "pip-cache",
-        ),
+        Installer::Pip => {
+            let pip_version = interpreter.pip_version.as_deref().map(|v| {
+                v.split('.')
+                    .map(|p| p.parse::<u32>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+            });
+            let runner = match (pip_version, &interpreter.pip_wheel) {
+                (Some(version), _) if version >= vec![22, 3] => PipRunner::Interpreter,
+                (_, Some(wheel)) => PipRunner::Wheel(wheel.clone()),
+                _ => PipRunner::Missing,
+            };
+            (InstallerCommand::Pip(runner), "pip-cache")
+        }
         Installer::Uv => (
             InstallerCommand::Uv(find_uv(wheelhouse.as_deref())?),
             "uv-cache",
@@ -536,14 +553,21 @@ fn install_distributions(
             (None, None, _) if venv_has_pip => {
                 python_command(&venv_python, plan).args(["-m", "pip", "install", "--no-compile"])
             }
-            (None, None, InstallerCommand::Pip { wheel: Some(wheel) }) => {
+            (None, None, InstallerCommand::Pip(PipRunner::Interpreter)) => {
+                python_command(&interpreter.path, plan)
+                    .args(["-m", "pip", "--python"])
+                    .arg(&venv_python)
+                    .args(["install", "--no-compile"])
+            }
+            (None, None, InstallerCommand::Pip(PipRunner::Wheel(wheel))) => {
                 python_command(&venv_python, plan)
                     .arg(wheel.join("pip"))
                     .args(["install", "--no-compile"])
             }
             (None, None, _) => bail!(
-                "{} has no pip wheel to install with (Debian's python3-pip-whl ships it); install \
-                 that package, or pass --with-pip or --installer uv",
+                "{} has neither pip 22.3 or later nor a pip wheel to install with (Debian's \
+                 python3-pip and python3-pip-whl ship them); install one, or pass --with-pip or \
+                 --installer uv",
                 interpreter.path.display()
             ),
         };
@@ -627,7 +651,7 @@ fn install_distributions(
         })?;
     }
     if uv.is_some() && !reporter.no_act {
-        remove_uv_cache_records(staging)?;
+        remove_uv_records(staging)?;
     }
     Ok(())
 }
@@ -692,10 +716,15 @@ fn uv_command(uv: &Path, plan: &InstallPlan, venv_python: &Path) -> Command {
         .env("UV_NO_PROGRESS", "1")
 }
 
-/// Removes what uv writes into a dist-info directory for its own cache (`uv_cache.json`, which holds
-/// the time of the installation): it is not part of the installed distribution (the core metadata
-/// specification), and RECORD loses its row when RECORD is updated.
-fn remove_uv_cache_records(staging_root: &Path) -> Result<()> {
+/// Removes what uv writes for itself: into dist-info directories, `uv_cache.json` (which holds the
+/// time of the installation) and `uv_build.json`, which are no part of the installed distribution
+/// (the core metadata specification; RECORD loses their rows when RECORD is updated), and the
+/// venv's `.lock`, the lock file uv takes while it changes the venv.
+fn remove_uv_records(staging_root: &Path) -> Result<()> {
+    let lock = staging_root.join(".lock");
+    if lock.is_file() {
+        fs::remove_file(&lock).with_context(|| format!("removing {}", lock.display()))?;
+    }
     let lib = staging_root.join("lib");
     for entry in walkdir::WalkDir::new(&lib).min_depth(4).max_depth(4) {
         let entry = entry.with_context(|| format!("reading {}", lib.display()))?;
@@ -704,7 +733,8 @@ fn remove_uv_cache_records(staging_root: &Path) -> Result<()> {
             .parent()
             .and_then(Path::file_name)
             .is_some_and(|d| d.as_encoded_bytes().ends_with(b".dist-info"));
-        if in_dist_info && entry.file_name() == "uv_cache.json" {
+        let uv_file = entry.file_name() == "uv_cache.json" || entry.file_name() == "uv_build.json";
+        if in_dist_info && uv_file {
             fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
@@ -1066,6 +1096,7 @@ mod tests {
             cc: "x86_64-linux-gnu-gcc".into(),
             cxx: String::new(),
             pip_wheel: Some("/usr/share/python-wheels/pip-23.0.1-py3-none-any.whl".into()),
+            pip_version: Some("23.0.1".into()),
         }
     }
 

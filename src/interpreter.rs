@@ -31,6 +31,11 @@ pub struct Interpreter {
     /// python3-pip-whl) or its `ensurepip/_bundled` directory. dh_rustvenv runs pip from it
     /// (`python <wheel>/pip`) against a venv that has no pip of its own. None when there is none.
     pub pip_wheel: Option<PathBuf>,
+    /// The version of the pip the interpreter imports from its own site-packages (Debian's
+    /// python3-pip: `/usr/lib/python3/dist-packages/pip`), e.g. `23.0.1`; None when it has none.
+    /// From pip 22.3 on, `python -m pip --python <venv>/bin/python` installs into a venv that has no
+    /// pip, with bytecode Debian compiled when it installed pip.
+    pub pip_version: Option<String>,
 }
 
 impl Interpreter {
@@ -50,6 +55,14 @@ def version(name):
     return [int(p) if p.isdigit() else -1 for p in name.split('-')[1].split('.')]
 wheels = sorted((version(f), os.path.join(d, f)) for d in dirs if d and os.path.isdir(d)
                 for f in os.listdir(d) if f.startswith('pip-') and f.endswith('.whl'))
+def pip_version():
+    import site
+    site.main()
+    try:
+        import pip
+        return pip.__version__
+    except Exception:
+        return ''
 print(json.dumps({
     'pip_wheel': wheels[-1][1] if wheels else '',
     'executable': os.path.realpath(sys.executable),
@@ -58,6 +71,7 @@ print(json.dumps({
     'soabi': sysconfig.get_config_var('SOABI') or '',
     'cc': sysconfig.get_config_var('CC') or '',
     'cxx': sysconfig.get_config_var('CXX') or '',
+    'pip_version': pip_version(),
 }))";
 
 /// Finds `requested` (an absolute or relative path, or a name looked up in `PATH`) and asks it what it is.
@@ -117,6 +131,10 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
             .as_str()
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
+        pip_version: value["pip_version"]
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
     })
 }
 

@@ -140,9 +140,10 @@ pub struct VenvOptions {
     /// Default: pip.
     #[arg(long = "pip-tool", value_name = "PROGRAM")]
     pub pip_tool: Option<String>,
-    /// What installs the requirements and the source package into the venv: pip, run from the
-    /// interpreter's own pip wheel (python3-pip-whl) against the venv, or uv, taken from a uv wheel in
-    /// the wheelhouse or else from PATH. Either way the venv is created by `python -m venv`.
+    /// What installs the requirements and the source package into the venv: pip, the interpreter's
+    /// own (python3-pip, run as `python -m pip --python VENV/bin/python`, or else its pip wheel from
+    /// python3-pip-whl), or uv, taken from a uv wheel in the wheelhouse or else from PATH. Either way
+    /// the venv is created by `python -m venv`.
     #[arg(long, value_enum, value_name = "INSTALLER", default_value_t = Installer::Pip)]
     pub installer: Installer,
     /// Ship pip in the venv (and setuptools, with Python 3.11), as `python -m venv` installs them with
@@ -216,7 +217,7 @@ pub struct VenvOptions {
 /// The program that installs distributions into the venv (`--installer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Installer {
-    /// pip, from the interpreter's pip wheel, or the venv's own pip once the venv has one.
+    /// pip: the interpreter's own, or the venv's once the venv has one.
     Pip,
     /// uv's pip interface (`uv pip install`), with copies instead of links into its cache, which lives
     /// in the build tree.

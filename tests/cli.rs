@@ -110,10 +110,11 @@ fn verbose_echoes_commands_tab_indented_on_stdout_only() {
             describe(&command, &output)
         );
     }
-    // The venv gets no pip: pip runs from the interpreter's wheel against it.
+    // The venv gets no pip: the interpreter's pip (Debian's python3-pip) installs into it.
     assert!(stdout.contains(" -m venv --without-pip "), "{stdout}");
     assert!(
-        stdout.contains(".whl/pip install --no-compile --no-index "),
+        stdout.contains(" -m pip --python ")
+            && stdout.contains("/bin/python install --no-compile --no-index "),
         "{stdout}"
     );
     let venv = source.dir.join("debian/rvsel-doc/opt/venvs/rvsel-doc");

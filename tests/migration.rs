@@ -50,13 +50,16 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
     let top = source.dir.to_string_lossy().into_owned();
     let staging = format!("{top}/debian/rvcompat/opt/venvs/rvcompat");
     let plain = planned(&source, &[], &[]).0;
-    assert!(plain.contains(&format!(" -m venv {staging}\n")), "{plain}");
+    assert!(
+        plain.contains(&format!(" -m venv --without-pip {staging}\n")),
+        "{plain}"
+    );
 
     let cases: &[Case] = &[
         (
             &["--builtin-venv"],
             &[],
-            &[&format!(" -m venv {staging}\n")],
+            &[&format!(" -m venv --without-pip {staging}\n")],
             &[],
         ),
         (
@@ -77,13 +80,15 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
         (
             &["--extra-virtualenv-arg=--copies"],
             &[],
-            &[&format!(" -m venv --copies {staging}\n")],
+            &[&format!(" -m venv --without-pip --copies {staging}\n")],
             &[],
         ),
         (
             &["-S"],
             &[],
-            &[&format!(" -m venv --system-site-packages {staging}\n")],
+            &[&format!(
+                " -m venv --without-pip --system-site-packages {staging}\n"
+            )],
             &[],
         ),
         (
@@ -97,8 +102,8 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &[],
             &[
                 &format!("{staging}/bin/pip-sync install -r {top}/requirements.txt"),
-                // The venv has no pip yet: the interpreter's pip wheel installs into it.
-                ".whl/pip install --no-compile greetlib==1.0",
+                // The venv has no pip yet: the interpreter's pip installs into it.
+                "/bin/python install --no-compile greetlib==1.0",
             ],
             &[],
         ),
@@ -106,7 +111,7 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &["--upgrade-pip", "--extra-pip-arg=--prefer-binary"],
             &[],
             &[
-                ".whl/pip install --no-compile --upgrade pip\n",
+                "/bin/python install --no-compile --upgrade pip\n",
                 "--prefer-binary -r",
             ],
             &["--prefer-binary --upgrade"],
@@ -185,7 +190,7 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
         (
             &[],
             &[("DH_VIRTUALENV_ARGUMENTS", "--no-site-packages --copies")],
-            &[" -m venv --copies "],
+            &[" -m venv --without-pip --copies "],
             &["--no-site-packages"],
         ),
         (
