@@ -5,7 +5,8 @@
 //! long paths becomes a plain shebang when the final path allows), every activate script, `pyvenv.cfg`,
 //! `.pth` files and any other text file; absolute symlinks into the venv become relative. It removes the
 //! bytecode pip or the build left (`__pycache__`; the package byte-compiles at installation instead),
-//! removes `direct_url.json` files that record a local build path (PEP 610). [`update_records`] later
+//! removes `direct_url.json` files that record a local build path (PEP 610), and the `.gitignore` that
+//! `python -m venv` (3.13 and later) writes at the venv's top. [`update_records`] later
 //! brings every dist-info `RECORD` (PEP 376, PEP 627) up to date with the files as shipped, once the ELF
 //! stage has stripped what it strips. It writes only under `staging_root`; ELF and other binary files
 //! are left for the next stages.
@@ -57,6 +58,9 @@ pub struct RelocationReport {
     pub bytecode_removed: usize,
     /// `direct_url.json` files removed because they named a local build path.
     pub direct_urls_removed: Vec<PathBuf>,
+    /// The `.gitignore` at the venv's top that only tells git to ignore the venv, removed: in a package
+    /// it means nothing, and lintian calls it a VCS control file (package-contains-vcs-control-file).
+    pub scm_ignore_removed: Vec<PathBuf>,
     /// Executable files that are neither ELF nor script, whose execute bits were removed.
     pub made_not_executable: Vec<PathBuf>,
 }
@@ -92,6 +96,14 @@ pub fn relocate(
                 report.relinked.push(path.to_path_buf());
             }
         } else if file_type.is_file() {
+            if path.parent() == Some(staging_root)
+                && path.file_name().is_some_and(|n| n == ".gitignore")
+                && is_venv_scm_ignore(path)?
+            {
+                fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+                report.scm_ignore_removed.push(path.to_path_buf());
+                continue;
+            }
             if path.file_name().is_some_and(|n| n == "direct_url.json")
                 && is_local_direct_url(path)?
             {
@@ -243,6 +255,24 @@ fn is_text(content: &[u8]) -> bool {
 
 /// Whether `direct_url.json` (PEP 610) records a `file:` URL: the build-time location of a local
 /// directory, wheel or sdist, which means nothing on the installed system and names the build tree.
+/// Whether the file at `path` is the `.gitignore` a venv tool writes so that git ignores the whole
+/// venv: `*` as its only pattern, under comments (`python -m venv` of Python 3.13 and later writes
+/// `# Created by venv; see https://docs.python.org/3/library/venv.html` above it). A file with any
+/// other pattern is someone's own and stays.
+///
+/// # Errors
+/// When the file cannot be read.
+fn is_venv_scm_ignore(path: &Path) -> Result<bool> {
+    let content = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = String::from_utf8_lossy(&content);
+    let patterns: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    Ok(patterns == ["*"])
+}
+
 fn is_local_direct_url(path: &Path) -> Result<bool> {
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value = match serde_json::from_str(&text) {
@@ -755,6 +785,34 @@ mod tests {
             fs::read(root.join("bin/blob")).unwrap(),
             format!("\0{staging}").into_bytes()
         );
+    }
+
+    #[test]
+    fn the_venv_gitignore_is_removed_and_other_gitignore_files_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("venv");
+        fs::create_dir_all(root.join("lib/project")).unwrap();
+        fs::write(
+            root.join(".gitignore"),
+            "# Created by venv; see https://docs.python.org/3/library/venv.html\n*\n",
+        )
+        .unwrap();
+        fs::write(root.join("lib/project/.gitignore"), "*\n").unwrap();
+        let relocation = Relocation::new(
+            vec![root.to_string_lossy().into_owned().into_bytes()],
+            b"/opt/venvs/demo".to_vec(),
+        )
+        .unwrap();
+        let report = relocate(&root, &relocation, &|_| true).unwrap();
+        assert_eq!(report.scm_ignore_removed, vec![root.join(".gitignore")]);
+        assert!(!root.join(".gitignore").exists());
+        assert!(root.join("lib/project/.gitignore").exists());
+
+        // A .gitignore of the user's at the top, with patterns of its own, stays.
+        fs::write(root.join(".gitignore"), "*\n!keep.txt\n").unwrap();
+        let report = relocate(&root, &relocation, &|_| true).unwrap();
+        assert!(report.scm_ignore_removed.is_empty());
+        assert!(root.join(".gitignore").exists());
     }
 
     #[test]
