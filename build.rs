@@ -1,13 +1,15 @@
 //! Turns the opt-in variables of the tests that need more than this machine into cfgs, so that such a
 //! test is reported as ignored, with its reason, unless its variable is set to 1:
 //! `DH_RUSTVENV_NETWORK_TESTS` (the package index) gives `network_tests`, `DH_RUSTVENV_SBUILD_TESTS`
-//! (sbuild and a chroot from the Debian archive) gives `sbuild_tests`. Cargo builds again when they
-//! change.
+//! (sbuild and a chroot from the Debian archive) gives `sbuild_tests`, `DH_RUSTVENV_AUTOPKGTEST_TESTS`
+//! (autopkgtest's null backend, which installs packages on this machine) gives `autopkgtest_tests`.
+//! Cargo builds again when they change.
 
 fn main() {
     for (variable, cfg) in [
         ("DH_RUSTVENV_NETWORK_TESTS", "network_tests"),
         ("DH_RUSTVENV_SBUILD_TESTS", "sbuild_tests"),
+        ("DH_RUSTVENV_AUTOPKGTEST_TESTS", "autopkgtest_tests"),
     ] {
         println!("cargo::rerun-if-env-changed={variable}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

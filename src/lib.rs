@@ -24,6 +24,7 @@ pub mod lintian;
 pub mod options;
 pub mod pathmatch;
 pub mod relocate;
+pub mod wheelhouse;
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -287,7 +288,9 @@ pub fn build_package(
     Ok(())
 }
 
-/// `--download`: fills the wheelhouse with what building `package`'s venv needs, and builds nothing.
+/// `--download` and `--download-for`: fills the wheelhouse with what building `package`'s venv needs
+/// (for the interpreter dh_rustvenv runs with, or for each target of `--download-for`), and builds
+/// nothing.
 ///
 /// # Errors
 /// When the interpreter, pip or the package index fail, or the set cannot be completed.
@@ -299,7 +302,17 @@ pub fn download_package(
 ) -> Result<()> {
     let (layout, interpreter, plan) = prepare(package, options, env, Flavour::Rustvenv)?;
     let top = layout.top.clone();
-    let files = install::download(&layout, &interpreter, &plan, reporter)?;
+    let files = if options.venv.download_for.is_empty() {
+        install::download(&layout, &interpreter, &plan, reporter)?
+    } else {
+        install::download_for(
+            &layout,
+            &interpreter,
+            &plan,
+            &options.venv.download_for,
+            reporter,
+        )?
+    };
     let wheelhouse = plan
         .wheelhouse
         .as_deref()

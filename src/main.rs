@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         let result = reporter.timed(&package.name, "total", || {
             if program == FINISH {
                 dh_rustvenv::finish::finish_package(package, options, &env, &reporter)
-            } else if options.venv.download {
+            } else if options.venv.downloads() {
                 dh_rustvenv::download_package(package, options, &env, &reporter)
             } else {
                 dh_rustvenv::build_package(package, options, &env, &reporter, flavour)

@@ -173,6 +173,19 @@ pub struct VenvOptions {
     /// of every sdist), from the package index, until an offline install succeeds.
     #[arg(long)]
     pub download: bool,
+    /// As --download, for the interpreters of the Debian releases the package is built for, whatever
+    /// the interpreter dh_rustvenv runs with: a comma-separated list of Python versions (3.11,3.13) or
+    /// release names (bookworm, trixie), or VERSION@GLIBC (3.12@2.39) for an interpreter of no release
+    /// dh_rustvenv knows. For each, the wheels for that CPython ABI (cp3XY, abi3, none) and for
+    /// manylinux platforms that run on the release's glibc are downloaded; a distribution with no such
+    /// wheel gets its sdist, which the build compiles, and it is said so.
+    #[arg(
+        long = "download-for",
+        value_name = "TARGETS",
+        value_delimiter = ',',
+        value_parser = crate::wheelhouse::DownloadTarget::parse
+    )]
+    pub download_for: Vec<crate::wheelhouse::DownloadTarget>,
     /// Run the source package's tests in the staged venv after installing it, unless
     /// DEB_BUILD_OPTIONS has nocheck. Default command: python -m pytest, in the source directory.
     #[arg(long)]
@@ -222,6 +235,13 @@ pub enum Installer {
     /// uv's pip interface (`uv pip install`), with copies instead of links into its cache, which lives
     /// in the build tree.
     Uv,
+}
+
+impl VenvOptions {
+    /// Whether this run fills the wheelhouse instead of building: `--download` or `--download-for`.
+    pub fn downloads(&self) -> bool {
+        self.download || !self.download_for.is_empty()
+    }
 }
 
 /// dh_virtualenv's options that dh_rustvenv accepts only so that a debian/rules written for

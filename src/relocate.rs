@@ -57,6 +57,9 @@ pub struct RelocationReport {
     pub bytecode_removed: usize,
     /// `direct_url.json` files removed because they named a local build path.
     pub direct_urls_removed: Vec<PathBuf>,
+    /// The `.gitignore` at the venv's top that only tells git to ignore the venv, removed: in a package
+    /// it means nothing, and lintian calls it a VCS control file (package-contains-vcs-control-file).
+    pub scm_ignore_removed: Vec<PathBuf>,
     /// Executable files that are neither ELF nor script, whose execute bits were removed.
     pub made_not_executable: Vec<PathBuf>,
     /// The regular files File::StripNondeterminism may have a normalizer for ([`archive_candidate`]),
@@ -114,6 +117,7 @@ pub fn relocate(
             Change::BytecodeRemoved => report.bytecode_removed += 1,
             Change::Relinked => report.relinked.push(path.clone()),
             Change::DirectUrlRemoved => report.direct_urls_removed.push(path.clone()),
+            Change::ScmIgnoreRemoved => report.scm_ignore_removed.push(path.clone()),
             Change::Rewritten => report.rewritten.push(path.clone()),
         }
         if let Some(leak) = outcome.leak {
@@ -146,6 +150,7 @@ enum Change {
     BytecodeRemoved,
     Relinked,
     DirectUrlRemoved,
+    ScmIgnoreRemoved,
     Rewritten,
 }
 
@@ -177,6 +182,14 @@ fn relocate_entry(
             .with_context(|| format!("reading the symlink {}", path.display()))?;
         outcome.leak = audit(target.as_os_str().as_bytes());
     } else if file_type.is_file() {
+        if path.parent() == Some(staging_root)
+            && path.file_name().is_some_and(|n| n == ".gitignore")
+            && is_venv_scm_ignore(path)?
+        {
+            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+            outcome.change = Change::ScmIgnoreRemoved;
+            return Ok(outcome);
+        }
         if path.file_name().is_some_and(|n| n == "direct_url.json") && is_local_direct_url(path)? {
             fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
             outcome.change = Change::DirectUrlRemoved;
@@ -353,6 +366,24 @@ fn remove_empty_bytecode_dirs(root: &Path) -> Result<()> {
 /// them; changing a path's length inside those would corrupt them).
 fn is_text(content: &[u8]) -> bool {
     !content.contains(&0)
+}
+
+/// Whether the file at `path` is the `.gitignore` a venv tool writes so that git ignores the whole
+/// venv: `*` as its only pattern, under comments (`python -m venv` of Python 3.13 and later writes
+/// `# Created by venv; see https://docs.python.org/3/library/venv.html` above it). A file with any
+/// other pattern is someone's own and stays.
+///
+/// # Errors
+/// When the file cannot be read.
+fn is_venv_scm_ignore(path: &Path) -> Result<bool> {
+    let content = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = String::from_utf8_lossy(&content);
+    let patterns: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    Ok(patterns == ["*"])
 }
 
 /// Whether `direct_url.json` (PEP 610) records a `file:` URL: the build-time location of a local
@@ -871,6 +902,34 @@ mod tests {
         );
         let leaks: Vec<&PathBuf> = report.leaks.iter().map(|l| &l.file).collect();
         assert_eq!(leaks, vec![&root.join("bin/blob")]);
+    }
+
+    #[test]
+    fn the_venv_gitignore_is_removed_and_other_gitignore_files_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("venv");
+        fs::create_dir_all(root.join("lib/project")).unwrap();
+        fs::write(
+            root.join(".gitignore"),
+            "# Created by venv; see https://docs.python.org/3/library/venv.html\n*\n",
+        )
+        .unwrap();
+        fs::write(root.join("lib/project/.gitignore"), "*\n").unwrap();
+        let relocation = Relocation::new(
+            vec![root.to_string_lossy().into_owned().into_bytes()],
+            b"/opt/venvs/demo".to_vec(),
+        )
+        .unwrap();
+        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        assert_eq!(report.scm_ignore_removed, vec![root.join(".gitignore")]);
+        assert!(!root.join(".gitignore").exists());
+        assert!(root.join("lib/project/.gitignore").exists());
+
+        // A .gitignore of the user's at the top, with patterns of its own, stays.
+        fs::write(root.join(".gitignore"), "*\n!keep.txt\n").unwrap();
+        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        assert!(report.scm_ignore_removed.is_empty());
+        assert!(root.join(".gitignore").exists());
     }
 
     #[test]

@@ -224,3 +224,92 @@ fn hatchling_flit_core_and_poetry_core_projects_build_offline_from_a_downloaded_
         }
     }
 }
+
+#[test]
+#[cfg_attr(
+    not(network_tests),
+    ignore = "needs the package index (PyPI): run with DH_RUSTVENV_NETWORK_TESTS=1"
+)]
+fn download_for_fills_the_wheelhouse_for_cp311_and_cp313() {
+    let tmp = scratch("net-download-for-");
+    let source = tmp.path().join("demosite-1.0.0");
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(common::repo().join("debian-example"))
+        .arg(&source));
+    let wheelhouse = source.join("debian/wheelhouse");
+    fs::remove_dir_all(&wheelhouse).unwrap();
+    let mut download = Command::new(env!("CARGO_BIN_EXE_dh_rustvenv"));
+    download
+        .args(["--download-for", "3.11,3.13"])
+        .current_dir(&source);
+    with_tool_env(&mut download);
+    let output = run(&mut download);
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    eprintln!("{said}");
+    let files: Vec<String> = fs::read_dir(&wheelhouse)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for abi in ["cp311-cp311", "cp313-cp313"] {
+        assert!(
+            files.iter().any(|f| f.starts_with("markupsafe-3.0.4-")
+                && f.contains(abi)
+                && f.ends_with(".whl")),
+            "no {abi} wheel of MarkupSafe in {files:?}"
+        );
+    }
+    assert!(said.contains("cp313 (trixie, glibc 2.41)"), "{said}");
+    // The same set as the committed wheelhouse, which builds on both releases, and nothing more.
+    let mut committed: Vec<String> =
+        fs::read_dir(common::repo().join("debian-example/debian/wheelhouse"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    let mut files = files;
+    files.sort();
+    committed.sort();
+    assert_eq!(files, committed);
+    // What the build left in the project: nothing.
+    assert!(!source.join("src/demosite.egg-info").exists());
+
+    // A distribution with no cp313 wheel: its sdist, said so, with its own build requirements.
+    let sdist_only = tmp.path().join("rvyaml-1.0");
+    fs::create_dir_all(sdist_only.join("debian")).unwrap();
+    fs::write(
+        sdist_only.join("debian/control"),
+        "Source: rvyaml\nMaintainer: dh-rustvenv tests <tests@example.org>\n\
+         Build-Depends: debhelper-compat (= 13)\n\nPackage: rvyaml\nArchitecture: any\n\
+         Description: test\n test\n",
+    )
+    .unwrap();
+    fs::write(
+        sdist_only.join("requirements.txt"),
+        "PyYAML==6.0.1\nsix==1.16.0\n",
+    )
+    .unwrap();
+    let mut download = Command::new(env!("CARGO_BIN_EXE_dh_rustvenv"));
+    download
+        .args(["--skip-install", "--download-for", "trixie"])
+        .current_dir(&sdist_only);
+    with_tool_env(&mut download);
+    let output = run(&mut download);
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    eprintln!("{said}");
+    assert!(said.contains("the sdist(s) PyYAML-6.0.1.tar.gz"), "{said}");
+    let files: Vec<String> = fs::read_dir(sdist_only.join("debian/wheelhouse"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for prefix in [
+        "PyYAML-6.0.1.tar.gz",
+        "six-1.16.0-",
+        "Cython-",
+        "setuptools-",
+    ] {
+        assert!(
+            files.iter().any(|f| f.starts_with(prefix)),
+            "no {prefix}* in {files:?}"
+        );
+    }
+}

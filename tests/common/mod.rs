@@ -401,6 +401,27 @@ pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
     debs
 }
 
+/// The dh-rustvenv and dh-rustvenv-virtualenv .debs to build packages with on the Debian release
+/// `release` (bookworm, trixie).
+///
+/// This is the one place the release tests get the tool from. For now every release gets the
+/// packages [`build_tool_packages`] builds on this machine, once per test process (a bookworm build,
+/// which installs on trixie as well); a build of them inside a chroot of `release` goes here, and
+/// every release test follows.
+pub fn release_tool_packages(release: &str) -> Vec<PathBuf> {
+    static HOST_BUILT: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    let _ = release;
+    HOST_BUILT
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("release-tools-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            build_tool_packages(&dir)
+        })
+        .clone()
+}
+
 /// The sha256 of a file, in hex, from sha256sum.
 pub fn sha256(path: &Path) -> String {
     let output = run(Command::new("sha256sum").arg(path));
@@ -535,7 +556,7 @@ pub fn serve_demosite(scratch: &Path) {
 }
 
 /// GET `path` from 127.0.0.1:`port`, retrying until `deadline`; the response body.
-fn get(port: u16, path: &str, deadline: std::time::Instant) -> String {
+pub fn get(port: u16, path: &str, deadline: std::time::Instant) -> String {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     loop {
