@@ -437,9 +437,7 @@ impl KnownOptions {
                     continue;
                 }
             };
-            if let Some(passed) = passed
-                && self.lookup(&passed).is_some()
-            {
+            if let Some(passed) = passed.filter(|p| self.lookup(p).is_some()) {
                 out.push(passed);
             }
         }

@@ -35,7 +35,7 @@ sys.exit("RECORD does not match: " + ", ".join(wrong) if wrong else 0)
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
-        .disable_cleanup(std::env::var_os("DH_RUSTVENV_KEEP_SCRATCH").is_some())
+        .keep(std::env::var_os("DH_RUSTVENV_KEEP_SCRATCH").is_some())
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("creating a scratch directory")
 }
@@ -120,12 +120,27 @@ pub fn with_tool_env(command: &mut Command) -> &mut Command {
 }
 
 /// Holds the machine-wide lock for tests that install or remove packages, which dpkg cannot do at the
-/// same time; released when dropped.
+/// same time; released when dropped (closing the file releases flock(2)'s lock).
 pub fn dpkg_lock() -> fs::File {
+    use std::os::fd::AsRawFd;
+    // flock(2) from the C library: `File::lock` needs Rust 1.89, and the crate builds with 1.85.
+    unsafe extern "C" {
+        fn flock(fd: std::os::raw::c_int, operation: std::os::raw::c_int) -> std::os::raw::c_int;
+    }
+    const LOCK_EX: std::os::raw::c_int = 2;
     let file = fs::File::create(std::env::temp_dir().join("dh-rustvenv-tests-dpkg.lock"))
         .expect("creating the lock file");
-    file.lock().expect("locking the dpkg lock file");
-    file
+    loop {
+        // SAFETY: the descriptor belongs to `file`, which is open for the whole call.
+        if unsafe { flock(file.as_raw_fd(), LOCK_EX) } == 0 {
+            return file;
+        }
+        let error = std::io::Error::last_os_error();
+        assert!(
+            error.kind() == std::io::ErrorKind::Interrupted,
+            "locking the dpkg lock file: {error}"
+        );
+    }
 }
 
 /// A binary package of a fixture source package.
