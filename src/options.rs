@@ -485,9 +485,7 @@ impl KnownOptions {
                     continue;
                 }
             };
-            if let Some(passed) = passed
-                && self.lookup(&passed).is_some()
-            {
+            if let Some(passed) = passed.filter(|p| self.lookup(p).is_some()) {
                 out.push(passed);
             }
         }

@@ -152,6 +152,45 @@ fn extra_sections(roff: &mut Roff) {
     ]);
 }
 
+/// The options, one section per clap help heading: OPTIONS for those without one, then e.g.
+/// "DEBHELPER OPTIONS", in the order the headings first appear. clap_mangen 0.2 writes every option
+/// under OPTIONS, so each heading's options are rendered from a command holding only them, and the
+/// section title is put back.
+fn render_options_by_heading(out: &mut Vec<u8>) {
+    let mut command = dh_rustvenv::options::command();
+    command.build();
+    let mut headings: Vec<Option<&str>> = vec![None];
+    for arg in command.get_arguments() {
+        if !headings.contains(&arg.get_help_heading()) {
+            headings.push(arg.get_help_heading());
+        }
+    }
+    for heading in headings {
+        // The name is not rendered: only the options section of this command is.
+        let group = clap::Command::new("dh_rustvenv")
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_help_flag(true)
+            .disable_version_flag(true)
+            .args(
+                command
+                    .get_arguments()
+                    .filter(|a| a.get_help_heading() == heading)
+                    .cloned(),
+            );
+        let mut section = Vec::new();
+        clap_mangen::Man::new(group)
+            .render_options_section(&mut section)
+            .unwrap();
+        let section = String::from_utf8(section).unwrap();
+        let title = match heading {
+            None => "OPTIONS".to_owned(),
+            Some(h) => format!("\"{}\"", h.to_uppercase()),
+        };
+        let section = section.replacen(".SH OPTIONS\n", &format!(".SH {title}\n"), 1);
+        out.extend_from_slice(section.as_bytes());
+    }
+}
+
 fn render() -> Vec<u8> {
     let command = dh_rustvenv::options::command();
     let man = clap_mangen::Man::new(command)
@@ -163,7 +202,7 @@ fn render() -> Vec<u8> {
     man.render_name_section(&mut out).unwrap();
     man.render_synopsis_section(&mut out).unwrap();
     man.render_description_section(&mut out).unwrap();
-    man.render_options_section(&mut out).unwrap();
+    render_options_by_heading(&mut out);
     let mut roff = Roff::new();
     extra_sections(&mut roff);
     roff.to_writer(&mut out).unwrap();

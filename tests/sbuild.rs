@@ -1,10 +1,12 @@
-//! sbuild in unshare mode (Debian 12, no network during the build) builds debian-example from its
+//! sbuild in unshare mode (no network during the build) builds dh-rustvenv's own source package for
+//! Debian 12 (vendored crates) and Debian 13 (the archive's crates), and builds debian-example from its
 //! vendored wheelhouse, with dh-rustvenv installed into the chroot from the .deb this repository
 //! builds; the result installs and serves.
 //!
-//! Opt in with `DH_RUSTVENV_SBUILD_TESTS=1`: the test installs sbuild, mmdebstrap and uidmap, gives root
-//! subordinate ids, and makes the chroot tarball from the Debian archive once
-//! (`~/.cache/sbuild/bookworm-amd64.tar.zst`, kept for later runs).
+//! Opt in with `DH_RUSTVENV_SBUILD_TESTS=1`: the tests install sbuild, mmdebstrap and uidmap, give root
+//! subordinate ids, and make the chroot tarballs from the Debian archive once
+//! (`~/.cache/sbuild/<release>-amd64.tar.zst`, kept for later runs); making the source package needs
+//! crates.io once (cargo vendor).
 
 mod common;
 
@@ -12,35 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{deb_field, dpkg_lock, purge_if_installed, run, scratch};
-
-/// sbuild, mmdebstrap and uidmap installed, root's subordinate ids, and the chroot tarball.
-fn prepare_sbuild() -> PathBuf {
-    {
-        let _lock = dpkg_lock();
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "sbuild", "mmdebstrap", "uidmap"])
-            .env("DEBIAN_FRONTEND", "noninteractive"));
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with("root:")) {
-            fs::write(file, format!("{text}root:100000:65536\n")).unwrap();
-        }
-    }
-    let cache = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-        .join(".cache/sbuild");
-    fs::create_dir_all(&cache).unwrap();
-    let tarball = cache.join("bookworm-amd64.tar.zst");
-    if !tarball.exists() {
-        let partial = cache.join("bookworm-amd64.partial.tar.zst");
-        run(Command::new("mmdebstrap")
-            .args(["--variant=buildd", "bookworm"])
-            .arg(&partial));
-        fs::rename(&partial, &tarball).unwrap();
-    }
-    tarball
-}
+use common::{deb_field, dpkg_lock, prepare_sbuild, purge_if_installed, run, scratch};
 
 /// Builds dh-rustvenv_<version>_<arch>.deb from a copy of this repository in `dir`.
 fn build_dh_rustvenv(dir: &Path) -> PathBuf {
@@ -61,7 +35,7 @@ fn build_dh_rustvenv(dir: &Path) -> PathBuf {
     ignore = "needs sbuild and a chroot from the Debian archive: run with DH_RUSTVENV_SBUILD_TESTS=1"
 )]
 fn sbuild_builds_debian_example_offline() {
-    prepare_sbuild();
+    prepare_sbuild("bookworm");
     let tmp = scratch("sbuild-");
     let tool = build_dh_rustvenv(tmp.path());
     let source = tmp.path().join("demosite-1.0.0");
@@ -140,4 +114,63 @@ fn sbuild_builds_debian_example_offline() {
     run(Command::new("dpkg").arg("-i").arg(&deb));
     common::serve_demosite(tmp.path());
     run(Command::new("dpkg").args(["--purge", "demosite"]));
+}
+
+/// Runs `dh_rustvenv --version` as the dh-rustvenv .deb installs it, inside an unpacked copy of
+/// `release`'s chroot tarball (the program links against that release's C library, which may be
+/// newer than this machine's); returns its output.
+fn version_in_chroot(release: &str, debs: &[PathBuf]) -> String {
+    let tarball = prepare_sbuild(release);
+    let root = scratch(&format!("chroot-{release}-"));
+    run(Command::new("tar")
+        .arg("--zstd")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(root.path()));
+    for deb in debs {
+        run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root.path()));
+    }
+    for name in ["dh_rustvenv", "dh_rustvenv_finish"] {
+        assert!(
+            root.path().join("usr/bin").join(name).exists(),
+            "{release}: the .debs install no /usr/bin/{name}"
+        );
+    }
+    let output = run(Command::new("chroot")
+        .arg(root.path())
+        .args(["/usr/bin/dh_rustvenv", "--version"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin"));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+#[cfg_attr(
+    not(sbuild_tests),
+    ignore = "needs sbuild, chroots from the Debian archive and crates.io once: run with DH_RUSTVENV_SBUILD_TESTS=1"
+)]
+fn sbuild_builds_dh_rustvenv_for_bookworm_and_trixie() {
+    for release in ["bookworm", "trixie"] {
+        let debs = common::sbuild_tool_packages(release);
+        let tool = debs
+            .iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("dh-rustvenv_")
+            })
+            .unwrap_or_else(|| panic!("{release}: no dh-rustvenv .deb in {debs:?}"));
+        let depends = deb_field(tool, "Depends");
+        eprintln!("{release}: {} Depends: {depends}", tool.display());
+        assert!(depends.contains("libc6"), "{release}: {depends}");
+        assert!(depends.contains("python3-venv"), "{release}: {depends}");
+        let version = version_in_chroot(release, &debs);
+        assert_eq!(
+            version,
+            format!("dh_rustvenv {}", env!("CARGO_PKG_VERSION")),
+            "{release}"
+        );
+    }
 }

@@ -35,7 +35,7 @@ sys.exit("RECORD does not match: " + ", ".join(wrong) if wrong else 0)
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
-        .disable_cleanup(std::env::var_os("DH_RUSTVENV_KEEP_SCRATCH").is_some())
+        .keep(std::env::var_os("DH_RUSTVENV_KEEP_SCRATCH").is_some())
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("creating a scratch directory")
 }
@@ -158,12 +158,27 @@ pub fn with_tool_env(command: &mut Command) -> &mut Command {
 }
 
 /// Holds the machine-wide lock for tests that install or remove packages, which dpkg cannot do at the
-/// same time; released when dropped.
+/// same time; released when dropped (closing the file releases flock(2)'s lock).
 pub fn dpkg_lock() -> fs::File {
+    use std::os::fd::AsRawFd;
+    // flock(2) from the C library: `File::lock` needs Rust 1.89, and the crate builds with 1.85.
+    unsafe extern "C" {
+        fn flock(fd: std::os::raw::c_int, operation: std::os::raw::c_int) -> std::os::raw::c_int;
+    }
+    const LOCK_EX: std::os::raw::c_int = 2;
     let file = fs::File::create(std::env::temp_dir().join("dh-rustvenv-tests-dpkg.lock"))
         .expect("creating the lock file");
-    file.lock().expect("locking the dpkg lock file");
-    file
+    loop {
+        // SAFETY: the descriptor belongs to `file`, which is open for the whole call.
+        if unsafe { flock(file.as_raw_fd(), LOCK_EX) } == 0 {
+            return file;
+        }
+        let error = std::io::Error::last_os_error();
+        assert!(
+            error.kind() == std::io::ErrorKind::Interrupted,
+            "locking the dpkg lock file: {error}"
+        );
+    }
 }
 
 /// A binary package of a fixture source package.
@@ -377,9 +392,9 @@ pub fn build_copy(source: &Path, parent: &Path, name: &str) -> Vec<(String, Path
 }
 
 /// Builds dh-rustvenv's own binary packages from a copy of this repository in `dir`, with
-/// dpkg-buildpackage (without its tests, unoptimized, and with cargo's target directory kept under
-/// cargo's own, so that a second build is quick); returns the .debs of dh-rustvenv and
-/// dh-rustvenv-virtualenv.
+/// dpkg-buildpackage (without its tests, unoptimized, with the crates from crates.io as a developer
+/// builds it, and with cargo's target directory kept under cargo's own, so that a second build is
+/// quick); returns the .debs of dh-rustvenv and dh-rustvenv-virtualenv.
 pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
     let copy = dir.join("dh-rustvenv");
     fs::create_dir_all(&copy).unwrap();
@@ -391,6 +406,7 @@ pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
     run(Command::new("dpkg-buildpackage")
         .args(["-us", "-uc", "-b"])
         .env("DEB_BUILD_OPTIONS", "nocheck noopt")
+        .env("DEB_BUILD_PROFILES", "pkg.dh-rustvenv.crates-io")
         .env(
             "CARGO_TARGET_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-build"),
@@ -404,22 +420,120 @@ pub fn build_tool_packages(dir: &Path) -> Vec<PathBuf> {
 /// The dh-rustvenv and dh-rustvenv-virtualenv .debs to build packages with on the Debian release
 /// `release` (bookworm, trixie).
 ///
-/// This is the one place the release tests get the tool from. For now every release gets the
-/// packages [`build_tool_packages`] builds on this machine, once per test process (a bookworm build,
-/// which installs on trixie as well); a build of them inside a chroot of `release` goes here, and
-/// every release test follows.
+/// This is the one place the release tests get the tool from: dh-rustvenv's own source package built
+/// for `release` with sbuild ([`sbuild_tool_packages`]), as that release's users build it.
 pub fn release_tool_packages(release: &str) -> Vec<PathBuf> {
-    static HOST_BUILT: OnceLock<Vec<PathBuf>> = OnceLock::new();
-    let _ = release;
-    HOST_BUILT
-        .get_or_init(|| {
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("release-tools-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            build_tool_packages(&dir)
-        })
-        .clone()
+    sbuild_tool_packages(release)
+}
+
+/// sbuild, mmdebstrap and uidmap installed, root's subordinate ids (which sbuild's unshare mode maps),
+/// and the chroot tarball of `release` (`~/.cache/sbuild/<release>-amd64.tar.zst`, made from the
+/// Debian archive with mmdebstrap once and kept for later runs); returns the tarball.
+pub fn prepare_sbuild(release: &str) -> PathBuf {
+    {
+        let _lock = dpkg_lock();
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "sbuild", "mmdebstrap", "uidmap"])
+            .env("DEBIAN_FRONTEND", "noninteractive"));
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with("root:")) {
+            fs::write(file, format!("{text}root:100000:65536\n")).unwrap();
+        }
+    }
+    let cache = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+        .join(".cache/sbuild");
+    fs::create_dir_all(&cache).unwrap();
+    let tarball = cache.join(format!("{release}-amd64.tar.zst"));
+    if !tarball.exists() {
+        let partial = cache.join(format!("{release}-amd64.partial.tar.zst"));
+        run(Command::new("mmdebstrap")
+            .args(["--variant=buildd", release])
+            .arg(&partial));
+        fs::rename(&partial, &tarball).unwrap();
+    }
+    tarball
+}
+
+/// dh-rustvenv's source package (.dsc, orig tarball, orig-vendor tarball of the crates), made from
+/// the working tree by scripts/source-package once per test process; returns the .dsc. Needs
+/// crates.io once, for `cargo vendor`.
+pub fn tool_source_package() -> &'static Path {
+    static DSC: OnceLock<PathBuf> = OnceLock::new();
+    DSC.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("source-package-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        run(Command::new(repo().join("scripts/source-package")).arg(&dir));
+        fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "dsc"))
+            .expect("scripts/source-package wrote a .dsc")
+    })
+}
+
+/// Builds dh-rustvenv's own binary packages for `release` ("bookworm" or "trixie") with sbuild in
+/// unshare mode, offline, from [`tool_source_package`]: bookworm with the build profile
+/// pkg.dh-rustvenv.vendor (cargo-web, rustc-web and the vendored crates), later releases with the
+/// archive's cargo, rustc and librust-*-dev. Built once per release and test process, in
+/// `<cargo's test tmpdir>/sbuild-tools-<release>-<pid>`, whose build log is `sbuild.log`. Returns the
+/// .debs of dh-rustvenv and dh-rustvenv-virtualenv (-dbgsym left out), for `--extra-package`.
+///
+/// # Panics
+///
+/// When sbuild fails, with the last lines of its log.
+pub fn sbuild_tool_packages(release: &str) -> Vec<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<(String, Vec<PathBuf>)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, debs)) = built.iter().find(|(r, _)| r == release) {
+        return debs.clone();
+    }
+    prepare_sbuild(release);
+    let dsc = tool_source_package();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sbuild-tools-{release}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let mut command = Command::new("sbuild");
+    command.args([
+        "--chroot-mode=unshare",
+        "-d",
+        release,
+        "--arch-all",
+        "--no-run-lintian",
+        "--no-run-autopkgtest",
+        "--no-run-piuparts",
+    ]);
+    if release == "bookworm" {
+        command.arg("--profiles=pkg.dh-rustvenv.vendor");
+    }
+    let started = std::time::Instant::now();
+    let output = run_unchecked(command.arg(dsc).current_dir(&dir));
+    let log = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "build"))
+        .map(|p| fs::read_to_string(p).unwrap_or_default())
+        .unwrap_or_else(|| describe(&command, &output));
+    fs::write(dir.join("sbuild.log"), &log).unwrap();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    assert!(
+        output.status.success() && log.contains("Status: successful"),
+        "sbuild of dh-rustvenv for {release} failed; log: {}; its last lines:\n{}",
+        dir.join("sbuild.log").display(),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    eprintln!(
+        "sbuild built dh-rustvenv for {release} in {:.0} s ({})",
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    let debs: Vec<PathBuf> = debs_in(&dir).into_iter().map(|(_, path)| path).collect();
+    assert_eq!(debs.len(), 2, "{release}: {debs:?}");
+    built.push((release.to_owned(), debs.clone()));
+    debs
 }
 
 /// The sha256 of a file, in hex, from sha256sum.
