@@ -137,7 +137,7 @@ fn version_in_chroot(release: &str, debs: &[PathBuf]) -> String {
             "{release}: the .debs install no /usr/bin/{name}"
         );
     }
-    let output = run(Command::new("chroot")
+    let output = run(Command::new("/usr/sbin/chroot")
         .arg(root.path())
         .args(["/usr/bin/dh_rustvenv", "--version"])
         .env_clear()
