@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::inventory::walk;
 use crate::pathmatch::PathMatcher;
 
 /// One file of the venv that names a build path.
@@ -27,28 +26,10 @@ pub struct Leak {
     pub context: String,
 }
 
-/// Scans the files and symlinks under `staging_root` for the `forbidden` paths (found only at path
-/// boundaries, [`PathMatcher`]). An occurrence that is the start of `final_root` (when the final path
-/// itself begins with a forbidden path) does not count.
-///
-/// # Errors
-/// When a file cannot be read; the message names it.
-pub fn scan(staging_root: &Path, forbidden: &PathMatcher, final_root: &[u8]) -> Result<Vec<Leak>> {
-    if forbidden.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut entries = Vec::new();
-    for entry in walk(staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        if entry.file_type().is_symlink() || entry.file_type().is_file() {
-            entries.push(entry.into_path());
-        }
-    }
-    scan_files(&entries, forbidden, final_root)
-}
-
-/// [`scan`] for the given files and symlinks only, both cores at once; entries that no longer exist
-/// are skipped. The leaks keep the order of `paths`.
+/// Scans the given files and symlinks (their targets) for the `forbidden` paths (found only at path
+/// boundaries, [`PathMatcher`]), both cores at once; entries that no longer exist are skipped. An
+/// occurrence that is the start of `final_root` (when the final path itself begins with a forbidden
+/// path) does not count. The leaks keep the order of `paths`.
 ///
 /// # Errors
 /// When an entry cannot be read; the message names it.
@@ -150,7 +131,12 @@ mod tests {
         std::os::unix::fs::symlink("/build/src/file", root.join("link")).unwrap();
         fs::write(root.join("docs.txt"), "see /build/srcs and x/build/src\n").unwrap();
         let forbidden = PathMatcher::new([b"/build/src".to_vec(), b"/opt".to_vec()]).unwrap();
-        let leaks = scan(root, &forbidden, b"/opt/venvs/demo").unwrap();
+        // In walk order, as the build hands them over; a file that is gone is skipped.
+        let paths: Vec<PathBuf> = ["clean.py", "data.bin", "docs.txt", "gone.txt", "link"]
+            .iter()
+            .map(|name| root.join(name))
+            .collect();
+        let leaks = scan_files(&paths, &forbidden, b"/opt/venvs/demo").unwrap();
         let files: Vec<_> = leaks
             .iter()
             .map(|l| l.file.file_name().unwrap().to_owned())

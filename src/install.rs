@@ -796,10 +796,7 @@ pub fn download(
     plan: &InstallPlan,
     reporter: &Reporter,
 ) -> Result<Vec<PathBuf>> {
-    let wheelhouse = plan
-        .wheelhouse
-        .clone()
-        .unwrap_or_else(|| layout.top.join("debian/wheelhouse"));
+    let wheelhouse = download_wheelhouse(layout, plan);
     if reporter.no_act {
         reporter.verbose_print(format!(
             "# would download what the build needs into {}",
@@ -818,16 +815,7 @@ pub fn download(
             &compiler_env,
         )
     };
-    let mut wanted: Vec<String> = plan
-        .upgrades
-        .iter()
-        .chain(&plan.preinstall)
-        .cloned()
-        .collect();
-    if let Some(requirements) = &plan.requirements {
-        wanted.push("-r".to_owned());
-        wanted.push(requirements.display().to_string());
-    }
+    let wanted = requested(plan);
     let download = |what: &[String]| {
         reporter
             .doit(
@@ -863,19 +851,12 @@ pub fn download(
             .context("removing what the dry run left in the source tree")?;
         let (succeeded, output) = captured?;
         if succeeded {
-            let mut files: Vec<PathBuf> = fs::read_dir(&wheelhouse)
-                .with_context(|| format!("reading {}", wheelhouse.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            files.sort();
-            return Ok(files);
+            return wheelhouse_files(&wheelhouse);
         }
         let error = crate::debhelper::failure_summary(output.as_bytes());
         let missing = missing_distributions(&output);
         if missing.is_empty() {
             eprintln!("{output}");
-        }
-        if missing.is_empty() {
             bail!(
                 "the wheelhouse {} cannot be completed: {error}",
                 wheelhouse.display()
@@ -887,6 +868,40 @@ pub fn download(
         "the wheelhouse {} is still incomplete after 50 rounds of downloads",
         wheelhouse.display()
     )
+}
+
+/// The wheelhouse `--download` and `--download-for` fill: the planned one (with those options the
+/// plan always names one), else `debian/wheelhouse`.
+pub fn download_wheelhouse(layout: &Layout, plan: &InstallPlan) -> PathBuf {
+    plan.wheelhouse
+        .clone()
+        .unwrap_or_else(|| layout.top.join("debian/wheelhouse"))
+}
+
+/// What a download starts from, as pip arguments: the upgrades, `--preinstall`, and `-r` with the
+/// requirements file.
+fn requested(plan: &InstallPlan) -> Vec<String> {
+    let mut wanted: Vec<String> = plan
+        .upgrades
+        .iter()
+        .chain(&plan.preinstall)
+        .cloned()
+        .collect();
+    if let Some(requirements) = &plan.requirements {
+        wanted.push("-r".to_owned());
+        wanted.push(requirements.display().to_string());
+    }
+    wanted
+}
+
+/// The files of the wheelhouse `dir`, sorted.
+fn wheelhouse_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// The venv pip runs from while the wheelhouse is filled, made anew with `interpreter` in the work
@@ -948,10 +963,7 @@ pub fn download_for(
     targets: &[DownloadTarget],
     reporter: &Reporter,
 ) -> Result<Vec<PathBuf>> {
-    let wheelhouse = plan
-        .wheelhouse
-        .clone()
-        .unwrap_or_else(|| layout.top.join("debian/wheelhouse"));
+    let wheelhouse = download_wheelhouse(layout, plan);
     let mut unique: Vec<&DownloadTarget> = Vec::new();
     for target in targets {
         if !unique.contains(&target) {
@@ -1018,12 +1030,7 @@ pub fn download_for(
             })?;
         }
     }
-    let mut files: Vec<PathBuf> = fs::read_dir(&wheelhouse)
-        .with_context(|| format!("reading {}", wheelhouse.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    Ok(files)
+    wheelhouse_files(&wheelhouse)
 }
 
 /// What filling the wheelhouse for one target needs: the pip of [`download_venv`] and where it puts
@@ -1072,17 +1079,7 @@ impl TargetDownload<'_> {
     /// Downloads everything the build needs on `target` (pip arguments `tags`); returns how many
     /// wheels that is and the names of the sdists among it.
     fn fill(&self, target: &DownloadTarget, tags: &[String]) -> Result<(usize, Vec<String>)> {
-        let mut wanted: Vec<String> = self
-            .plan
-            .upgrades
-            .iter()
-            .chain(&self.plan.preinstall)
-            .cloned()
-            .collect();
-        if let Some(requirements) = &self.plan.requirements {
-            wanted.push("-r".to_owned());
-            wanted.push(requirements.display().to_string());
-        }
+        let mut wanted = requested(self.plan);
         if let Some(project) = &self.plan.project {
             wanted.extend(self.build_requires(project)?);
         }

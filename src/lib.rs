@@ -313,16 +313,13 @@ pub fn download_package(
             reporter,
         )?
     };
-    let wheelhouse = plan
-        .wheelhouse
-        .as_deref()
-        .unwrap_or(Path::new("debian/wheelhouse"));
+    let wheelhouse = install::download_wheelhouse(&layout, &plan);
     println!(
         "{}: the wheelhouse {} holds {} distribution(s) for {}",
         debhelper::TOOL,
         wheelhouse
             .strip_prefix(&top)
-            .unwrap_or(wheelhouse)
+            .unwrap_or(&wheelhouse)
             .display(),
         files.len(),
         package.name

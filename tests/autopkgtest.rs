@@ -28,15 +28,7 @@ fn installed(package: &str) -> bool {
 fn debian_tests_pass_with_the_null_backend() {
     let tmp = scratch("autopkgtest-");
     let debs = common::build_tool_packages(tmp.path());
-    let tool = debs
-        .iter()
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("dh-rustvenv_")
-        })
-        .expect("dpkg-buildpackage wrote dh-rustvenv's .deb");
+    let tool = common::tool_deb(&debs).expect("dpkg-buildpackage wrote dh-rustvenv's .deb");
     // The tree autopkgtest reads debian/tests from: this repository without its build products.
     let tree = tmp.path().join("tree");
     fs::create_dir_all(&tree).unwrap();

@@ -18,15 +18,9 @@ use common::{deb_field, dpkg_lock, prepare_sbuild, purge_if_installed, run, scra
 
 /// Builds dh-rustvenv_<version>_<arch>.deb from a copy of this repository in `dir`.
 fn build_dh_rustvenv(dir: &Path) -> PathBuf {
-    common::build_tool_packages(dir)
-        .into_iter()
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("dh-rustvenv_")
-        })
+    common::tool_deb(&common::build_tool_packages(dir))
         .expect("dpkg-buildpackage wrote dh-rustvenv's .deb")
+        .clone()
 }
 
 #[test]
@@ -153,14 +147,7 @@ fn version_in_chroot(release: &str, debs: &[PathBuf]) -> String {
 fn sbuild_builds_dh_rustvenv_for_bookworm_and_trixie() {
     for release in ["bookworm", "trixie"] {
         let debs = common::sbuild_tool_packages(release);
-        let tool = debs
-            .iter()
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("dh-rustvenv_")
-            })
+        let tool = common::tool_deb(&debs)
             .unwrap_or_else(|| panic!("{release}: no dh-rustvenv .deb in {debs:?}"));
         let depends = deb_field(tool, "Depends");
         eprintln!("{release}: {} Depends: {depends}", tool.display());

@@ -96,6 +96,14 @@ pub fn uv_wheel() -> PathBuf {
         })
 }
 
+/// dh-rustvenv's own .deb among the tool packages `debs` (not the drop-in, not the -dbgsym).
+pub fn tool_deb(debs: &[PathBuf]) -> Option<&PathBuf> {
+    debs.iter().find(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("dh-rustvenv_"))
+    })
+}
+
 /// Runs a command and returns its output; panics with the command, directory, status, stdout and
 /// stderr when it fails.
 pub fn run(command: &mut Command) -> Output {
