@@ -406,8 +406,10 @@ pub(crate) fn strip_elf_files(
     Ok((report, debug_symbols))
 }
 
-/// The paths no file of the venv may name: the staging path and the top of the source package in
-/// every spelling, and the temporary directories pip builds in ([`temporary_build_paths`]).
+/// The paths no file of the venv may name: this build's, that is the staging path and the top of the
+/// source package in every spelling. The temporary directories pip, uv and the build backends work
+/// in are inside the source package (the install stage gives them a `TMPDIR` there), so they are
+/// among them; a `/tmp/pip-*` path found in the venv is upstream's ([`audit::upstream_build_paths`]).
 ///
 /// # Errors
 /// When they cannot be made into a pattern.
@@ -415,14 +417,13 @@ pub(crate) fn forbidden_paths(
     relocation: &relocate::Relocation,
     top: &Path,
 ) -> Result<pathmatch::PathMatcher> {
-    pathmatch::PathMatcher::with_prefixes(
+    pathmatch::PathMatcher::new(
         relocation
             .staging
             .paths()
             .iter()
             .cloned()
             .chain(spellings(top)),
-        temporary_build_paths(),
     )
 }
 
@@ -520,38 +521,6 @@ pub(crate) fn library_dependencies(
     reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
     dependencies.extend(libraries);
     Ok(dependencies)
-}
-
-/// The beginnings of the temporary directories pip builds in (`<tmp>/pip-build-env-<random>`, the
-/// isolated build environment; `pip-install-`, `pip-req-build-`, `pip-wheel-`, …), under the
-/// temporary directory of this build and the usual ones: a file naming one was built with a path that
-/// exists only during the build, and is not reproducible.
-fn temporary_build_paths() -> Vec<Vec<u8>> {
-    let mut temporary: Vec<Vec<u8>> = vec![b"/tmp".to_vec(), b"/var/tmp".to_vec()];
-    temporary.extend(spellings(&std::env::temp_dir()));
-    temporary.sort();
-    temporary.dedup();
-    let kinds = [
-        "pip-build-env-",
-        "pip-install-",
-        "pip-req-build-",
-        "pip-wheel-",
-        "pip-ephem-wheel-cache-",
-        "pip-unpack-",
-        "pip-modern-metadata-",
-        "pip-metadata-",
-    ];
-    temporary
-        .iter()
-        .flat_map(|dir| {
-            kinds.iter().map(move |kind| {
-                let mut path = dir.clone();
-                path.push(b'/');
-                path.extend_from_slice(kind.as_bytes());
-                path
-            })
-        })
-        .collect()
 }
 
 /// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.

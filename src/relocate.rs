@@ -70,6 +70,10 @@ pub struct RelocationReport {
     /// The audit of the entries as relocation left them ([`crate::audit::leak_in`]): the selected
     /// files and symlinks that still name a forbidden path, in walk order.
     pub leaks: Vec<crate::audit::Leak>,
+    /// The selected files and symlinks that name a temporary build path of another machine
+    /// ([`crate::audit::upstream_build_paths`]), in walk order: upstream's content, reported and never
+    /// rewritten.
+    pub upstream: Vec<crate::audit::Leak>,
 }
 
 /// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
@@ -78,7 +82,9 @@ pub const MAX_SHEBANG: usize = 127;
 
 /// Relocates the entries of the venv at `staging_root` that `selected` accepts (all of them when
 /// dh_rustvenv builds the venv; what rules added or changed since, in the late stage). Selected
-/// bytecode files are removed, and then every `__pycache__` directory left empty.
+/// bytecode files are removed, and then every `__pycache__` directory left empty. Each entry is
+/// audited as it is left: for this build's paths (`forbidden`), and for the build paths of the
+/// machines upstream built on (`upstream`), which are only reported.
 ///
 /// # Errors
 /// When a file or directory of the venv cannot be read or written; the message names it.
@@ -86,7 +92,7 @@ pub fn relocate(
     staging_root: &Path,
     relocation: &Relocation,
     selected: &(dyn Fn(&Path) -> bool + Sync),
-    forbidden: &PathMatcher,
+    (forbidden, upstream): (&PathMatcher, &PathMatcher),
 ) -> Result<RelocationReport> {
     use rayon::prelude::*;
     let mut entries = Vec::new();
@@ -100,7 +106,7 @@ pub fn relocate(
     // in walk order.
     let outcomes: Vec<Result<Outcome>> = entries
         .par_iter()
-        .map(|entry| relocate_entry(entry, staging_root, relocation, forbidden))
+        .map(|entry| relocate_entry(entry, staging_root, relocation, (forbidden, upstream)))
         .collect();
     let mut report = RelocationReport::default();
     for (entry, outcome) in entries.iter().zip(outcomes) {
@@ -126,6 +132,12 @@ pub fn relocate(
                 ..leak
             });
         }
+        if let Some(found) = outcome.upstream {
+            report.upstream.push(crate::audit::Leak {
+                file: path.clone(),
+                ..found
+            });
+        }
         if outcome.made_not_executable {
             report.made_not_executable.push(path);
         }
@@ -143,6 +155,8 @@ struct Outcome {
     made_not_executable: bool,
     /// What the audit finds in the entry as left.
     leak: Option<crate::audit::Leak>,
+    /// A build path of upstream's machines in the entry as left.
+    upstream: Option<crate::audit::Leak>,
 }
 
 enum Change {
@@ -159,7 +173,7 @@ fn relocate_entry(
     entry: &walkdir::DirEntry,
     staging_root: &Path,
     relocation: &Relocation,
-    forbidden: &PathMatcher,
+    (forbidden, upstream): (&PathMatcher, &PathMatcher),
 ) -> Result<Outcome> {
     let path = entry.path();
     let file_type = entry.file_type();
@@ -169,8 +183,10 @@ fn relocate_entry(
         archive_candidate: false,
         made_not_executable: false,
         leak: None,
+        upstream: None,
     };
     let audit = |content: &[u8]| crate::audit::leak_in(content, forbidden, &relocation.final_root);
+    let foreign = |content: &[u8]| crate::audit::leak_in(content, upstream, &relocation.final_root);
     if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
         fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         outcome.change = Change::BytecodeRemoved;
@@ -181,6 +197,7 @@ fn relocate_entry(
         let target = fs::read_link(path)
             .with_context(|| format!("reading the symlink {}", path.display()))?;
         outcome.leak = audit(target.as_os_str().as_bytes());
+        outcome.upstream = foreign(target.as_os_str().as_bytes());
     } else if file_type.is_file() {
         if path.parent() == Some(staging_root)
             && path.file_name().is_some_and(|n| n == ".gitignore")
@@ -222,6 +239,7 @@ fn relocate_entry(
             }
         }
         outcome.leak = audit(new.as_deref().unwrap_or(&content));
+        outcome.upstream = foreign(new.as_deref().unwrap_or(&content));
         if let Some(new) = new {
             replace_file(path, &new)?;
             outcome.change = Change::Rewritten;
@@ -699,6 +717,11 @@ mod tests {
 
     const STAGING: &str = "/build/demo-1.0/debian/demo/opt/venvs/demo";
 
+    /// No upstream build path to report.
+    fn none() -> PathMatcher {
+        PathMatcher::new([]).unwrap()
+    }
+
     fn relocation() -> Relocation {
         Relocation::new(
             vec![STAGING.as_bytes().to_vec()],
@@ -883,7 +906,13 @@ mod tests {
             b"/opt/venvs/demo".to_vec(),
         )
         .unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert_eq!(report.bytecode_removed, 1);
         assert!(!root.join("lib/__pycache__").exists());
         assert_eq!(report.rewritten, vec![root.join("bin/tool")]);
@@ -920,14 +949,26 @@ mod tests {
             b"/opt/venvs/demo".to_vec(),
         )
         .unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert_eq!(report.scm_ignore_removed, vec![root.join(".gitignore")]);
         assert!(!root.join(".gitignore").exists());
         assert!(root.join("lib/project/.gitignore").exists());
 
         // A .gitignore of the user's at the top, with patterns of its own, stays.
         fs::write(root.join(".gitignore"), "*\n!keep.txt\n").unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert!(report.scm_ignore_removed.is_empty());
         assert!(root.join(".gitignore").exists());
     }
@@ -959,7 +1000,7 @@ mod tests {
             &root,
             &relocation,
             &|p: &Path| !p.ends_with("unselected"),
-            &relocation.staging,
+            (&relocation.staging, &none()),
         )
         .unwrap();
         assert_eq!(report.rewritten, [root.join("bin/linked")]);
@@ -1045,7 +1086,13 @@ mod tests {
         }
         let relocation =
             Relocation::new(vec![b"/build/x".to_vec()], b"/opt/venvs/demo".to_vec()).unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert_eq!(report.made_not_executable, std::slice::from_ref(&data));
         assert_eq!(
             fs::metadata(&data).unwrap().permissions().mode() & 0o777,
