@@ -365,14 +365,21 @@ pub fn process(
                 package.name
             ));
         }
-        let substvars = depends::substvar_items(
+        let placement = depends::place_dependencies(
             state.flavour,
+            &package.relations,
             state.interpreter_dependency.as_deref(),
             &libraries,
-            &state.recommends,
-            &state.suggests,
+            (&state.recommends, &state.suggests),
             shlibs_taken,
         );
+        for note in &placement.notes {
+            reporter.note(format!("package {}: {note}", package.name));
+        }
+        for warning in &placement.warnings {
+            reporter.warning(format!("package {}: {warning}", package.name));
+        }
+        let substvars = placement.items;
         Ok((substvars, unstripped))
     };
     match after_stripping() {

@@ -223,6 +223,15 @@ pub fn build_package(
     if reporter.no_act {
         return install::build(&layout, &interpreter, &plan, reporter);
     }
+    if options.venv.use_system_packages && !package.relations.names_python3_package() {
+        // What the venv imports from the system's site-packages cannot be seen from the venv.
+        reporter.warning(format!(
+            "package {}: -S/--use-system-packages lets the venv import the system's Python packages, \
+             but debian/control names no python3-* package in its Depends; add the ones the \
+             application imports (python3-systemd, say), or they may be missing where it is installed",
+            package.name
+        ));
+    }
     let no_strip = finish::no_strip(env, options.venv.no_strip, reporter)?;
     let package_work_dir = layout.work_dir.join(&package.name);
     let mut staging = StagingDir::create(&layout.staging_root, &package_work_dir)?;
