@@ -289,7 +289,9 @@ pub fn build_package(
         } else {
             relocate::Bytecode::CompileOnInstall
         };
-        for (script, snippet) in relocate::bytecode_scripts(&layout.final_root, bytecode) {
+        for (script, snippet) in
+            relocate::maintainer_scripts(&package.name, &layout.final_root, bytecode)
+        {
             debhelper::autoscript(&package.name, script, &snippet)?;
         }
     }

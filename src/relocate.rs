@@ -666,49 +666,77 @@ pub fn compile_bytecode(
         .context("compiling the venv's bytecode (--ship-bytecode)")
 }
 
-/// The maintainer-script snippets that carry the bytecode policy. By default the package ships no
-/// bytecode and `postinst` byte-compiles the venv at its final path (so every `.pyc` names that path,
-/// by construction); with [`Bytecode::Ship`] there is nothing to compile. Either way `prerm` removes
-/// every `__pycache__` directory, including those Python wrote while the program ran, and `postrm`
-/// sweeps what appeared after `prerm` and the directories dpkg could not remove because of it, so that
-/// removal leaves nothing behind.
+/// The maintainer-script snippets of a venv package: dh-virtualenv's variables, and the bytecode
+/// policy.
+///
+/// - **Variables.** The `postinst` and `prerm` snippets start by setting `dh_venv_install_dir` (the
+///   venv's final path) and `dh_venv_package` (the binary package), as dh-virtualenv 1.2.2's did
+///   (`autoscripts/postinst-dh-virtualenv`, `prerm-dh-virtualenv`, filled by `bin/dh_virtualenv`).
+///   debhelper pastes the snippets in place of `#DEBHELPER#`, so a package's own code after it can use
+///   them (`cd "$dh_venv_install_dir/lib"`), as packages written for dh-virtualenv do.
+/// - **Bytecode.** By default the package ships no bytecode and `postinst` byte-compiles the venv at
+///   its final path (so every `.pyc` names that path, by construction); with [`Bytecode::Ship`] there
+///   is nothing to compile. Either way `prerm` removes every `__pycache__` directory, including those
+///   Python wrote while the program ran, and `postrm` sweeps what appeared after `prerm` and the
+///   directories dpkg could not remove because of it, so that removal leaves nothing behind.
+/// - **Triggers.** dh-virtualenv's `postinst` acted on `triggered` for an interpreter
+///   (`/usr/bin/python3.X`, a file trigger) and for its named trigger
+///   `dh-virtualenv-interpreter-update`, which packages declare interest in with their own
+///   `debian/<package>.triggers`. A venv made by `python3 -m venv` links its interpreter to the
+///   system's, so an interpreter upgrade needs nothing of it but fresh bytecode: `triggered` compiles
+///   the venv again (with [`Bytecode::Ship`], it does nothing) and never fails.
 ///
 /// Returns (script, snippet) pairs for [`crate::debhelper::autoscript`].
 ///
 /// # References
 /// Debian Python Policy 3.7 ("Byte compilation"), which dh_python3's `py3compile`/`py3clean` implement
-/// for Debian's own packages.
-pub fn bytecode_scripts(final_root: &Path, bytecode: Bytecode) -> Vec<(&'static str, String)> {
-    let venv = crate::debhelper::shell_quote(&final_root.to_string_lossy());
+/// for Debian's own packages; deb-triggers(5) and deb-postinst(5) for `triggered`.
+pub fn maintainer_scripts(
+    package: &str,
+    final_root: &Path,
+    bytecode: Bytecode,
+) -> Vec<(&'static str, String)> {
+    use crate::debhelper::shell_quote;
+    let venv = shell_quote(&final_root.to_string_lossy());
+    // Sorted and always single-quoted, as dh-virtualenv wrote them.
+    let quoted = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
+    let variables = format!(
+        "dh_venv_install_dir={}\ndh_venv_package={}",
+        quoted(&final_root.to_string_lossy()),
+        quoted(package)
+    );
     let clean = format!(
         "find {venv} -depth -type d -name __pycache__ -exec rm -rf {{}} + 2>/dev/null || true"
     );
-    let mut scripts = Vec::new();
-    if bytecode == Bytecode::CompileOnInstall {
-        scripts.push((
-            "postinst",
-            format!(
-                "if [ \"$1\" = configure ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
-                 \tif [ -x {venv}/bin/python ]; then\n\
-                 \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
-                 \tfi\n\
-                 fi"
-            ),
-        ));
-    }
-    scripts.push(("prerm", format!("if [ -d {venv} ]; then\n\t{clean}\nfi")));
-    scripts.push((
-        "postrm",
-        format!(
-            "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
-             \tif [ -d {venv} ]; then\n\
-             \t\t{clean}\n\
-             \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
+    let postinst = match bytecode {
+        Bytecode::CompileOnInstall => format!(
+            "{variables}\n\
+             if [ \"$1\" = configure ] || [ \"$1\" = triggered ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
+             \tif [ -x {venv}/bin/python ]; then\n\
+             \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
              \tfi\n\
              fi"
         ),
-    ));
-    scripts
+        Bytecode::Ship => variables.clone(),
+    };
+    vec![
+        ("postinst", postinst),
+        (
+            "prerm",
+            format!("{variables}\nif [ -d {venv} ]; then\n\t{clean}\nfi"),
+        ),
+        (
+            "postrm",
+            format!(
+                "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
+                 \tif [ -d {venv} ]; then\n\
+                 \t\t{clean}\n\
+                 \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
+                 \tfi\n\
+                 fi"
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -1147,6 +1175,34 @@ mod tests {
             fs::read(&tricky).unwrap(),
             before,
             "the venv's own archive was not normalized"
+        );
+    }
+
+    #[test]
+    fn maintainer_scripts_set_dh_virtualenvs_variables_and_accept_triggers() {
+        let scripts = maintainer_scripts(
+            "relay",
+            Path::new("/usr/lib/relay's venv"),
+            Bytecode::CompileOnInstall,
+        );
+        let script = |name: &str| &scripts.iter().find(|(s, _)| *s == name).unwrap().1;
+        for name in ["postinst", "prerm"] {
+            assert!(
+                script(name).starts_with(
+                    "dh_venv_install_dir='/usr/lib/relay'\\''s venv'\ndh_venv_package='relay'\n"
+                ),
+                "{}",
+                script(name)
+            );
+        }
+        assert!(script("postinst").contains("[ \"$1\" = triggered ]"));
+        let shipped = maintainer_scripts("relay", Path::new("/opt/venvs/relay"), Bytecode::Ship);
+        assert_eq!(
+            shipped[0],
+            (
+                "postinst",
+                "dh_venv_install_dir='/opt/venvs/relay'\ndh_venv_package='relay'".to_owned()
+            )
         );
     }
 }
