@@ -101,6 +101,35 @@ pub fn leak_in(content: &[u8], forbidden: &PathMatcher, final_root: &[u8]) -> Op
     })
 }
 
+/// The beginnings of the temporary directories pip builds in on any machine
+/// (`/tmp/pip-req-build-<random>`, the unpacked sdist; `pip-build-env-`, the isolated build
+/// environment; `pip-install-`, `pip-wheel-`, …, under `/tmp` or `/var/tmp`), as a matcher of path
+/// prefixes. This build's pip works in a temporary directory of its own inside the source package
+/// (the install stage's `TMPDIR`), so these paths, found in the venv, come from the machines upstream
+/// built its wheels on (cibuildwheel and manylinux builds leave them in extension modules and
+/// headers): upstream's content, installed byte for byte, which the audit reports and never fails on.
+///
+/// # Errors
+/// Never in practice: the patterns are fixed and small.
+pub fn upstream_build_paths() -> Result<PathMatcher> {
+    let kinds = [
+        "pip-build-env-",
+        "pip-install-",
+        "pip-req-build-",
+        "pip-wheel-",
+        "pip-ephem-wheel-cache-",
+        "pip-unpack-",
+        "pip-modern-metadata-",
+        "pip-metadata-",
+    ];
+    let prefixes = ["/tmp/", "/var/tmp/"].iter().flat_map(|dir| {
+        kinds
+            .iter()
+            .map(move |kind| format!("{dir}{kind}").into_bytes())
+    });
+    PathMatcher::with_prefixes([], prefixes)
+}
+
 /// The leaks as lines for an error or warning: `<file relative to the venv>: names <path>: …context…`,
 /// at most `limit` of them and a count of the rest.
 pub fn describe(leaks: &[Leak], staging_root: &Path, limit: usize) -> String {
@@ -151,5 +180,22 @@ mod tests {
         let text = describe(&leaks, root, 1);
         assert!(text.starts_with("  data.bin: names /build/src"), "{text}");
         assert!(text.ends_with("and 1 more"), "{text}");
+    }
+
+    #[test]
+    fn upstream_build_paths_are_pips_temporary_directories_of_any_machine() {
+        let upstream = upstream_build_paths().unwrap();
+        let module = b"\0/tmp/pip-req-build-abc123/src/lxml/etree.c\0";
+        let found = leak_in(module, &upstream, b"/opt/venvs/demo").unwrap();
+        assert_eq!(found.path, "/tmp/pip-req-build-");
+        assert!(leak_in(b"-I/var/tmp/pip-build-env-x1/include", &upstream, b"/o").is_some());
+        // Other temporary files, and this build's own directories, are not upstream's.
+        for text in [
+            &b"/tmp/pipe"[..],
+            b"/tmp/build",
+            b"/build/src/debian/.debhelper/x",
+        ] {
+            assert!(leak_in(text, &upstream, b"/o").is_none(), "{text:?}");
+        }
     }
 }

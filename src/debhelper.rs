@@ -7,7 +7,7 @@
 //! as every other dh_ program reads them. The environment is read once, in [`Environment::from_process`],
 //! and handed forward; nothing here keeps global state.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
@@ -163,6 +163,15 @@ impl Reporter {
     /// Prints `dh_rustvenv: warning: <message>` on stderr.
     pub fn warning(&self, message: impl std::fmt::Display) {
         eprintln!("{TOOL}: warning: {message}");
+    }
+
+    /// Prints `dh_rustvenv: <message>` on stderr unless quiet: information the user should see once,
+    /// such as where a dependency went and why (debhelper's `nonquiet_print`, on stderr as stdout
+    /// carries only commands).
+    pub fn note(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{TOOL}: {message}");
+        }
     }
 
     /// Runs one stage of `package`'s pipeline and, when timings are asked for, prints how long it took
@@ -503,6 +512,88 @@ pub struct Package {
     pub main: bool,
     /// Its dh_rustvenv configuration file, [`Package::pkgfile`] of `rustvenv`.
     pub config_file: Option<PathBuf>,
+    /// Its relation fields in `debian/control` ([`control_relations`]).
+    pub relations: Relations,
+}
+
+/// The relation fields of one binary package in `debian/control` (Debian Policy 7.1: `Pre-Depends`,
+/// `Depends`, `Recommends`, `Suggests`, `Enhances`, `Breaks`, `Conflicts`, `Provides`, `Replaces`,
+/// `Built-Using`), each as written, continuation lines joined by a space, substvars unexpanded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    /// Field name to value, for the fields the package has.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Relations {
+    /// The fields that name the substvar `name` (`shlibs:Depends` for `${shlibs:Depends}`), in field
+    /// name order: what dpkg-gencontrol will substitute it into. Empty: the substvar's value would be
+    /// dropped, with dpkg-gencontrol's warning "substitution variable ${...} unused, but is defined".
+    pub fn fields_naming(&self, name: &str) -> Vec<&str> {
+        let wanted = format!("${{{name}}}");
+        self.fields
+            .iter()
+            .filter(|(_, value)| value.contains(&wanted))
+            .map(|(field, _)| field.as_str())
+            .collect()
+    }
+
+    /// Whether any field names the substvar `name`.
+    pub fn names(&self, name: &str) -> bool {
+        !self.fields_naming(name).is_empty()
+    }
+
+    /// Whether `Depends`, `Pre-Depends` or `Recommends` names a Python 3 library package of Debian
+    /// (`python3-*`, the names Debian Python Policy 2.2 gives them), or a substvar that carries them
+    /// (`${python3:Depends}`).
+    pub fn names_python3_package(&self) -> bool {
+        ["Pre-Depends", "Depends", "Recommends"]
+            .iter()
+            .filter_map(|field| self.fields.get(*field))
+            .any(|value| {
+                value.contains("${python3:Depends}")
+                    || value
+                        .split([',', '|'])
+                        .map(|item| item.trim_start())
+                        .any(|item| item.starts_with("python3-"))
+            })
+    }
+}
+
+/// Reads the relation fields of every binary package of the control file `control`, by package name,
+/// with dpkg's own parser (`Dpkg::Control::Info` of libdpkg-perl, which dpkg-gencontrol uses), so
+/// that comments, continuation lines and field-name case are read as dpkg reads them.
+///
+/// # Errors
+/// When perl cannot be run, or dpkg's parser rejects the file; the message names the file.
+pub fn control_relations(control: &Path) -> Result<BTreeMap<String, Relations>> {
+    const FIELDS: &str = "Pre-Depends Depends Recommends Suggests Enhances Breaks Conflicts \
+                          Provides Replaces Built-Using";
+    let script = format!(
+        "use Dpkg::Control::Info; my $c = Dpkg::Control::Info->new(filename => $ARGV[0]); \
+         foreach my $p ($c->get_packages()) {{ foreach my $f (qw({FIELDS})) {{ \
+         next unless defined $p->{{$f}}; my $v = $p->{{$f}}; $v =~ s/\\s+/ /g; \
+         print \"$p->{{Package}}\\t$f\\t$v\\n\"; }} }}"
+    );
+    let listing = Command::new("perl")
+        .args(["-e", &script])
+        .arg(control)
+        .query()
+        .with_context(|| format!("reading the relation fields of {}", control.display()))?;
+    let mut packages: BTreeMap<String, Relations> = BTreeMap::new();
+    for line in listing.lines() {
+        let mut parts = line.splitn(3, '\t');
+        if let (Some(package), Some(field), Some(value)) =
+            (parts.next(), parts.next(), parts.next())
+        {
+            packages
+                .entry(package.to_owned())
+                .or_default()
+                .fields
+                .insert(field.to_owned(), value.trim().to_owned());
+        }
+    }
+    Ok(packages)
 }
 
 impl Package {
@@ -559,9 +650,11 @@ pub fn selected_packages(
     }
     let all = list(&[], None)?;
     let indep = list(&["-i".to_owned()], None)?;
+    let mut relations = control_relations(Path::new("debian/control"))?;
     Ok(selected
         .into_iter()
         .map(|name| Package {
+            relations: relations.remove(&name).unwrap_or_default(),
             main: all.first() == Some(&name),
             config_file: pkgfile(&name, all.first() == Some(&name), "rustvenv"),
             tmpdir: tmpdir
@@ -852,6 +945,35 @@ pub fn autoscript_block(snippet: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relation_fields_are_read_as_dpkg_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = dir.path().join("control");
+        fs::write(
+            &control,
+            "Source: relay\nMaintainer: Ops <ops@example.org>\n\nPackage: relay\nArchitecture: any\n\
+             depends: ${misc:Depends},\n# a comment\n python3-systemd\nRecommends: ${shlibs:Recommends}\n\
+             Description: relay\n relay.\n\nPackage: relay-doc\nArchitecture: all\nDescription: d\n d.\n",
+        )
+        .unwrap();
+        let packages = control_relations(&control).unwrap();
+        let relay = &packages["relay"];
+        assert_eq!(relay.fields["Depends"], "${misc:Depends}, python3-systemd");
+        assert_eq!(relay.fields_naming("misc:Depends"), ["Depends"]);
+        assert!(relay.names("shlibs:Recommends"));
+        assert!(!relay.names("shlibs:Depends"));
+        assert!(relay.names_python3_package());
+        assert!(!packages.contains_key("relay-doc"));
+
+        fs::write(
+            &control,
+            "Source: x\n\nPackage: x\nDepends ${misc:Depends}\n",
+        )
+        .unwrap();
+        let error = format!("{:#}", control_relations(&control).unwrap_err());
+        assert!(error.contains(&control.display().to_string()), "{error}");
+    }
 
     #[test]
     fn removes_only_the_named_items_from_a_substvar() {

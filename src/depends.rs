@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use crate::Flavour;
-use crate::debhelper::Command;
+use crate::debhelper::{Command, Relations};
 use crate::elf::{ElfFile, ElfKind};
 use crate::interpreter::Interpreter;
 
@@ -52,28 +52,43 @@ fn package_from_search(output: &str, major_minor: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Where each dependency goes, as (substvar, item) pairs, sorted.
+/// Where the dependencies of one package go: the (substvar, item) pairs to write, and what to tell
+/// the user about them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// (substvar, item) pairs, sorted: (`misc:Depends`, `python3.11`).
+    pub items: Vec<(String, String)>,
+    /// One line each: why a dependency went to a fallback substvar (for the user's information).
+    pub notes: Vec<String>,
+    /// One line each: a substvar that holds dependencies but that no relation field of
+    /// `debian/control` names, so that they would be lost; the line names the field to add it to.
+    pub warnings: Vec<String>,
+}
+
+/// Where each dependency goes, read against the substvars the package's relation fields in
+/// `debian/control` name (`relations`), so that none is left in a substvar that no field names
+/// (dpkg-gencontrol(1) drops such a value, "unused, but is defined").
 ///
 /// With [`Flavour::Rustvenv`], the interpreter and the libraries go to `${rustvenv:Depends}`, except
 /// the items whose package is named in `recommends` or `suggests`, which go to
-/// `${rustvenv:Recommends}` and `${rustvenv:Suggests}`. With [`Flavour::DhVirtualenv`] the substvars
-/// are those an unedited debian/control of a dh-virtualenv package names: the interpreter goes to
-/// `${misc:Depends}`, the libraries to `${shlibs:Depends}` (`${shlibs:Recommends}`,
-/// `${shlibs:Suggests}`), or to `${misc:Depends}` when `shlibs_taken` (dh_shlibdeps will rewrite the
-/// shlibs variables for ELF files outside the venv).
-pub fn substvar_items(
+/// `${rustvenv:Recommends}` and `${rustvenv:Suggests}`; a warning names the field to add a substvar
+/// to when no field names it.
+///
+/// With [`Flavour::DhVirtualenv`] the substvars are those an unedited debian/control of a
+/// dh-virtualenv package names: the interpreter goes to `${misc:Depends}` (or `${shlibs:Depends}`
+/// when only that is named); the libraries go to `${shlibs:Depends}` (`${shlibs:Recommends}`,
+/// `${shlibs:Suggests}`) when the control file names it, where dh_shlibdeps put them under
+/// dh-virtualenv, and otherwise to `${misc:Depends}` (`${misc:Recommends}`, `${misc:Suggests}`) with
+/// a note. `shlibs_taken` (dh_shlibdeps will rewrite the shlibs variables for ELF files outside the
+/// venv) sends them to the misc substvars in any case.
+pub fn place_dependencies(
     flavour: Flavour,
+    relations: &Relations,
     interpreter: Option<&str>,
     libraries: &[String],
-    recommends: &[String],
-    suggests: &[String],
+    (recommends, suggests): (&[String], &[String]),
     shlibs_taken: bool,
-) -> Vec<(String, String)> {
-    let (interpreter_var, library_prefix) = match flavour {
-        Flavour::Rustvenv => ("rustvenv:Depends", "rustvenv"),
-        Flavour::DhVirtualenv if shlibs_taken => ("misc:Depends", "misc"),
-        Flavour::DhVirtualenv => ("misc:Depends", "shlibs"),
-    };
+) -> Placement {
     let named = |item: &str, packages: &[String]| {
         let package = item
             .split(['|', ' ', '(', ':'])
@@ -81,9 +96,10 @@ pub fn substvar_items(
             .unwrap_or_default();
         packages.iter().any(|p| p == package)
     };
-    let mut items: BTreeSet<(String, String)> = BTreeSet::new();
+    // Each dependency with the relation field it belongs to.
+    let mut wanted: Vec<(&str, &str, bool)> = Vec::new();
     if let Some(interpreter) = interpreter {
-        items.insert((interpreter_var.to_owned(), interpreter.to_owned()));
+        wanted.push(("Depends", interpreter, true));
     }
     for library in libraries {
         let field = if named(library, suggests) {
@@ -93,9 +109,54 @@ pub fn substvar_items(
         } else {
             "Depends"
         };
-        items.insert((format!("{library_prefix}:{field}"), library.clone()));
+        wanted.push((field, library, false));
     }
-    items.into_iter().collect()
+    let mut placement = Placement::default();
+    let mut items: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut told: BTreeSet<String> = BTreeSet::new();
+    for (field, item, is_interpreter) in wanted {
+        let candidates: Vec<String> = match flavour {
+            Flavour::Rustvenv => vec![format!("rustvenv:{field}")],
+            Flavour::DhVirtualenv if is_interpreter => {
+                vec!["misc:Depends".to_owned(), "shlibs:Depends".to_owned()]
+            }
+            Flavour::DhVirtualenv if shlibs_taken => vec![format!("misc:{field}")],
+            Flavour::DhVirtualenv => vec![format!("shlibs:{field}"), format!("misc:{field}")],
+        };
+        let substvar = match candidates.iter().find(|c| relations.names(c)) {
+            Some(found) => {
+                if found != &candidates[0] && told.insert(found.clone()) {
+                    placement.notes.push(format!(
+                        "debian/control names no ${{{}}}, so the venv's {} go to ${{{found}}}",
+                        candidates[0],
+                        if is_interpreter {
+                            "interpreter dependency".to_owned()
+                        } else {
+                            format!("library dependencies ({field})")
+                        }
+                    ));
+                }
+                found.clone()
+            }
+            None => {
+                let first = candidates[0].clone();
+                if told.insert(first.clone()) {
+                    let alternatives: Vec<String> =
+                        candidates.iter().map(|c| format!("${{{c}}}")).collect();
+                    placement.warnings.push(format!(
+                        "no relation field of debian/control names {}, so the dependency on {item} \
+                         (and any other of that kind) would be lost; add ${{{first}}} to the {field} \
+                         field",
+                        alternatives.join(" or ")
+                    ));
+                }
+                first
+            }
+        };
+        items.insert((substvar, item.to_owned()));
+    }
+    placement.items = items.into_iter().collect();
+    placement
 }
 
 /// Where a needed shared library is found.
@@ -299,47 +360,93 @@ mod tests {
         let pairs = |v: Vec<(String, String)>| -> Vec<String> {
             v.into_iter().map(|(a, b)| format!("{a}={b}")).collect()
         };
+        let control = |depends: &str| Relations {
+            fields: [
+                ("Depends".to_owned(), depends.to_owned()),
+                (
+                    "Recommends".to_owned(),
+                    "${rustvenv:Recommends}, ${shlibs:Recommends}".to_owned(),
+                ),
+            ]
+            .into(),
+        };
+        let native = place_dependencies(
+            Flavour::Rustvenv,
+            &control("${rustvenv:Depends}, ${misc:Depends}"),
+            Some("python3.11"),
+            &libraries,
+            (&recommends, &[]),
+            false,
+        );
         assert_eq!(
-            pairs(substvar_items(
-                Flavour::Rustvenv,
-                Some("python3.11"),
-                &libraries,
-                &recommends,
-                &[],
-                false
-            )),
+            pairs(native.items),
             [
                 "rustvenv:Depends=libc6 (>= 2.34)",
                 "rustvenv:Depends=python3.11",
                 "rustvenv:Recommends=libpq5 (>= 10~~)"
             ]
         );
+        assert!(native.notes.is_empty() && native.warnings.is_empty());
+        // An unedited control file of a dh-virtualenv package.
+        let unedited = place_dependencies(
+            Flavour::DhVirtualenv,
+            &control("${shlibs:Depends}, ${misc:Depends}"),
+            Some("python3.11"),
+            &libraries,
+            (&[], &["libpq5".to_owned()]),
+            false,
+        );
         assert_eq!(
-            pairs(substvar_items(
-                Flavour::DhVirtualenv,
-                Some("python3.11"),
-                &libraries,
-                &[],
-                &["libpq5".to_owned()],
-                false
-            )),
+            pairs(unedited.items),
             [
                 "misc:Depends=python3.11",
                 "shlibs:Depends=libc6 (>= 2.34)",
                 "shlibs:Suggests=libpq5 (>= 10~~)"
             ]
         );
+        // No field names ${shlibs:Suggests} or ${misc:Suggests}: a warning names the field.
+        assert_eq!(unedited.warnings.len(), 1, "{:?}", unedited.warnings);
+        assert!(unedited.warnings[0].contains("to the Suggests field"));
+        // Only ${misc:Depends}: the libraries go there, with a note.
+        let misc_only = place_dependencies(
+            Flavour::DhVirtualenv,
+            &control("${misc:Depends}"),
+            Some("python3.11"),
+            &libraries[..1],
+            (&[], &[]),
+            false,
+        );
         assert_eq!(
-            pairs(substvar_items(
-                Flavour::DhVirtualenv,
-                None,
-                &libraries[..1],
-                &[],
-                &[],
-                true
-            )),
+            pairs(misc_only.items),
+            ["misc:Depends=libc6 (>= 2.34)", "misc:Depends=python3.11"]
+        );
+        assert_eq!(misc_only.notes.len(), 1);
+        assert!(misc_only.warnings.is_empty());
+        assert_eq!(
+            pairs(
+                place_dependencies(
+                    Flavour::DhVirtualenv,
+                    &control("${shlibs:Depends}, ${misc:Depends}"),
+                    None,
+                    &libraries[..1],
+                    (&[], &[]),
+                    true
+                )
+                .items
+            ),
             ["misc:Depends=libc6 (>= 2.34)"]
         );
+        // The native add-on, in a control file that does not name ${rustvenv:Depends}.
+        let forgotten = place_dependencies(
+            Flavour::Rustvenv,
+            &control("${misc:Depends}"),
+            Some("python3.11"),
+            &[],
+            (&[], &[]),
+            false,
+        );
+        assert_eq!(pairs(forgotten.items), ["rustvenv:Depends=python3.11"]);
+        assert!(forgotten.warnings[0].contains("add ${rustvenv:Depends} to the Depends field"));
     }
 
     fn elf(path: &str, needed: &[&str], search_paths: &[&str], soname: Option<&str>) -> ElfFile {

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::inventory::Snapshot;
 use crate::options::Options;
-use crate::{Flavour, depends, elf, lintian, relocate};
+use crate::{Flavour, audit, depends, elf, lintian, relocate};
 
 /// A substvar and one item of its value: (`misc:Depends`, `python3.11`).
 pub type SubstvarItem = (String, String);
@@ -255,13 +255,24 @@ pub fn process(
     )?;
     let name = package.name.as_str();
     let forbidden = crate::forbidden_paths(&relocation, &state.top)?;
+    let upstream = audit::upstream_build_paths()?;
     let relocated = reporter
         .timed(name, "relocate", || {
-            relocate::relocate(root, &relocation, &selected, &forbidden)
+            relocate::relocate(root, &relocation, &selected, (&forbidden, &upstream))
         })
         .context("relocating the venv")?;
     for file in &relocated.rewritten {
         reporter.verbose_print(format!("# relocated {}", file.display()));
+    }
+    if !relocated.upstream.is_empty() {
+        // As lintian's upstream tags: information about what upstream published, not a fault of
+        // this build.
+        reporter.verbose_print(format!(
+            "# audit: {} file(s) name build paths of the machines upstream built on, kept as \
+             published:\n{}",
+            relocated.upstream.len(),
+            audit::describe(&relocated.upstream, root, usize::MAX)
+        ));
     }
     let (elf_report, debug_symbols) = reporter.timed(name, "elf", || {
         crate::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)
@@ -354,14 +365,21 @@ pub fn process(
                 package.name
             ));
         }
-        let substvars = depends::substvar_items(
+        let placement = depends::place_dependencies(
             state.flavour,
+            &package.relations,
             state.interpreter_dependency.as_deref(),
             &libraries,
-            &state.recommends,
-            &state.suggests,
+            (&state.recommends, &state.suggests),
             shlibs_taken,
         );
+        for note in &placement.notes {
+            reporter.note(format!("package {}: {note}", package.name));
+        }
+        for warning in &placement.warnings {
+            reporter.warning(format!("package {}: {warning}", package.name));
+        }
+        let substvars = placement.items;
         Ok((substvars, unstripped))
     };
     match after_stripping() {

@@ -53,6 +53,12 @@ pub struct InstallPlan {
     pub tests: Option<TestCommand>,
     /// pip's or uv's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
     pub cache_dir: PathBuf,
+    /// The temporary directory of this build (`<work_dir>/<package>/tmp`), given to pip, uv, the build
+    /// backends and the compilers as `TMPDIR`: pip unpacks sdists and builds wheels there
+    /// (`pip-req-build-*`, `pip-build-env-*`), so whatever a build writes of those paths into a file
+    /// names the source package's directory, which the audit looks for. Paths of `/tmp` found in the
+    /// venv are then never this build's: they come from the machines upstream built its wheels on.
+    pub temp_dir: PathBuf,
     /// What installs into the venv: pip or uv.
     pub installer: InstallerCommand,
     /// Whether the venv is created with pip in it (`python -m venv` running ensurepip): `--with-pip`,
@@ -301,6 +307,7 @@ pub fn plan(
         wheelhouse,
         tests,
         cache_dir: layout.work_dir.join(cache_dir),
+        temp_dir: layout.work_dir.join(&layout.package).join("tmp"),
         compilers: compilers(layout, interpreter, env)?,
     })
 }
@@ -483,6 +490,9 @@ pub fn build(
 ) -> Result<()> {
     let staging = &layout.staging_root;
     let package = &layout.package;
+    if !reporter.no_act {
+        make_temp_dir(plan)?;
+    }
     let without_pip: &[&str] = if plan.with_pip {
         &[]
     } else {
@@ -806,6 +816,7 @@ pub fn download(
     }
     fs::create_dir_all(&wheelhouse)
         .with_context(|| format!("creating {}", wheelhouse.display()))?;
+    make_temp_dir(plan)?;
     let python = download_venv(layout, interpreter, plan, reporter)?;
     let compiler_env = write_compiler_wrappers(&plan.compilers)?;
     let pip = |verb: &str| {
@@ -987,6 +998,7 @@ pub fn download_for(
         .context("asking dpkg-architecture for the host architecture")?
         .trim()
         .to_owned();
+    make_temp_dir(plan)?;
     let python = download_venv(layout, interpreter, plan, reporter)?;
     let compiler_env = write_compiler_wrappers(&plan.compilers)?;
     let shown = wheelhouse
@@ -1276,9 +1288,14 @@ fn project_spec(project: &Path, extras: &[String]) -> String {
     }
 }
 
-/// A Python command with the environment every step shares.
+/// A Python command with the environment every step shares: this build's own temporary directory
+/// ([`InstallPlan::temp_dir`], which [`make_temp_dir`] creates), pip's cache in the build tree, and no
+/// variable that would point pip or Python elsewhere.
 fn python_command(python: &Path, plan: &InstallPlan) -> Command {
     Command::new(python)
+        .env("TMPDIR", &plan.temp_dir)
+        .env("TEMP", &plan.temp_dir)
+        .env("TMP", &plan.temp_dir)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PIP_CACHE_DIR", &plan.cache_dir)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
@@ -1292,6 +1309,20 @@ fn python_command(python: &Path, plan: &InstallPlan) -> Command {
         .env_remove("PIP_USER")
         .env_remove("PIP_TARGET")
         .env_remove("PIP_PREFIX")
+}
+
+/// Creates [`InstallPlan::temp_dir`], which every command of [`python_command`] is given as
+/// `TMPDIR` (Python's `tempfile` would silently fall back to `/tmp` without it).
+///
+/// # Errors
+/// When the directory cannot be created; the message names it.
+fn make_temp_dir(plan: &InstallPlan) -> Result<()> {
+    fs::create_dir_all(&plan.temp_dir).with_context(|| {
+        format!(
+            "creating the temporary directory {}",
+            plan.temp_dir.display()
+        )
+    })
 }
 
 /// Runs `command` as [`Reporter::doit`] does, then removes what it left in the source tree `dir`

@@ -223,6 +223,15 @@ pub fn build_package(
     if reporter.no_act {
         return install::build(&layout, &interpreter, &plan, reporter);
     }
+    if options.venv.use_system_packages && !package.relations.names_python3_package() {
+        // What the venv imports from the system's site-packages cannot be seen from the venv.
+        reporter.warning(format!(
+            "package {}: -S/--use-system-packages lets the venv import the system's Python packages, \
+             but debian/control names no python3-* package in its Depends; add the ones the \
+             application imports (python3-systemd, say), or they may be missing where it is installed",
+            package.name
+        ));
+    }
     let no_strip = finish::no_strip(env, options.venv.no_strip, reporter)?;
     let package_work_dir = layout.work_dir.join(&package.name);
     let mut staging = StagingDir::create(&layout.staging_root, &package_work_dir)?;
@@ -280,7 +289,9 @@ pub fn build_package(
         } else {
             relocate::Bytecode::CompileOnInstall
         };
-        for (script, snippet) in relocate::bytecode_scripts(&layout.final_root, bytecode) {
+        for (script, snippet) in
+            relocate::maintainer_scripts(&package.name, &layout.final_root, bytecode)
+        {
             debhelper::autoscript(&package.name, script, &snippet)?;
         }
     }
@@ -406,8 +417,10 @@ pub(crate) fn strip_elf_files(
     Ok((report, debug_symbols))
 }
 
-/// The paths no file of the venv may name: the staging path and the top of the source package in
-/// every spelling, and the temporary directories pip builds in ([`temporary_build_paths`]).
+/// The paths no file of the venv may name: this build's, that is the staging path and the top of the
+/// source package in every spelling. The temporary directories pip, uv and the build backends work
+/// in are inside the source package (the install stage gives them a `TMPDIR` there), so they are
+/// among them; a `/tmp/pip-*` path found in the venv is upstream's ([`audit::upstream_build_paths`]).
 ///
 /// # Errors
 /// When they cannot be made into a pattern.
@@ -415,14 +428,13 @@ pub(crate) fn forbidden_paths(
     relocation: &relocate::Relocation,
     top: &Path,
 ) -> Result<pathmatch::PathMatcher> {
-    pathmatch::PathMatcher::with_prefixes(
+    pathmatch::PathMatcher::new(
         relocation
             .staging
             .paths()
             .iter()
             .cloned()
             .chain(spellings(top)),
-        temporary_build_paths(),
     )
 }
 
@@ -520,38 +532,6 @@ pub(crate) fn library_dependencies(
     reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
     dependencies.extend(libraries);
     Ok(dependencies)
-}
-
-/// The beginnings of the temporary directories pip builds in (`<tmp>/pip-build-env-<random>`, the
-/// isolated build environment; `pip-install-`, `pip-req-build-`, `pip-wheel-`, …), under the
-/// temporary directory of this build and the usual ones: a file naming one was built with a path that
-/// exists only during the build, and is not reproducible.
-fn temporary_build_paths() -> Vec<Vec<u8>> {
-    let mut temporary: Vec<Vec<u8>> = vec![b"/tmp".to_vec(), b"/var/tmp".to_vec()];
-    temporary.extend(spellings(&std::env::temp_dir()));
-    temporary.sort();
-    temporary.dedup();
-    let kinds = [
-        "pip-build-env-",
-        "pip-install-",
-        "pip-req-build-",
-        "pip-wheel-",
-        "pip-ephem-wheel-cache-",
-        "pip-unpack-",
-        "pip-modern-metadata-",
-        "pip-metadata-",
-    ];
-    temporary
-        .iter()
-        .flat_map(|dir| {
-            kinds.iter().map(move |kind| {
-                let mut path = dir.clone();
-                path.push(b'/');
-                path.extend_from_slice(kind.as_bytes());
-                path
-            })
-        })
-        .collect()
 }
 
 /// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.

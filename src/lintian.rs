@@ -406,6 +406,7 @@ mod tests {
             automatic_dbgsym: false,
             main: true,
             config_file: None,
+            relations: Default::default(),
         };
         let file = package.tmpdir.join("usr/share/lintian/overrides/demo");
         fs::create_dir_all(file.parent().unwrap()).unwrap();

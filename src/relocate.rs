@@ -70,6 +70,10 @@ pub struct RelocationReport {
     /// The audit of the entries as relocation left them ([`crate::audit::leak_in`]): the selected
     /// files and symlinks that still name a forbidden path, in walk order.
     pub leaks: Vec<crate::audit::Leak>,
+    /// The selected files and symlinks that name a temporary build path of another machine
+    /// ([`crate::audit::upstream_build_paths`]), in walk order: upstream's content, reported and never
+    /// rewritten.
+    pub upstream: Vec<crate::audit::Leak>,
 }
 
 /// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
@@ -78,7 +82,9 @@ pub const MAX_SHEBANG: usize = 127;
 
 /// Relocates the entries of the venv at `staging_root` that `selected` accepts (all of them when
 /// dh_rustvenv builds the venv; what rules added or changed since, in the late stage). Selected
-/// bytecode files are removed, and then every `__pycache__` directory left empty.
+/// bytecode files are removed, and then every `__pycache__` directory left empty. Each entry is
+/// audited as it is left: for this build's paths (`forbidden`), and for the build paths of the
+/// machines upstream built on (`upstream`), which are only reported.
 ///
 /// # Errors
 /// When a file or directory of the venv cannot be read or written; the message names it.
@@ -86,7 +92,7 @@ pub fn relocate(
     staging_root: &Path,
     relocation: &Relocation,
     selected: &(dyn Fn(&Path) -> bool + Sync),
-    forbidden: &PathMatcher,
+    (forbidden, upstream): (&PathMatcher, &PathMatcher),
 ) -> Result<RelocationReport> {
     use rayon::prelude::*;
     let mut entries = Vec::new();
@@ -100,7 +106,7 @@ pub fn relocate(
     // in walk order.
     let outcomes: Vec<Result<Outcome>> = entries
         .par_iter()
-        .map(|entry| relocate_entry(entry, staging_root, relocation, forbidden))
+        .map(|entry| relocate_entry(entry, staging_root, relocation, (forbidden, upstream)))
         .collect();
     let mut report = RelocationReport::default();
     for (entry, outcome) in entries.iter().zip(outcomes) {
@@ -126,6 +132,12 @@ pub fn relocate(
                 ..leak
             });
         }
+        if let Some(found) = outcome.upstream {
+            report.upstream.push(crate::audit::Leak {
+                file: path.clone(),
+                ..found
+            });
+        }
         if outcome.made_not_executable {
             report.made_not_executable.push(path);
         }
@@ -143,6 +155,8 @@ struct Outcome {
     made_not_executable: bool,
     /// What the audit finds in the entry as left.
     leak: Option<crate::audit::Leak>,
+    /// A build path of upstream's machines in the entry as left.
+    upstream: Option<crate::audit::Leak>,
 }
 
 enum Change {
@@ -159,7 +173,7 @@ fn relocate_entry(
     entry: &walkdir::DirEntry,
     staging_root: &Path,
     relocation: &Relocation,
-    forbidden: &PathMatcher,
+    (forbidden, upstream): (&PathMatcher, &PathMatcher),
 ) -> Result<Outcome> {
     let path = entry.path();
     let file_type = entry.file_type();
@@ -169,8 +183,10 @@ fn relocate_entry(
         archive_candidate: false,
         made_not_executable: false,
         leak: None,
+        upstream: None,
     };
     let audit = |content: &[u8]| crate::audit::leak_in(content, forbidden, &relocation.final_root);
+    let foreign = |content: &[u8]| crate::audit::leak_in(content, upstream, &relocation.final_root);
     if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
         fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         outcome.change = Change::BytecodeRemoved;
@@ -181,6 +197,7 @@ fn relocate_entry(
         let target = fs::read_link(path)
             .with_context(|| format!("reading the symlink {}", path.display()))?;
         outcome.leak = audit(target.as_os_str().as_bytes());
+        outcome.upstream = foreign(target.as_os_str().as_bytes());
     } else if file_type.is_file() {
         if path.parent() == Some(staging_root)
             && path.file_name().is_some_and(|n| n == ".gitignore")
@@ -222,6 +239,7 @@ fn relocate_entry(
             }
         }
         outcome.leak = audit(new.as_deref().unwrap_or(&content));
+        outcome.upstream = foreign(new.as_deref().unwrap_or(&content));
         if let Some(new) = new {
             replace_file(path, &new)?;
             outcome.change = Change::Rewritten;
@@ -648,49 +666,77 @@ pub fn compile_bytecode(
         .context("compiling the venv's bytecode (--ship-bytecode)")
 }
 
-/// The maintainer-script snippets that carry the bytecode policy. By default the package ships no
-/// bytecode and `postinst` byte-compiles the venv at its final path (so every `.pyc` names that path,
-/// by construction); with [`Bytecode::Ship`] there is nothing to compile. Either way `prerm` removes
-/// every `__pycache__` directory, including those Python wrote while the program ran, and `postrm`
-/// sweeps what appeared after `prerm` and the directories dpkg could not remove because of it, so that
-/// removal leaves nothing behind.
+/// The maintainer-script snippets of a venv package: dh-virtualenv's variables, and the bytecode
+/// policy.
+///
+/// - **Variables.** The `postinst` and `prerm` snippets start by setting `dh_venv_install_dir` (the
+///   venv's final path) and `dh_venv_package` (the binary package), as dh-virtualenv 1.2.2's did
+///   (`autoscripts/postinst-dh-virtualenv`, `prerm-dh-virtualenv`, filled by `bin/dh_virtualenv`).
+///   debhelper pastes the snippets in place of `#DEBHELPER#`, so a package's own code after it can use
+///   them (`cd "$dh_venv_install_dir/lib"`), as packages written for dh-virtualenv do.
+/// - **Bytecode.** By default the package ships no bytecode and `postinst` byte-compiles the venv at
+///   its final path (so every `.pyc` names that path, by construction); with [`Bytecode::Ship`] there
+///   is nothing to compile. Either way `prerm` removes every `__pycache__` directory, including those
+///   Python wrote while the program ran, and `postrm` sweeps what appeared after `prerm` and the
+///   directories dpkg could not remove because of it, so that removal leaves nothing behind.
+/// - **Triggers.** dh-virtualenv's `postinst` acted on `triggered` for an interpreter
+///   (`/usr/bin/python3.X`, a file trigger) and for its named trigger
+///   `dh-virtualenv-interpreter-update`, which packages declare interest in with their own
+///   `debian/<package>.triggers`. A venv made by `python3 -m venv` links its interpreter to the
+///   system's, so an interpreter upgrade needs nothing of it but fresh bytecode: `triggered` compiles
+///   the venv again (with [`Bytecode::Ship`], it does nothing) and never fails.
 ///
 /// Returns (script, snippet) pairs for [`crate::debhelper::autoscript`].
 ///
 /// # References
 /// Debian Python Policy 3.7 ("Byte compilation"), which dh_python3's `py3compile`/`py3clean` implement
-/// for Debian's own packages.
-pub fn bytecode_scripts(final_root: &Path, bytecode: Bytecode) -> Vec<(&'static str, String)> {
-    let venv = crate::debhelper::shell_quote(&final_root.to_string_lossy());
+/// for Debian's own packages; deb-triggers(5) and deb-postinst(5) for `triggered`.
+pub fn maintainer_scripts(
+    package: &str,
+    final_root: &Path,
+    bytecode: Bytecode,
+) -> Vec<(&'static str, String)> {
+    use crate::debhelper::shell_quote;
+    let venv = shell_quote(&final_root.to_string_lossy());
+    // Sorted and always single-quoted, as dh-virtualenv wrote them.
+    let quoted = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
+    let variables = format!(
+        "dh_venv_install_dir={}\ndh_venv_package={}",
+        quoted(&final_root.to_string_lossy()),
+        quoted(package)
+    );
     let clean = format!(
         "find {venv} -depth -type d -name __pycache__ -exec rm -rf {{}} + 2>/dev/null || true"
     );
-    let mut scripts = Vec::new();
-    if bytecode == Bytecode::CompileOnInstall {
-        scripts.push((
-            "postinst",
-            format!(
-                "if [ \"$1\" = configure ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
-                 \tif [ -x {venv}/bin/python ]; then\n\
-                 \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
-                 \tfi\n\
-                 fi"
-            ),
-        ));
-    }
-    scripts.push(("prerm", format!("if [ -d {venv} ]; then\n\t{clean}\nfi")));
-    scripts.push((
-        "postrm",
-        format!(
-            "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
-             \tif [ -d {venv} ]; then\n\
-             \t\t{clean}\n\
-             \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
+    let postinst = match bytecode {
+        Bytecode::CompileOnInstall => format!(
+            "{variables}\n\
+             if [ \"$1\" = configure ] || [ \"$1\" = triggered ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
+             \tif [ -x {venv}/bin/python ]; then\n\
+             \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
              \tfi\n\
              fi"
         ),
-    ));
-    scripts
+        Bytecode::Ship => variables.clone(),
+    };
+    vec![
+        ("postinst", postinst),
+        (
+            "prerm",
+            format!("{variables}\nif [ -d {venv} ]; then\n\t{clean}\nfi"),
+        ),
+        (
+            "postrm",
+            format!(
+                "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
+                 \tif [ -d {venv} ]; then\n\
+                 \t\t{clean}\n\
+                 \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
+                 \tfi\n\
+                 fi"
+            ),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -698,6 +744,11 @@ mod tests {
     use super::*;
 
     const STAGING: &str = "/build/demo-1.0/debian/demo/opt/venvs/demo";
+
+    /// No upstream build path to report.
+    fn none() -> PathMatcher {
+        PathMatcher::new([]).unwrap()
+    }
 
     fn relocation() -> Relocation {
         Relocation::new(
@@ -883,7 +934,13 @@ mod tests {
             b"/opt/venvs/demo".to_vec(),
         )
         .unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert_eq!(report.bytecode_removed, 1);
         assert!(!root.join("lib/__pycache__").exists());
         assert_eq!(report.rewritten, vec![root.join("bin/tool")]);
@@ -920,14 +977,26 @@ mod tests {
             b"/opt/venvs/demo".to_vec(),
         )
         .unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert_eq!(report.scm_ignore_removed, vec![root.join(".gitignore")]);
         assert!(!root.join(".gitignore").exists());
         assert!(root.join("lib/project/.gitignore").exists());
 
         // A .gitignore of the user's at the top, with patterns of its own, stays.
         fs::write(root.join(".gitignore"), "*\n!keep.txt\n").unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert!(report.scm_ignore_removed.is_empty());
         assert!(root.join(".gitignore").exists());
     }
@@ -959,7 +1028,7 @@ mod tests {
             &root,
             &relocation,
             &|p: &Path| !p.ends_with("unselected"),
-            &relocation.staging,
+            (&relocation.staging, &none()),
         )
         .unwrap();
         assert_eq!(report.rewritten, [root.join("bin/linked")]);
@@ -1045,7 +1114,13 @@ mod tests {
         }
         let relocation =
             Relocation::new(vec![b"/build/x".to_vec()], b"/opt/venvs/demo".to_vec()).unwrap();
-        let report = relocate(&root, &relocation, &|_| true, &relocation.staging).unwrap();
+        let report = relocate(
+            &root,
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
         assert_eq!(report.made_not_executable, std::slice::from_ref(&data));
         assert_eq!(
             fs::metadata(&data).unwrap().permissions().mode() & 0o777,
@@ -1100,6 +1175,34 @@ mod tests {
             fs::read(&tricky).unwrap(),
             before,
             "the venv's own archive was not normalized"
+        );
+    }
+
+    #[test]
+    fn maintainer_scripts_set_dh_virtualenvs_variables_and_accept_triggers() {
+        let scripts = maintainer_scripts(
+            "relay",
+            Path::new("/usr/lib/relay's venv"),
+            Bytecode::CompileOnInstall,
+        );
+        let script = |name: &str| &scripts.iter().find(|(s, _)| *s == name).unwrap().1;
+        for name in ["postinst", "prerm"] {
+            assert!(
+                script(name).starts_with(
+                    "dh_venv_install_dir='/usr/lib/relay'\\''s venv'\ndh_venv_package='relay'\n"
+                ),
+                "{}",
+                script(name)
+            );
+        }
+        assert!(script("postinst").contains("[ \"$1\" = triggered ]"));
+        let shipped = maintainer_scripts("relay", Path::new("/opt/venvs/relay"), Bytecode::Ship);
+        assert_eq!(
+            shipped[0],
+            (
+                "postinst",
+                "dh_venv_install_dir='/opt/venvs/relay'\ndh_venv_package='relay'".to_owned()
+            )
         );
     }
 }

@@ -45,12 +45,12 @@ fn extra_sections(roff: &mut Roff) {
     item(
         roff,
         "debian/package.substvars",
-        "${rustvenv:Depends} is added here: the Debian package of the interpreter the venv is tied to, such as python3.11, and the packages of the shared libraries its compiled code needs (${rustvenv:Recommends} and ${rustvenv:Suggests} for those named with --recommends and --suggests). Run as dh_virtualenv, the interpreter goes to ${misc:Depends} and the libraries to ${shlibs:Depends}.",
+        "${rustvenv:Depends} is added here: the Debian package of the interpreter the venv is tied to, such as python3.11, and the packages of the shared libraries its compiled code needs (${rustvenv:Recommends} and ${rustvenv:Suggests} for those named with --recommends and --suggests). Run as dh_virtualenv, the interpreter goes to ${misc:Depends} and the libraries to ${shlibs:Depends}, or to ${misc:Depends} when debian/control does not name ${shlibs:Depends}. A substvar that no relation field of debian/control names gets a warning naming the field to add it to.",
     );
     item(
         roff,
         "debian/package.postinst.debhelper, prerm.debhelper, postrm.debhelper",
-        "Maintainer-script snippets: postinst byte-compiles the venv at its final path, prerm and postrm remove the bytecode, including what Python wrote while the program ran.",
+        "Maintainer-script snippets: postinst byte-compiles the venv at its final path (also when triggered, as by an interpreter upgrade), prerm and postrm remove the bytecode, including what Python wrote while the program ran. postinst and prerm first set dh-virtualenv's variables dh_venv_package and dh_venv_install_dir, for the package's own code after #DEBHELPER#.",
     );
 
     item(
