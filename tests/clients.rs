@@ -5,8 +5,8 @@
 //!
 //! The fixtures:
 //! - relay (a message relay), with `Depends: ${misc:Depends}` only. Its debian/rules builds relayctl, a
-//!   small C program linked against zlib and libpq, in override_dh_auto_build and copies it into the
-//!   venv's bin/ after dh_virtualenv. It requires stamped, an upstream wheel whose extension module,
+//!   small C program linked against zlib and libpq, in override_dh_virtualenv (dh-virtualenv's sequence
+//!   has no dh_auto_build) and copies it into the venv's bin/ after dh_virtualenv. It requires stamped, an upstream wheel whose extension module,
 //!   module and header name the upstream's own build path `/tmp/pip-req-build-abc123/src/...`. Its own
 //!   postinst, prerm and postrm use `$dh_venv_package` and `$dh_venv_install_dir` after `#DEBHELPER#`,
 //!   keep a log in /var/lib/relay and remove it on purge; its triggers file asks for
@@ -151,20 +151,18 @@ PG_INCLUDEDIR := $(shell pg_config --includedir)
 %:
 	dh $@ --with python-virtualenv
 
-# relayctl is plain C, built with Debian's flags.
-override_dh_auto_build:
-	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(PG_INCLUDEDIR) $(LDFLAGS) -o tools/relayctl tools/relayctl.c -lpq -lz
-
+# dh-virtualenv's sequence has no dh_auto_build: relayctl, plain C built with Debian's flags, is built
+# here, and goes next to the relay itself, where the on-call finds it.
 override_dh_virtualenv:
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(PG_INCLUDEDIR) $(LDFLAGS) -o tools/relayctl tools/relayctl.c -lpq -lz
 	dh_virtualenv --python /usr/bin/python3 \
 		--extra-pip-arg --no-cache-dir \
 		--extra-pip-arg --progress-bar=off
-	# The on-call finds relayctl next to the relay itself.
 	install -m 0755 tools/relayctl $(VENV)/bin/relayctl
 
-override_dh_auto_clean:
+override_dh_clean:
+	dh_clean
 	rm -f tools/relayctl
-	dh_auto_clean
 "#,
         0o755,
     );
@@ -476,6 +474,7 @@ struct Figures {
 /// the build directory is `dir`.
 fn figures(label: &str, deb: &Path, dir: &Path, into: &Path) -> Figures {
     let _ = fs::remove_dir_all(into);
+    fs::create_dir_all(into).unwrap();
     run(Command::new("dpkg-deb")
         .arg("-x")
         .arg(deb)
