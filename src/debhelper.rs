@@ -942,6 +942,21 @@ pub fn autoscript_block(snippet: &str) -> String {
     block
 }
 
+/// The source package's name: the `Source` field of the first paragraph of `control` (normally
+/// `debian/control`), which dpkg-gencontrol writes into each binary package when it differs from
+/// the package's name. None when the file cannot be read or has no such field.
+pub fn source_name(control: &Path) -> Option<String> {
+    let text = fs::read_to_string(control).ok()?;
+    text.lines()
+        .take_while(|line| !line.trim().is_empty())
+        .find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            (!line.starts_with([' ', '\t']) && field.trim().eq_ignore_ascii_case("source"))
+                .then(|| value.trim().to_owned())
+        })
+        .filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,6 +988,21 @@ mod tests {
         .unwrap();
         let error = format!("{:#}", control_relations(&control).unwrap_err());
         assert!(error.contains(&control.display().to_string()), "{error}");
+    }
+
+    #[test]
+    fn source_name_is_the_first_paragraphs_source_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = dir.path().join("control");
+        fs::write(
+            &control,
+            "source: demo-src\nMaintainer: x\n\nPackage: demo\nSource: other\n",
+        )
+        .unwrap();
+        assert_eq!(source_name(&control).as_deref(), Some("demo-src"));
+        fs::write(&control, "Maintainer: x\n Source: no\n\nSource: late\n").unwrap();
+        assert_eq!(source_name(&control), None);
+        assert_eq!(source_name(&dir.path().join("missing")), None);
     }
 
     #[test]

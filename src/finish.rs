@@ -428,10 +428,22 @@ pub fn write_outputs(
     reporter: &Reporter,
 ) -> Result<String> {
     let embedded = lintian::embedded_libraries(Path::new(lintian::EMBEDDED_LIBS))?;
+    for key in &embedded.unreadable {
+        reporter.warning(format!(
+            "package {}: the entry {key} of {} has a pattern that cannot be run here; its \
+             embedded-library tags are not overridden",
+            package.name,
+            lintian::EMBEDDED_LIBS
+        ));
+    }
+    // Lintian takes a binary package's source from its Source field, else its own name.
+    let source =
+        debhelper::source_name(Path::new("debian/control")).unwrap_or_else(|| package.name.clone());
     let facts = lintian::VenvFacts {
         elf_files: &outcome.elf_report.files,
         unstripped: &outcome.unstripped,
-        embedded_libraries: &embedded,
+        embedded_libraries: &embedded.libraries,
+        source_package: &source,
     };
     let overrides = lintian::venv_overrides(
         &package.name,
