@@ -400,6 +400,10 @@ pub fn process(
 /// `staging_root`.
 fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
     use std::io::Read;
+    if !tmpdir.is_dir() {
+        // The venv of dh-virtualenv's build system went to debian/tmp, before dh_install.
+        return Ok(false);
+    }
     for entry in crate::inventory::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
         let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
         if !entry.file_type().is_file() {
