@@ -264,6 +264,7 @@ mod tests {
             automatic_dbgsym: false,
             main: false,
             config_file: None,
+            relations: Default::default(),
         };
         let packages = vec![package("app"), package("app-doc")];
         let chosen = destdir_package(packages.clone(), Path::new("debian/app-doc/"));
@@ -287,6 +288,7 @@ mod tests {
             automatic_dbgsym: false,
             main: true,
             config_file: None,
+            relations: Default::default(),
         }
     }
 
