@@ -168,25 +168,12 @@ pub fn destdir_package(packages: Vec<Package>, destdir: &Path) -> Vec<Package> {
 /// When `debian/control` cannot be read or has no `Source:` field in its first paragraph.
 pub fn source_package(top: &Path) -> Result<String> {
     let path = top.join("debian/control");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .map(str::trim_end)
-        .skip_while(|l| l.is_empty() || l.starts_with('#'))
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| {
-            let (field, value) = l.split_once(':')?;
-            field
-                .eq_ignore_ascii_case("Source")
-                .then(|| value.trim().to_owned())
-        })
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{} has no Source: field in its first paragraph; add the source package's name",
-                path.display()
-            )
-        })
+    crate::debhelper::source_name(&path).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no Source: field in its first paragraph; add the source package's name",
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]
