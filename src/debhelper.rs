@@ -39,8 +39,11 @@ pub struct Environment {
     pub build_options: Vec<String>,
     /// `DH_RUSTVENV_INSTALL_ROOT`: the directory venvs are installed under.
     pub install_root: Option<String>,
-    /// The variables dh_virtualenv reads, which dh_rustvenv honours as fallbacks.
+    /// The variables of dh-virtualenv 1.2.2: `DH_VIRTUALENV_INSTALL_ROOT`, which its sequence tool and
+    /// its build system read, and those only its build system reads ([`crate::buildsystem`]).
     pub dh_virtualenv: DhVirtualenvEnvironment,
+    /// `PATH`: where a `--python` given as a bare name (`python3`) is looked up.
+    pub path: Option<OsString>,
     /// The compiler settings found in the environment (`CC`, `CXX`, `CFLAGS`, `CXXFLAGS`, `CPPFLAGS`,
     /// `LDFLAGS`), by name; the ones missing here are taken from `dpkg-buildflags` by the install stage.
     pub compiler_settings: Vec<(String, String)>,
@@ -49,22 +52,26 @@ pub struct Environment {
     pub timings: bool,
 }
 
-/// The environment variables of dh_virtualenv (its sequence tool and its build system), read as
-/// fallbacks so that a debian/rules written for it keeps working (dh-virtualenv 1.2.2, `deployment.py`
-/// and `Buildsystem/dh_virtualenv.pm`).
+/// The environment variables of dh-virtualenv 1.2.2, read where it reads them so that a debian/rules
+/// written for it keeps working: `DH_VIRTUALENV_INSTALL_ROOT` by the sequence (`deployment.py`) and the
+/// build system (`Buildsystem/dh_virtualenv.pm`); every other one by the build system only, so only a
+/// `--buildsystem-destdir` run uses them ([`crate::buildsystem::Settings`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DhVirtualenvEnvironment {
-    /// `DH_VIRTUALENV_INSTALL_ROOT`: the install root when `DH_RUSTVENV_INSTALL_ROOT` is not set.
+    /// `DH_VIRTUALENV_INSTALL_ROOT`: the install root (the drop-in reads it before
+    /// `DH_RUSTVENV_INSTALL_ROOT`, dh_rustvenv after it).
     pub install_root: Option<String>,
-    /// `DH_VIRTUALENV_INSTALL_SUFFIX`: the venv's name when `--install-suffix` is not given.
+    /// `DH_VIRTUALENV_INSTALL_SUFFIX` (build system only): the venv's name.
     pub install_suffix: Option<String>,
-    /// `DH_REQUIREMENTS_FILE`: the requirements file when `--requirements` is not given.
+    /// `DH_REQUIREMENTS_FILE` (build system only): the requirements file.
     pub requirements_file: Option<String>,
-    /// `DH_PIP_EXTRA_ARGS`, split on white space: more `--extra-pip-arg`s.
+    /// `DH_PIP_EXTRA_ARGS` (build system only), split on white space: given to the upgrades and the
+    /// requirements install.
     pub pip_extra_args: Vec<String>,
-    /// `DH_VIRTUALENV_ARGUMENTS`, split on white space: more `--extra-virtualenv-arg`s.
+    /// `DH_VIRTUALENV_ARGUMENTS` (build system only), split on white space: virtualenv's arguments.
     pub virtualenv_arguments: Vec<String>,
-    /// `DH_UPGRADE_PIP`: when set, pip is upgraded first, to that version or (empty) the newest.
+    /// `DH_UPGRADE_PIP` (build system only): when set, pip is upgraded first, to that version or
+    /// (empty) the newest.
     pub upgrade_pip: Option<String>,
     /// `DH_UPGRADE_SETUPTOOLS`: likewise for setuptools.
     pub upgrade_setuptools: Option<String>,
@@ -110,6 +117,7 @@ impl Environment {
                 upgrade_setuptools: var("DH_UPGRADE_SETUPTOOLS"),
                 upgrade_wheel: var("DH_UPGRADE_WHEEL"),
             },
+            path: std::env::var_os("PATH"),
             compiler_settings: COMPILER_VARIABLES
                 .iter()
                 .filter_map(|name| var(name).map(|value| (name.to_string(), value)))
@@ -942,6 +950,21 @@ pub fn autoscript_block(snippet: &str) -> String {
     block
 }
 
+/// The source package's name: the `Source` field of the first paragraph of `control` (normally
+/// `debian/control`), which dpkg-gencontrol writes into each binary package when it differs from
+/// the package's name. None when the file cannot be read or has no such field.
+pub fn source_name(control: &Path) -> Option<String> {
+    let text = fs::read_to_string(control).ok()?;
+    text.lines()
+        .take_while(|line| !line.trim().is_empty())
+        .find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            (!line.starts_with([' ', '\t']) && field.trim().eq_ignore_ascii_case("source"))
+                .then(|| value.trim().to_owned())
+        })
+        .filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,6 +996,21 @@ mod tests {
         .unwrap();
         let error = format!("{:#}", control_relations(&control).unwrap_err());
         assert!(error.contains(&control.display().to_string()), "{error}");
+    }
+
+    #[test]
+    fn source_name_is_the_first_paragraphs_source_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let control = dir.path().join("control");
+        fs::write(
+            &control,
+            "source: demo-src\nMaintainer: x\n\nPackage: demo\nSource: other\n",
+        )
+        .unwrap();
+        assert_eq!(source_name(&control).as_deref(), Some("demo-src"));
+        fs::write(&control, "Maintainer: x\n Source: no\n\nSource: late\n").unwrap();
+        assert_eq!(source_name(&control), None);
+        assert_eq!(source_name(&dir.path().join("missing")), None);
     }
 
     #[test]

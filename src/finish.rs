@@ -400,6 +400,10 @@ pub fn process(
 /// `staging_root`.
 fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
     use std::io::Read;
+    if !tmpdir.is_dir() {
+        // The venv of dh-virtualenv's build system went to debian/tmp, before dh_install.
+        return Ok(false);
+    }
     for entry in crate::inventory::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
         let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
         if !entry.file_type().is_file() {
@@ -428,10 +432,22 @@ pub fn write_outputs(
     reporter: &Reporter,
 ) -> Result<String> {
     let embedded = lintian::embedded_libraries(Path::new(lintian::EMBEDDED_LIBS))?;
+    for key in &embedded.unreadable {
+        reporter.warning(format!(
+            "package {}: the entry {key} of {} has a pattern that cannot be run here; its \
+             embedded-library tags are not overridden",
+            package.name,
+            lintian::EMBEDDED_LIBS
+        ));
+    }
+    // Lintian takes a binary package's source from its Source field, else its own name.
+    let source =
+        debhelper::source_name(Path::new("debian/control")).unwrap_or_else(|| package.name.clone());
     let facts = lintian::VenvFacts {
         elf_files: &outcome.elf_report.files,
         unstripped: &outcome.unstripped,
-        embedded_libraries: &embedded,
+        embedded_libraries: &embedded.libraries,
+        source_package: &source,
     };
     let overrides = lintian::venv_overrides(
         &package.name,

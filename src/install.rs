@@ -44,8 +44,12 @@ pub struct InstallPlan {
     pub pip_tool: Option<String>,
     /// Where packages come from, given to every installer call: `--index-url`, `--extra-index-url`.
     pub index_args: Vec<String>,
-    /// Given to every installer call but the upgrades: `--extra-pip-arg`s and `DH_PIP_EXTRA_ARGS`.
+    /// Given to every installer call but the upgrades: `--extra-pip-arg`s.
     pub pip_args: Vec<String>,
+    /// Given to the upgrades and the requirements install only: `DH_PIP_EXTRA_ARGS` of dh-virtualenv's
+    /// build system, which gives them to neither `--preinstall` (it has none) nor `pip install .`
+    /// (`Buildsystem/dh_virtualenv.pm`, `build` and `install`). Empty outside the build system.
+    pub requirements_pip_args: Vec<String>,
     /// The wheelhouse (absolute): installs use only it (`--no-index --find-links`), `--download`
     /// fills it. None: the package index is used.
     pub wheelhouse: Option<PathBuf>,
@@ -138,6 +142,11 @@ pub struct Compilers {
 /// `--requirements` must exist. The source package needs a `pyproject.toml` or a `setup.py` unless
 /// `--skip-install` is given.
 ///
+/// `build_system` is given in dh-virtualenv's build-system mode (`--buildsystem-destdir`): its
+/// settings, from the build system's variables, add to the options (`DH_REQUIREMENTS_FILE` when
+/// `--requirements` is not given). Without it, those variables are not read at all, as dh-virtualenv
+/// 1.2.2's `dh_virtualenv` does not read them.
+///
 /// # Errors
 /// When the named requirements file does not exist, or the source directory has no Python project and
 /// `--skip-install` was not given (the messages name the file and the option that fixes it), or when
@@ -148,21 +157,24 @@ pub fn plan(
     interpreter: &Interpreter,
     env: &Environment,
     flavour: crate::Flavour,
+    build_system: Option<&crate::buildsystem::Settings>,
 ) -> Result<InstallPlan> {
-    let named_requirements = options.requirements.clone().or_else(|| {
-        env.dh_virtualenv
-            .requirements_file
-            .clone()
-            .map(PathBuf::from)
-    });
+    let named_requirements = options
+        .requirements
+        .clone()
+        .or_else(|| build_system.and_then(|b| b.requirements.clone()));
     let requirements = match &named_requirements {
         Some(named) => {
             let path = layout.source_dir.join(named);
             if !path.is_file() {
                 bail!(
-                    "requirements file {} not found (named with --requirements, relative to the source \
-                     directory {})",
+                    "requirements file {} not found (named with {}, relative to the source directory {})",
                     path.display(),
+                    if options.requirements.is_some() {
+                        "--requirements"
+                    } else {
+                        "DH_REQUIREMENTS_FILE"
+                    },
                     layout.source_dir.display()
                 );
             }
@@ -223,40 +235,32 @@ pub fn plan(
     for url in &options.extra_index_url {
         index_args.push(format!("--extra-index-url={url}"));
     }
-    let legacy = &env.dh_virtualenv;
-    let mut pip_args = options.extra_pip_arg.clone();
-    pip_args.extend(legacy.pip_extra_args.iter().cloned());
+    let pip_args = options.extra_pip_arg.clone();
     let mut venv_args = Vec::new();
-    if options.use_system_packages {
+    if options.use_system_packages || build_system.is_some_and(|b| b.system_site_packages) {
         venv_args.push("--system-site-packages".to_owned());
     }
     venv_args.extend(options.extra_virtualenv_arg.iter().cloned());
-    // dh_virtualenv 1.2.2's buildsystem defaulted to virtualenv's --no-site-packages, which is what
-    // `python -m venv` does anyway and does not accept.
-    venv_args.extend(
-        legacy
-            .virtualenv_arguments
-            .iter()
-            .filter(|a| *a != "--no-site-packages")
-            .cloned(),
-    );
+    if let Some(build_system) = build_system {
+        venv_args.extend(build_system.venv_args.iter().cloned());
+    }
     let mut upgrades = Vec::new();
-    let pip_version = match options.upgrade_pip_to.as_deref() {
-        Some("latest") => Some(String::new()),
-        Some(version) => Some(version.to_owned()),
-        None if options.upgrade_pip => Some(String::new()),
-        None => legacy.upgrade_pip.clone(),
-    };
-    for (name, version) in [
-        ("pip", pip_version),
-        ("setuptools", legacy.upgrade_setuptools.clone()),
-        ("wheel", legacy.upgrade_wheel.clone()),
-    ] {
-        match version.as_deref() {
-            Some("") => upgrades.push(name.to_owned()),
-            Some(version) => upgrades.push(format!("{name}=={version}")),
-            None => {}
-        }
+    match options.upgrade_pip_to.as_deref() {
+        Some("latest") => upgrades.push("pip".to_owned()),
+        Some(version) => upgrades.push(format!("pip=={version}")),
+        None if options.upgrade_pip => upgrades.push("pip".to_owned()),
+        None => {}
+    }
+    if let Some(build_system) = build_system {
+        // The build system's upgrades, pip's unless an option already upgrades it.
+        let pip_named = !upgrades.is_empty();
+        upgrades.extend(
+            build_system
+                .upgrades
+                .iter()
+                .filter(|u| !(pip_named && (*u == "pip" || u.starts_with("pip=="))))
+                .cloned(),
+        );
     }
     let (installer, cache_dir) = match options.installer {
         Installer::Pip => {
@@ -304,6 +308,9 @@ pub fn plan(
         }),
         index_args,
         pip_args,
+        requirements_pip_args: build_system
+            .map(|b| b.pip_extra_args.clone())
+            .unwrap_or_default(),
         wheelhouse,
         tests,
         cache_dir: layout.work_dir.join(cache_dir),
@@ -587,7 +594,12 @@ fn install_distributions(
     let mut venv_has_pip = plan.with_pip;
     if !plan.upgrades.is_empty() {
         reporter
-            .doit(&installer(None, venv_has_pip)?.arg("--upgrade").args(&plan.upgrades))
+            .doit(
+                &installer(None, venv_has_pip)?
+                    .arg("--upgrade")
+                    .args(&plan.requirements_pip_args)
+                    .args(&plan.upgrades),
+            )
             .with_context(|| {
                 let step = offline(format!("upgrading {}", plan.upgrades.join(", ")));
                 if plan.wheelhouse.is_some() {
@@ -634,6 +646,7 @@ fn install_distributions(
         let installed = reporter.doit(
             &installer(tool)?
                 .args(&plan.pip_args)
+                .args(&plan.requirements_pip_args)
                 .args(hashes)
                 .arg("-r")
                 .arg(requirements)
@@ -1437,6 +1450,7 @@ mod tests {
             &interpreter(),
             &env(),
             crate::Flavour::Rustvenv,
+            None,
         )
     }
 
@@ -1472,6 +1486,7 @@ mod tests {
             installer: Installer::Pip,
             with_pip: false,
             timings: false,
+            buildsystem_destdir: None,
         }
     }
 
@@ -1519,39 +1534,30 @@ mod tests {
     }
 
     #[test]
-    fn dh_virtualenv_settings_become_installer_steps() {
+    fn dh_virtualenv_options_become_installer_steps() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("pyproject.toml"), "").unwrap();
-        fs::write(dir.path().join("reqs.txt"), "").unwrap();
         let mut opts = options();
         opts.upgrade_pip_to = Some("24.0".into());
         opts.use_system_packages = true;
         opts.extra_virtualenv_arg = vec!["--copies".into()];
         opts.extras = vec!["web".into(), "db".into()];
         opts.pip_tool = Some("pip".into());
-        let mut env = env();
-        env.dh_virtualenv = crate::debhelper::DhVirtualenvEnvironment {
-            requirements_file: Some("reqs.txt".into()),
-            pip_extra_args: vec!["--prefer-binary".into()],
-            virtualenv_arguments: vec!["--no-site-packages".into(), "--symlinks".into()],
-            upgrade_wheel: Some(String::new()),
-            ..Default::default()
+        let plan_with = |opts: &VenvOptions| {
+            super::plan(
+                &layout(dir.path()),
+                opts,
+                &interpreter(),
+                &env(),
+                crate::Flavour::Rustvenv,
+                None,
+            )
+            .unwrap()
         };
-        let plan = super::plan(
-            &layout(dir.path()),
-            &opts,
-            &interpreter(),
-            &env,
-            crate::Flavour::Rustvenv,
-        )
-        .unwrap();
-        assert_eq!(plan.upgrades, ["pip==24.0", "wheel"]);
-        assert_eq!(
-            plan.venv_args,
-            ["--system-site-packages", "--copies", "--symlinks"]
-        );
-        assert_eq!(plan.requirements, Some(dir.path().join("reqs.txt")));
-        assert_eq!(plan.pip_args, ["--no-index", "--prefer-binary"]);
+        let plan = plan_with(&opts);
+        assert_eq!(plan.upgrades, ["pip==24.0"]);
+        assert_eq!(plan.venv_args, ["--system-site-packages", "--copies"]);
+        assert_eq!(plan.pip_args, ["--no-index"]);
         assert_eq!(plan.pip_tool, None, "--pip-tool pip is plain pip");
         for (tool, kept) in [
             ("pip3", false),
@@ -1561,20 +1567,112 @@ mod tests {
             ("pip3.x", true),
         ] {
             opts.pip_tool = Some(tool.into());
-            let plan = super::plan(
-                &layout(dir.path()),
-                &opts,
-                &interpreter(),
-                &env,
-                crate::Flavour::Rustvenv,
-            )
-            .unwrap();
-            assert_eq!(plan.pip_tool.is_some(), kept, "--pip-tool {tool}");
+            assert_eq!(
+                plan_with(&opts).pip_tool.is_some(),
+                kept,
+                "--pip-tool {tool}"
+            );
         }
         assert_eq!(
             project_spec(dir.path(), &plan.extras),
             format!("{}[web,db]", dir.path().display())
         );
+    }
+
+    /// dh-virtualenv 1.2.2's build-system variables, as `Buildsystem/dh_virtualenv.pm` would have
+    /// them (its sequence tool reads none of them).
+    fn build_system_env() -> Environment {
+        let mut env = env();
+        env.dh_virtualenv = crate::debhelper::DhVirtualenvEnvironment {
+            requirements_file: Some("reqs.txt".into()),
+            pip_extra_args: vec!["--prefer-binary".into()],
+            virtualenv_arguments: vec![
+                "--python".into(),
+                "python3".into(),
+                "--system-site-packages".into(),
+            ],
+            upgrade_pip: Some(String::new()),
+            upgrade_wheel: Some("0.38.4".into()),
+            install_suffix: Some("other".into()),
+            ..Default::default()
+        };
+        env
+    }
+
+    #[test]
+    fn the_sequence_reads_none_of_the_build_system_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        fs::write(dir.path().join("reqs.txt"), "").unwrap();
+        for flavour in [crate::Flavour::Rustvenv, crate::Flavour::DhVirtualenv] {
+            let plan = super::plan(
+                &layout(dir.path()),
+                &options(),
+                &interpreter(),
+                &build_system_env(),
+                flavour,
+                None,
+            )
+            .unwrap();
+            assert!(plan.upgrades.is_empty(), "{flavour:?}");
+            assert!(plan.venv_args.is_empty(), "{flavour:?}");
+            assert_eq!(plan.requirements, None, "{flavour:?}");
+            assert_eq!(plan.pip_args, ["--no-index"], "{flavour:?}");
+            assert!(plan.requirements_pip_args.is_empty(), "{flavour:?}");
+        }
+    }
+
+    #[test]
+    fn the_build_system_reads_its_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("setup.py"), "").unwrap();
+        fs::write(dir.path().join("reqs.txt"), "").unwrap();
+        let env = build_system_env();
+        let settings = crate::buildsystem::Settings::from_env(&env.dh_virtualenv).unwrap();
+        assert_eq!(settings.python.as_deref(), Some("python3"));
+        let mut opts = options();
+        opts.extra_pip_arg = vec![];
+        let plan = super::plan(
+            &layout(dir.path()),
+            &opts,
+            &interpreter(),
+            &env,
+            crate::Flavour::DhVirtualenv,
+            Some(&settings),
+        )
+        .unwrap();
+        assert_eq!(plan.upgrades, ["pip", "wheel==0.38.4"]);
+        assert_eq!(plan.venv_args, ["--system-site-packages"]);
+        assert_eq!(plan.requirements, Some(dir.path().join("reqs.txt")));
+        // DH_PIP_EXTRA_ARGS: the upgrades and the requirements, not `pip install .`.
+        assert!(plan.pip_args.is_empty());
+        assert_eq!(plan.requirements_pip_args, ["--prefer-binary"]);
+        assert!(plan.with_pip);
+        // --upgrade-pip-to wins over DH_UPGRADE_PIP; a missing DH_REQUIREMENTS_FILE is named.
+        opts.upgrade_pip_to = Some("24.0".into());
+        fs::remove_file(dir.path().join("reqs.txt")).unwrap();
+        let err = super::plan(
+            &layout(dir.path()),
+            &opts,
+            &interpreter(),
+            &env,
+            crate::Flavour::DhVirtualenv,
+            Some(&settings),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DH_REQUIREMENTS_FILE"), "{err}");
+        fs::write(dir.path().join("reqs.txt"), "").unwrap();
+        let plan = super::plan(
+            &layout(dir.path()),
+            &opts,
+            &interpreter(),
+            &env,
+            crate::Flavour::DhVirtualenv,
+            Some(&settings),
+        )
+        .unwrap();
+        assert_eq!(plan.upgrades, ["pip==24.0", "wheel==0.38.4"]);
     }
 
     #[test]

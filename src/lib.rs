@@ -12,6 +12,7 @@
 //! stages before dh_strip, dh_shlibdeps and dh_md5sums run.
 
 pub mod audit;
+pub mod buildsystem;
 pub mod debhelper;
 pub mod depends;
 pub mod elf;
@@ -104,7 +105,15 @@ impl Layout {
     /// Works out the layout of `package` from the options and the environment, relative to `top`, the
     /// top of the source package (the directory dh runs in). The install root is
     /// `DH_RUSTVENV_INSTALL_ROOT`, else `DH_VIRTUALENV_INSTALL_ROOT`, else /opt/venvs; the
-    /// [`Flavour::DhVirtualenv`] drop-in reads `DH_VIRTUALENV_INSTALL_ROOT` first.
+    /// [`Flavour::DhVirtualenv`] drop-in reads `DH_VIRTUALENV_INSTALL_ROOT` first. The venv's name is
+    /// `--install-suffix`, else the package's name. The root is normalized (`/usr/lib/` and `/usr//lib`
+    /// are `/usr/lib`), so every output names `/usr/lib/<name>`.
+    ///
+    /// In dh-virtualenv's build-system mode (`--buildsystem-destdir DIR`) the defaults are that build
+    /// system's (dh-virtualenv 1.2.2, `Buildsystem/dh_virtualenv.pm`): the root is
+    /// `DH_VIRTUALENV_INSTALL_ROOT`, else `/usr/share/python`; the name `--install-suffix`, else
+    /// `DH_VIRTUALENV_INSTALL_SUFFIX`, else the source package's name; the venv is built under DIR
+    /// (dh_auto_install's destination: the package build directory, or debian/tmp).
     ///
     /// # Errors
     /// When the install root is not an absolute path, the install suffix is not a plain directory
@@ -118,9 +127,11 @@ impl Layout {
     ) -> Result<Layout> {
         let ours = env.install_root.as_deref();
         let theirs = env.dh_virtualenv.install_root.as_deref();
-        let root = match flavour {
-            Flavour::Rustvenv => ours.or(theirs),
-            Flavour::DhVirtualenv => theirs.or(ours),
+        let destdir = options.venv.buildsystem_destdir.as_deref();
+        let root = match (destdir, flavour) {
+            (Some(_), _) => theirs.or(Some(buildsystem::INSTALL_ROOT)),
+            (None, Flavour::Rustvenv) => ours.or(theirs),
+            (None, Flavour::DhVirtualenv) => theirs.or(ours),
         }
         .unwrap_or(DEFAULT_INSTALL_ROOT);
         let root = normalize(Path::new(root));
@@ -131,12 +142,18 @@ impl Layout {
                 root.display()
             );
         }
+        let default_name = match destdir {
+            Some(_) => match &env.dh_virtualenv.install_suffix {
+                Some(suffix) => suffix.clone(),
+                None => buildsystem::source_package(top)?,
+            },
+            None => package.name.clone(),
+        };
         let suffix = options
             .venv
             .install_suffix
             .as_deref()
-            .or(env.dh_virtualenv.install_suffix.as_deref())
-            .unwrap_or(&package.name);
+            .unwrap_or(&default_name);
         if suffix.is_empty() || suffix.contains('/') || suffix == "." || suffix == ".." {
             bail!("--install-suffix must be a plain directory name, not `{suffix}`");
         }
@@ -161,7 +178,10 @@ impl Layout {
             package: package.name.clone(),
             top: top.to_path_buf(),
             source_dir,
-            staging_root: normalize(&top.join(&package.tmpdir).join(relative_final)),
+            staging_root: normalize(
+                &top.join(destdir.unwrap_or(&package.tmpdir))
+                    .join(relative_final),
+            ),
             final_root,
             work_dir: top.join(WORK_DIR),
         })
@@ -193,9 +213,26 @@ fn prepare(
     flavour: Flavour,
 ) -> Result<(Layout, interpreter::Interpreter, install::InstallPlan)> {
     let top = std::env::current_dir().context("finding the current directory")?;
+    let build_system = options
+        .venv
+        .buildsystem_destdir
+        .is_some()
+        .then(|| buildsystem::Settings::from_env(&env.dh_virtualenv))
+        .transpose()?;
     let layout = Layout::new(package, options, env, &top, flavour)?;
-    let interpreter = interpreter::probe(&options.venv.python)?;
-    let plan = install::plan(&layout, &options.venv, &interpreter, env, flavour)?;
+    let python = build_system
+        .as_ref()
+        .and_then(|b| b.python.as_deref())
+        .unwrap_or(&options.venv.python);
+    let interpreter = interpreter::probe(python, env.path.as_deref())?;
+    let plan = install::plan(
+        &layout,
+        &options.venv,
+        &interpreter,
+        env,
+        flavour,
+        build_system.as_ref(),
+    )?;
     Ok((layout, interpreter, plan))
 }
 

@@ -52,12 +52,25 @@ fn main() -> ExitCode {
     for warning in invocation.warnings.iter().chain(&compat_warnings) {
         reporter.warning(warning);
     }
+    let destdir = options.venv.buildsystem_destdir.as_deref();
+    if destdir.is_some() && (flavour != Flavour::DhVirtualenv || program == FINISH) {
+        return fail(
+            "--buildsystem-destdir is given by the dh_virtualenv build system of the \
+             dh-rustvenv-virtualenv package to dh_virtualenv; use dh $@ --buildsystem=dh_virtualenv",
+        );
+    }
+    if destdir.is_none() && program != FINISH {
+        sequence_ignores(&env, flavour, &reporter);
+    }
     let packages = match debhelper::selected_packages(
         &invocation.selection_args,
         &invocation.selection_dh_options,
         options.debhelper.tmpdir.as_deref(),
     ) {
-        Ok(packages) => packages,
+        Ok(packages) => match destdir {
+            Some(destdir) => dh_rustvenv::buildsystem::destdir_package(packages, destdir),
+            None => packages,
+        },
         Err(e) => return fail(&format!("{e:#}")),
     };
     for package in &packages {
@@ -89,6 +102,28 @@ fn main() -> ExitCode {
         return ExitCode::from(interrupted.exit_status());
     }
     ExitCode::SUCCESS
+}
+
+/// Says which of dh-virtualenv's build-system variables are set and not read: dh-virtualenv 1.2.2's
+/// `dh_virtualenv` reads none of them, so neither does a sequence run. The drop-in says it under
+/// `--verbose`, as it only does what dh_virtualenv did; dh_rustvenv warns, once for the run.
+fn sequence_ignores(env: &Environment, flavour: Flavour, reporter: &Reporter) {
+    let ignored = dh_rustvenv::buildsystem::set_variables(&env.dh_virtualenv);
+    if ignored.is_empty() {
+        return;
+    }
+    let names = ignored.join(", ");
+    match flavour {
+        Flavour::DhVirtualenv => reporter.verbose_print(format!(
+            "# {names}: read only by dh-virtualenv's build system (--buildsystem=dh_virtualenv); \
+             ignored, as dh_virtualenv 1.2.2 ignores them"
+        )),
+        Flavour::Rustvenv => reporter.warning(format!(
+            "{names}: read only by dh-virtualenv's build system (--buildsystem=dh_virtualenv), so \
+             ignored; use dh_rustvenv's options (--python, --requirements, --extra-pip-arg, \
+             --install-suffix, --upgrade-pip-to) instead"
+        )),
+    }
 }
 
 /// The options of a package with a configuration file (None without one: the common options apply).

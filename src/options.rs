@@ -225,6 +225,12 @@ pub struct VenvOptions {
     /// STAGE SECONDS` (also DH_RUSTVENV_TIMINGS set to a non-empty value).
     #[arg(long)]
     pub timings: bool,
+    /// dh-virtualenv's build system (`dh $@ --buildsystem=dh_virtualenv`), run by the drop-in's
+    /// `Buildsystem/dh_virtualenv.pm` from dh_auto_install, which names its destination directory DIR:
+    /// the venv is built under DIR with the build system's variables and defaults
+    /// ([`crate::buildsystem`]). Hidden: rules do not give it (the man page says so in NOTES).
+    #[arg(long = "buildsystem-destdir", value_name = "DIR", hide = true)]
+    pub buildsystem_destdir: Option<PathBuf>,
 }
 
 /// The program that installs distributions into the venv (`--installer`).

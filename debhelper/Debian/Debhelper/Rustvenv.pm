@@ -7,6 +7,7 @@ package Debian::Debhelper::Rustvenv;
 
 use strict;
 use warnings;
+use File::Spec;
 
 # Places $command (dh_rustvenv or dh_virtualenv) and the late stage dh_rustvenv_finish in the dh
 # sequence, and keeps the rest of the sequence out of the venv under $install_root.
@@ -53,12 +54,35 @@ sub setup_sequence {
 	# cannot find. dh_rustvenv normalizes the venv's archives itself, before it records their hashes in
 	# RECORD. add_command_options cannot be used from Build-Depends-Arch or Build-Depends-Indep, so the
 	# add-on belongs in Build-Depends.
-	$install_root =~ s{^/+}{};
-	$install_root =~ s{/*$}{/};
 	foreach my $tool (qw(dh_strip_nondeterminism dh_dwz dh_strip dh_makeshlibs dh_shlibdeps)) {
-		Debian::Debhelper::DH::AddonAPI::add_command_options($tool, "-X$install_root");
+		Debian::Debhelper::DH::AddonAPI::add_command_options($tool, venv_exclusions($install_root));
 	}
+
+	# dh_auto_clean is not run, so nothing removes what pybuild's configure step (dh_auto_configure with
+	# --buildsystem=pybuild, which rules written for dh-virtualenv often give) leaves in .pybuild/, nor
+	# a .pybuild/ committed by mistake: dh_clean removes it (a path ending in / is removed with rm -rf).
+	# An override_dh_clean that runs dh_clean itself does not get this option, as dh passes command
+	# options only to the commands it runs.
+	Debian::Debhelper::DH::AddonAPI::add_command_options('dh_clean', '.pybuild/');
 	return;
+}
+
+# The -X options that keep dh_strip and its friends out of the venvs under $install_root. Their -X is a
+# substring match on the path in the package build directory, so the root is written as it appears
+# there: no leading slash, no double or trailing slash (DH_VIRTUALENV_INSTALL_ROOT=/usr/lib/ gives
+# usr/lib), and it ends with a slash so that /opt/venvs-old is not /opt/venvs. The roots that hold
+# nothing but venvs are excluded whole: /opt/venvs (dh-rustvenv's and dh_virtualenv's default) and
+# /usr/share/python (the default of dh-virtualenv's build system, where a package moved from it keeps
+# its venv, named after the source package). Any other root (/opt, /usr/lib) is shared with files that
+# are not venvs, so only the venv of each binary package of debian/control is excluded, at its default
+# name: <root>/<package>/. A venv given another name with --install-suffix under such a root needs its
+# own -X in override targets (see README).
+sub venv_exclusions {
+	my ($install_root) = @_;
+	my $root = File::Spec->canonpath("/$install_root");
+	$root =~ s{^/+}{};
+	return ("-X$root/") if $root eq 'opt/venvs' or $root eq 'usr/share/python';
+	return map { "-X$root/$_/" } Debian::Debhelper::Dh_Lib::getpackages();
 }
 
 1;
