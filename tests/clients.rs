@@ -385,9 +385,10 @@ impl Drop for InstalledTools {
     }
 }
 
-/// Runs dpkg-buildpackage -b in `dir` with the installed tools, offline from the tests' wheelhouse;
-/// panics with its output when it fails. Returns the .deb of `package`.
-fn build(dir: &Path, package: &str) -> PathBuf {
+/// Runs dpkg-buildpackage -b in `dir` with the installed tools, offline from the tests' wheelhouse,
+/// with DH_VERBOSE=1 when `verbose`; panics with its output when it fails. Returns the .deb of
+/// `package` and the build's output.
+fn build(dir: &Path, package: &str, verbose: bool) -> (PathBuf, String) {
     let mut command = Command::new("dpkg-buildpackage");
     command
         .args(["-us", "-uc", "-b"])
@@ -399,6 +400,9 @@ fn build(dir: &Path, package: &str) -> PathBuf {
         .env_remove("DH_OPTIONS")
         .env_remove("DEB_BUILD_OPTIONS")
         .env_remove("PERL5LIB");
+    if verbose {
+        command.env("DH_VERBOSE", "1");
+    }
     let started = std::time::Instant::now();
     let output = run_unchecked(&mut command);
     assert!(
@@ -414,14 +418,27 @@ fn build(dir: &Path, package: &str) -> PathBuf {
     let version = fs::read_to_string(dir.join("debian/changelog")).unwrap();
     let version = version.split(['(', ')']).nth(1).unwrap().to_owned();
     let prefix = format!("{package}_{version}_");
-    fs::read_dir(dir.parent().unwrap())
+    let deb = fs::read_dir(dir.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
             name.starts_with(&prefix) && name.ends_with(".deb")
         })
-        .unwrap_or_else(|| panic!("no {prefix}*.deb beside {}", dir.display()))
+        .unwrap_or_else(|| panic!("no {prefix}*.deb beside {}", dir.display()));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (deb, log)
+}
+
+/// The lines of a build's output that contain every one of `words`.
+fn lines_with<'a>(log: &'a str, words: &[&str]) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| words.iter().all(|w| l.contains(w)))
+        .collect()
 }
 
 /// Every check of every fixture, so that one run tells all that fails.
@@ -594,6 +611,38 @@ fn check_relay_deb(checks: &mut Checks, label: &str, figures: &Figures, extracte
     );
 }
 
+/// The checks of a relay build's output: where the dependencies went, and (verbose) stamped's files
+/// listed as upstream's.
+fn check_relay_log(checks: &mut Checks, label: &str, log: &str, migrated: bool, verbose: bool) {
+    let lost = lines_with(log, &["would be lost"]);
+    checks.check(
+        label,
+        "the build warns of no dependency lost",
+        lost.is_empty(),
+        || lost.join("\n"),
+    );
+    if !migrated {
+        let note = lines_with(log, &["names no ${shlibs:Depends}", "${misc:Depends}"]);
+        checks.check(
+            label,
+            "the build notes that the libraries go to ${misc:Depends}",
+            !note.is_empty(),
+            || log.to_owned(),
+        );
+    }
+    if verbose {
+        for file in ["stamped/_origin.py", "stamped/include/stamped.h"] {
+            let listed = lines_with(log, &[file]);
+            checks.check(
+                label,
+                &format!("-v lists {file} among the files naming upstream's build paths"),
+                !listed.is_empty() && log.contains("upstream"),
+                || log.to_owned(),
+            );
+        }
+    }
+}
+
 /// Builds relay 1.0 and 1.1 (migrated or not), checks them, installs 1.0, upgrades to 1.1, activates
 /// the triggers, removes and purges; returns the figures of both builds.
 fn relay_steps(checks: &mut Checks, tmp: &Path, migrated: bool, report: &mut Vec<Figures>) {
@@ -606,11 +655,14 @@ fn relay_steps(checks: &mut Checks, tmp: &Path, migrated: bool, report: &mut Vec
         if migrated {
             migrate_relay(&dir);
         }
-        let deb = build(&dir, "relay");
+        // 1.1 is built verbose, as one looks into a build.
+        let verbose = version == "1.1";
+        let (deb, log) = build(&dir, "relay", verbose);
         let label = format!("relay {version} ({mode})");
         let extracted = tmp.join(mode).join(format!("relay-{version}-deb"));
         let figures = figures(&label, &deb, &dir, &extracted);
         check_relay_deb(checks, &label, &figures, &extracted);
+        check_relay_log(checks, &label, &log, migrated, verbose);
         report.push(figures);
         debs.push(deb);
     }
@@ -771,9 +823,16 @@ fn ledger_steps(checks: &mut Checks, tmp: &Path, migrated: bool, report: &mut Ve
     if migrated {
         migrate_ledger(&dir);
     }
-    let deb = build(&dir, "ledger");
+    let (deb, log) = build(&dir, "ledger", false);
     let label = format!("ledger ({mode})");
     let label = label.as_str();
+    let warned = lines_with(&log, &["names no python3-* package"]);
+    checks.check(
+        label,
+        "-S draws no warning, as debian/control names python3-wheel",
+        warned.is_empty(),
+        || warned.join("\n"),
+    );
     let extracted = tmp.join(mode).join("ledger-deb");
     let figures = figures(label, &deb, &dir, &extracted);
 
