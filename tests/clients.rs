@@ -872,6 +872,19 @@ fn ledger_steps(checks: &mut Checks, tmp: &Path, migrated: bool, report: &mut Ve
         doubled.is_empty(),
         || format!("{doubled:?}"),
     );
+    for script in ["postinst", "prerm"] {
+        let text = fs::read_to_string(extracted.join("control").join(script)).unwrap_or_default();
+        checks.check(
+            label,
+            &format!(
+                "{script} sets dh_venv_install_dir='{LEDGER_VENV}' and dh_venv_package='ledger'"
+            ),
+            text.lines()
+                .any(|l| l.trim() == format!("dh_venv_install_dir='{LEDGER_VENV}'"))
+                && text.lines().any(|l| l.trim() == "dh_venv_package='ledger'"),
+            || text.clone(),
+        );
+    }
     let paths = deb_paths(&deb);
     checks.check(
         label,
