@@ -1038,13 +1038,16 @@ fn an_sdist_recording_its_build_directory_fails_the_audit() {
         !output.status.success(),
         "the build succeeded though wherebuilt's module names the directory pip built it in:\n{log}"
     );
+    // The directory pip built the sdist in is this build's own (its TMPDIR is inside the source
+    // package), so the error names the file and the source package's directory.
+    let top = package.dir.to_string_lossy().into_owned();
     let error: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("wherebuilt/_built.py"))
+        .filter(|l| l.contains("wherebuilt/_built.py") && l.contains(&top))
         .collect();
     assert!(
         !error.is_empty(),
-        "the build failed without naming wherebuilt/_built.py:\n{log}"
+        "the build failed without naming wherebuilt/_built.py and {top}:\n{log}"
     );
     eprintln!("the audit's error: {error:#?}");
 }
