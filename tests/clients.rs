@@ -20,6 +20,9 @@
 //! - wherebuilt-user (test `an_sdist_recording_its_build_directory_fails_the_audit`): requires
 //!   wherebuilt, an sdist pip builds during the package build, whose setup.py writes the directory
 //!   it is built in into an installed module; the audit must fail the build and name that file.
+//! - forgetful (test `a_migrated_control_without_rustvenv_depends_is_warned_about`): a package moved
+//!   to dh-rustvenv whose Depends still names only `${misc:Depends}`; the build must warn that
+//!   `${rustvenv:Depends}` is missing.
 //!
 //! relay and ledger install from the tests' local wheelhouse through pip's own PIP_NO_INDEX and
 //! PIP_FIND_LINKS, as an offline build machine with a pip configuration would, so their rules stay as
@@ -1050,4 +1053,30 @@ fn an_sdist_recording_its_build_directory_fails_the_audit() {
         "the build failed without naming wherebuilt/_built.py and {top}:\n{log}"
     );
     eprintln!("the audit's error: {error:#?}");
+}
+
+#[test]
+fn a_migrated_control_without_rustvenv_depends_is_warned_about() {
+    // Step 1 of "Moving to dh-rustvenv" half done: the Build-Depends changed, Depends not.
+    let tmp = scratch("clients-forgotten-");
+    let package = common::SourcePackage::new(tmp.path(), "forgetful");
+    edit(
+        &package.dir,
+        "debian/control",
+        "Depends: ${rustvenv:Depends}, ${misc:Depends}",
+        "Depends: ${misc:Depends}",
+    );
+    let output = package.dpkg_buildpackage_unchecked(&["-b"], &[]);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{log}");
+    let warning = lines_with(&log, &["add ${rustvenv:Depends} to the Depends field"]);
+    assert!(
+        !warning.is_empty(),
+        "no warning that debian/control lacks ${{rustvenv:Depends}}:\n{log}"
+    );
+    eprintln!("the warning: {warning:#?}");
 }
