@@ -33,6 +33,25 @@ fn main() -> ExitCode {
         Err(e) => return clap_exit(&program, e),
     };
     let mut invocation = invocation;
+    if !invocation.stray.is_empty() {
+        let words = invocation
+            .stray
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if flavour != Flavour::DhVirtualenv {
+            return fail(&format!(
+                "unexpected argument {words}: only options are taken (`-i` is --indep and takes no \
+                 value; an index is --index-url=URL)"
+            ));
+        }
+        // dh_virtualenv 1.2.2 (optparse) collected such words and went on.
+        invocation.warnings.push(format!(
+            "ignoring {words}, which is no option, as dh_virtualenv 1.2.2 did (`-i` is --indep and \
+             takes no value; an index is --index-url=URL)"
+        ));
+    }
     let compat_warnings = match options::apply_compat(&mut invocation.options) {
         Ok(warnings) => warnings,
         Err(message) => return fail(&message),
