@@ -24,15 +24,39 @@ fn main() -> ExitCode {
     let flavour = Flavour::of_program(&program);
     let fail = |message: &str| fail(&program, message);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let invocation = match options::parse(
-        &args,
-        env.dh_internal_options.as_deref(),
-        env.dh_options.as_deref(),
-    ) {
+    // dh passes its own options to the commands an override target runs through
+    // DH_INTERNAL_OPTIONS. dh_virtualenv 1.2.2 never read it (only DH_OPTIONS), so in an
+    // override_dh_virtualenv the options given to dh were lost; the drop-in keeps it so, lest a
+    // build start doing what it never did (--upgrade-pip offline, say). dh_listpackages still reads
+    // the package selection there.
+    let dh_internal_options = match flavour {
+        Flavour::DhVirtualenv => None,
+        Flavour::Rustvenv => env.dh_internal_options.as_deref(),
+    };
+    let invocation = match options::parse(&args, dh_internal_options, env.dh_options.as_deref()) {
         Ok(invocation) => invocation,
         Err(e) => return clap_exit(&program, e),
     };
     let mut invocation = invocation;
+    if !invocation.stray.is_empty() {
+        let words = invocation
+            .stray
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if flavour != Flavour::DhVirtualenv {
+            return fail(&format!(
+                "unexpected argument {words}: only options are taken (`-i` is --indep and takes no \
+                 value; an index is --index-url=URL)"
+            ));
+        }
+        // dh_virtualenv 1.2.2 (optparse) collected such words and went on.
+        invocation.warnings.push(format!(
+            "ignoring {words}, which is no option, as dh_virtualenv 1.2.2 did (`-i` is --indep and \
+             takes no value; an index is --index-url=URL)"
+        ));
+    }
     let compat_warnings = match options::apply_compat(&mut invocation.options) {
         Ok(warnings) => warnings,
         Err(message) => return fail(&message),

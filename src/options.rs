@@ -331,6 +331,10 @@ pub struct Invocation {
     environment_words: Vec<String>,
     /// The command line's words, with `-O` options expanded.
     command_line_words: Vec<String>,
+    /// Words of the command line that are no option and no option's value. dh_virtualenv 1.2.2's
+    /// optparse collected them and went on (`-i URL`, written for `--index-url`, is `--indep` and a
+    /// stray URL): the drop-in ignores them with a warning, dh_rustvenv refuses them.
+    pub stray: Vec<String>,
 }
 
 impl Invocation {
@@ -406,7 +410,7 @@ pub fn parse(
         words.extend(kept);
     }
     let environment_words = words.clone();
-    let command_line = known.expand_passthrough(args);
+    let (command_line, stray) = known.split_stray(&known.expand_passthrough(args));
     let selection_args = known.selection_words(&command_line);
     words.extend(command_line.iter().cloned());
 
@@ -420,6 +424,7 @@ pub fn parse(
         warnings,
         environment_words,
         command_line_words: command_line,
+        stray,
     })
 }
 
@@ -531,6 +536,27 @@ impl KnownOptions {
     }
 
     /// The package-selection words (with their values) among `words`.
+    /// Splits `words` into the options with their values, and the words that are neither (the
+    /// positional arguments no dh_ program takes), in order. A word that starts with `-` but is no
+    /// known option stays with the options, for clap to reject.
+    fn split_stray(&self, words: &[String]) -> (Vec<String>, Vec<String>) {
+        let (mut kept, mut stray) = (Vec::new(), Vec::new());
+        let mut iter = words.iter();
+        while let Some(word) = iter.next() {
+            match self.lookup(word) {
+                Some((takes_value, inline, _)) => {
+                    kept.push(word.clone());
+                    if takes_value && !inline {
+                        kept.extend(iter.next().cloned());
+                    }
+                }
+                None if word.starts_with('-') && word != "-" => kept.push(word.clone()),
+                None => stray.push(word.clone()),
+            }
+        }
+        (kept, stray)
+    }
+
     fn selection_words(&self, words: &[String]) -> Vec<String> {
         let mut out = Vec::new();
         let mut iter = words.iter();
@@ -680,6 +706,25 @@ mod tests {
             .unwrap()
             .options;
         assert_eq!(options.venv.extras, words(&["web", "db", "cli"]));
+    }
+
+    #[test]
+    fn words_that_are_no_option_are_set_apart() {
+        let inv = parse(
+            &words(&[
+                "-i",
+                "https://pypi.example/simple",
+                "--python",
+                "python3",
+                "stray",
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(inv.options.debhelper.indep);
+        assert_eq!(inv.options.venv.python, "python3");
+        assert_eq!(inv.stray, words(&["https://pypi.example/simple", "stray"]));
     }
 
     #[test]
