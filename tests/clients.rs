@@ -23,6 +23,9 @@
 //! - forgetful (test `a_migrated_control_without_rustvenv_depends_is_warned_about`): a package moved
 //!   to dh-rustvenv whose Depends still names only `${misc:Depends}`; the build must warn that
 //!   `${rustvenv:Depends}` is missing.
+//! - booksuite (test `a_venv_named_with_install_suffix_under_usr_lib_is_kept_from_the_elf_tools`):
+//!   ledger's layout, a venv under /usr/lib named with --install-suffix, holding the wheel whose
+//!   libraries are bundled as auditwheel bundles them; the build must succeed and the module import.
 //!
 //! relay and ledger install from the tests' local wheelhouse through pip's own PIP_NO_INDEX and
 //! PIP_FIND_LINKS, as an offline build machine with a pip configuration would, so their rules stay as
@@ -1079,4 +1082,39 @@ fn a_migrated_control_without_rustvenv_depends_is_warned_about() {
         "no warning that debian/control lacks ${{rustvenv:Depends}}:\n{log}"
     );
     eprintln!("the warning: {warning:#?}");
+}
+
+#[test]
+fn a_venv_named_with_install_suffix_under_usr_lib_is_kept_from_the_elf_tools() {
+    // ledger's layout (a venv under /usr/lib, named other than its package), with a wheel whose
+    // libraries are bundled the way auditwheel bundles them: dh_dwz and dh_strip must leave them to
+    // dh_rustvenv, which keeps the one stripping would break as it is.
+    let tmp = scratch("clients-suffix-");
+    let package = common::SourcePackage::new(tmp.path(), "booksuite");
+    package.write(
+        "requirements.txt",
+        "greetlib==1.0\nfastsum==1.0\nbundled==1.0\n",
+    );
+    package.rules(&format!(
+        "export DH_RUSTVENV_INSTALL_ROOT=/usr/lib/\n\n\
+         override_dh_rustvenv:\n\tdh_rustvenv --install-suffix booksuite-env {}\n",
+        common::OFFLINE_ARGS
+    ));
+    let output = package.dpkg_buildpackage_unchecked(&["-b"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        describe(&Command::new("dpkg-buildpackage"), &output)
+    );
+    let debs = package.debs();
+    let deb = &debs.iter().find(|(n, _)| n == "booksuite").unwrap().1;
+    let extracted = tmp.path().join("deb");
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted));
+    let site = extracted.join("usr/lib/booksuite-env/lib/python3.11/site-packages");
+    let imported = run_unchecked(
+        Command::new("/usr/bin/python3")
+            .args(["-c", "import sys; sys.path.insert(0, sys.argv[1]); import bundled; print(bundled.total())"])
+            .arg(&site),
+    );
+    assert!(imported.status.success(), "{}", text(&imported));
 }
