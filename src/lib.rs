@@ -5,8 +5,10 @@
 //! Python, [`install`] builds the venv in the staging tree, [`relocate`] rewrites it for its final path,
 //! [`elf`] strips its compiled code safely, [`audit`] proves that nothing names the build tree, and
 //! [`depends`] writes `${rustvenv:Depends}`.
-//! [`build_package`] is that pipeline for one package. Rules often add files to the venv afterwards
-//! (override targets, dh_install, the staged interpreter run to generate files), so the pipeline
+//! [`build_package`] is that pipeline for one package; run from the drop-in's dh-virtualenv build
+//! system (`--buildsystem-destdir`), it takes that build system's variables and defaults
+//! ([`buildsystem`]). Rules often add files to the venv afterwards (override targets, dh_install, the
+//! staged interpreter run to generate files), so the pipeline
 //! records what it left ([`finish::State`], an [`inventory::Snapshot`]) and [`finish::finish_package`],
 //! the late stage `dh_rustvenv_finish`, takes whatever was added or changed since through the same
 //! stages before dh_strip, dh_shlibdeps and dh_md5sums run.

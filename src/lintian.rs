@@ -49,6 +49,9 @@ pub struct VenvFacts<'a> {
 /// - `dir-or-file-in-opt`, when the venv lives under /opt: it is add-on software in the sense of the
 ///   Filesystem Hierarchy Standard, which Debian Policy 9.1 follows, and /opt/venvs is where
 ///   dh-virtualenv users expect it.
+/// - `arch-dependent-file-in-usr-share`, when the venv lives under /usr/share/python and has ELF files:
+///   the default install root of dh-virtualenv 1.2.2's build system (`Buildsystem/dh_virtualenv.pm`),
+///   which packages built with it keep.
 /// - `unusual-interpreter` for the venv's own scripts: a console script must run the venv's
 ///   interpreter, `<final_root>/bin/python`, or it would not see the venv.
 /// - `script-not-executable` and `unusual-interpreter` inside the venv's `lib`: modules of third-party
@@ -95,6 +98,12 @@ pub fn venv_overrides(
         text.push_str(&format!(
             "{package}: dir-or-file-in-opt [{}/*]\n",
             opt_dir.display()
+        ));
+    }
+    if final_root.starts_with(crate::buildsystem::INSTALL_ROOT) && !facts.elf_files.is_empty() {
+        text.push_str(&format!(
+            "# The venv is where dh-virtualenv's build system puts it, and packages built with it keep it.\n\
+             {package}: arch-dependent-file-in-usr-share [{root}/*]\n"
         ));
     }
     if scripts.venv_python_in_bin {

@@ -121,6 +121,14 @@ fn extra_sections(roff: &mut Roff) {
     );
     paragraph(
         roff,
+        "The variables only dh-virtualenv 1.2.2's build system read (DH_VIRTUALENV_ARGUMENTS, DH_VIRTUALENV_INSTALL_SUFFIX, DH_REQUIREMENTS_FILE, DH_PIP_EXTRA_ARGS, DH_UPGRADE_PIP, DH_UPGRADE_SETUPTOOLS, DH_UPGRADE_WHEEL) are not read by dh_rustvenv or by dh_virtualenv in the sequence: dh_virtualenv ignores them as dh_virtualenv 1.2.2 did (and says so with --verbose), dh_rustvenv warns that it ignores them.",
+    );
+    paragraph(
+        roff,
+        "The dh-rustvenv-virtualenv package also provides dh-virtualenv's build system, dh $@ --buildsystem=dh_virtualenv. Its dh_auto_install runs dh_virtualenv --buildsystem-destdir=DIR (an option for the build system only, not shown above), which builds the venv under DIR, dh_auto_install's destination (debian/PACKAGE, or debian/tmp when debian/control has several packages; the substvars, snippets and lintian overrides are then those of the first package acted on), with the build system's variables and defaults: the install root DH_VIRTUALENV_INSTALL_ROOT, else /usr/share/python; the venv's name DH_VIRTUALENV_INSTALL_SUFFIX, else the source package's name; the requirements file DH_REQUIREMENTS_FILE, else requirements.txt; DH_PIP_EXTRA_ARGS given to the upgrades and the requirements install, not to the project's; DH_UPGRADE_PIP, DH_UPGRADE_SETUPTOOLS and DH_UPGRADE_WHEEL (empty: the newest, else that version); DH_VIRTUALENV_ARGUMENTS read for python3 -m venv: --python X, -p X and --python=X choose the interpreter, --system-site-packages is kept, --no-site-packages dropped, --copies, --symlinks and --prompt NAME passed on, anything else an error. dh_auto_configure, dh_auto_build, dh_auto_test and dh_auto_clean do nothing.",
+    );
+    paragraph(
+        roff,
         "A venv only works with the Python minor version it was built with; ${rustvenv:Depends} names that interpreter's package, so a new Python release needs a rebuild of the package.",
     );
     paragraph(

@@ -169,29 +169,31 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &["at /opt/apps/rvcompat with"],
             &[],
         ),
+        // The variables only dh-virtualenv's build system reads: ignored, as dh_virtualenv 1.2.2
+        // ignores them (below: with a warning).
         (
             &[],
             &[("DH_VIRTUALENV_INSTALL_SUFFIX", "legacy")],
-            &["at /opt/venvs/legacy with"],
-            &[],
+            &["at /opt/venvs/rvcompat with"],
+            &["legacy"],
         ),
         (
             &[],
             &[("DH_REQUIREMENTS_FILE", "other-requirements.txt")],
-            &[&format!("-r {top}/other-requirements.txt")],
-            &[],
+            &[&format!("-r {top}/requirements.txt")],
+            &["other-requirements.txt"],
         ),
         (
             &[],
             &[("DH_PIP_EXTRA_ARGS", "--prefer-binary --no-index")],
-            &["--prefer-binary --no-index -r"],
             &[],
+            &["--prefer-binary"],
         ),
         (
             &[],
-            &[("DH_VIRTUALENV_ARGUMENTS", "--no-site-packages --copies")],
-            &[" -m venv --without-pip --copies "],
-            &["--no-site-packages"],
+            &[("DH_VIRTUALENV_ARGUMENTS", "--python python3 --builtin-venv")],
+            &[&format!(" -m venv --without-pip {staging}\n")],
+            &["--builtin-venv"],
         ),
         (
             &[],
@@ -200,8 +202,8 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
                 ("DH_UPGRADE_SETUPTOOLS", "66.1.1"),
                 ("DH_UPGRADE_WHEEL", ""),
             ],
-            &["--upgrade pip setuptools==66.1.1 wheel\n"],
             &[],
+            &["--upgrade"],
         ),
     ];
     for (args, env, present, absent) in cases {
@@ -219,6 +221,21 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             );
         }
     }
+    let (_, stderr) = planned(
+        &source,
+        &[],
+        &[
+            ("DH_VIRTUALENV_ARGUMENTS", "--python python3 --builtin-venv"),
+            ("DH_UPGRADE_WHEEL", ""),
+        ],
+    );
+    assert!(
+        stderr.contains(
+            "dh_rustvenv: warning: DH_VIRTUALENV_ARGUMENTS, DH_UPGRADE_WHEEL: read only by \
+             dh-virtualenv's build system"
+        ),
+        "{stderr}"
+    );
     assert!(
         planned(&source, &["--pypi-url=x"], &[])
             .1
@@ -248,6 +265,105 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             "{refused:?}: {line}"
         );
     }
+}
+
+/// The drop-in's dh_virtualenv run as dh-virtualenv's build system runs it from dh_auto_install
+/// (`--buildsystem-destdir`), planning only, with `env` set.
+fn planned_build_system(source: &SourcePackage, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(common::tool_dir().join("dh_virtualenv"));
+    command
+        .args(["--no-act", "-v", "--buildsystem-destdir=debian/rvcompat"])
+        .current_dir(&source.dir);
+    common::with_tool_env(&mut command);
+    // A build machine's PATH, so that `--python python3` is Debian's.
+    command.env(
+        "PATH",
+        format!(
+            "{}:/usr/sbin:/usr/bin:/sbin:/bin",
+            common::tool_dir().display()
+        ),
+    );
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    run_unchecked(&mut command)
+}
+
+#[test]
+fn dh_virtualenv_build_system_variables_change_what_is_run() {
+    let tmp = scratch("compat-buildsystem-");
+    let source = SourcePackage::new(tmp.path(), "rvcompat");
+    fs::create_dir_all(source.dir.join("reqs")).unwrap();
+    fs::write(source.dir.join("reqs/prod.txt"), "greetlib==1.0\n").unwrap();
+    let top = source.dir.to_string_lossy().into_owned();
+
+    // 1.2.2's build-system defaults: /usr/share/python/<source package>, requirements.txt.
+    let output = planned_build_system(&source, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        describe(&Command::new("dh_virtualenv"), &output)
+    );
+    let commands = stdout(&output);
+    let staging = format!("{top}/debian/rvcompat/usr/share/python/rvcompat");
+    assert!(
+        commands.contains(&format!(" -m venv {staging}\n")),
+        "{commands}"
+    );
+    assert!(
+        commands.contains(&format!("-r {top}/requirements.txt")),
+        "{commands}"
+    );
+
+    let output = planned_build_system(
+        &source,
+        &[
+            ("DH_VIRTUALENV_INSTALL_ROOT", "/usr/lib/"),
+            ("DH_VIRTUALENV_INSTALL_SUFFIX", "legacy"),
+            (
+                "DH_VIRTUALENV_ARGUMENTS",
+                "--python python3 --system-site-packages",
+            ),
+            ("DH_REQUIREMENTS_FILE", "reqs/prod.txt"),
+            ("DH_PIP_EXTRA_ARGS", "--prefer-binary"),
+            ("DH_UPGRADE_WHEEL", "0.38.4"),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        describe(&Command::new("dh_virtualenv"), &output)
+    );
+    let commands = stdout(&output);
+    let staging = format!("{top}/debian/rvcompat/usr/lib/legacy");
+    for present in [
+        "# venv for rvcompat at /usr/lib/legacy with /usr/bin/python3.".to_owned(),
+        format!(" -m venv --system-site-packages {staging}\n"),
+        "--upgrade --prefer-binary wheel==0.38.4".to_owned(),
+        format!("--prefer-binary -r {top}/reqs/prod.txt"),
+    ] {
+        assert!(commands.contains(&present), "no {present:?} in\n{commands}");
+    }
+    // DH_PIP_EXTRA_ARGS does not reach the install of the project.
+    let project = commands
+        .lines()
+        .find(|l| l.ends_with(&format!(" {top}")))
+        .unwrap_or_else(|| panic!("no install of {top} in\n{commands}"));
+    assert!(!project.contains("--prefer-binary"), "{project}");
+
+    // What python3 -m venv cannot take is refused, naming the variable.
+    let output = planned_build_system(
+        &source,
+        &[("DH_VIRTUALENV_ARGUMENTS", "--python python3 --builtin-venv")],
+    );
+    assert_eq!(output.status.code(), Some(255));
+    let line = last_stderr_line(&output);
+    assert!(
+        line.starts_with(
+            "dh_virtualenv: error: package rvcompat: DH_VIRTUALENV_ARGUMENTS: `--builtin-venv`"
+        ),
+        "{line}"
+    );
 }
 
 #[test]
