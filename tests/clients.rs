@@ -23,9 +23,10 @@
 //! - forgetful (test `a_migrated_control_without_rustvenv_depends_is_warned_about`): a package moved
 //!   to dh-rustvenv whose Depends still names only `${misc:Depends}`; the build must warn that
 //!   `${rustvenv:Depends}` is missing.
-//! - booksuite (test `a_venv_named_with_install_suffix_under_usr_lib_is_kept_from_the_elf_tools`):
+//! - booksuite (test `a_venv_named_with_install_suffix_under_usr_lib_builds_with_readmes_exclusions`):
 //!   ledger's layout, a venv under /usr/lib named with --install-suffix, holding the wheel whose
-//!   libraries are bundled as auditwheel bundles them; the build must succeed and the module import.
+//!   libraries are bundled as auditwheel bundles them, and the overrides of the ELF tools README asks
+//!   such a venv for; the build must succeed and the module import.
 //!
 //! relay and ledger install from the tests' local wheelhouse through pip's own PIP_NO_INDEX and
 //! PIP_FIND_LINKS, as an offline build machine with a pip configuration would, so their rules stay as
@@ -1085,21 +1086,36 @@ fn a_migrated_control_without_rustvenv_depends_is_warned_about() {
 }
 
 #[test]
-fn a_venv_named_with_install_suffix_under_usr_lib_is_kept_from_the_elf_tools() {
+fn a_venv_named_with_install_suffix_under_usr_lib_builds_with_readmes_exclusions() {
     // ledger's layout (a venv under /usr/lib, named other than its package), with a wheel whose
-    // libraries are bundled the way auditwheel bundles them: dh_dwz and dh_strip must leave them to
-    // dh_rustvenv, which keeps the one stripping would break as it is.
+    // libraries are bundled the way auditwheel bundles them. README: the add-on's -X covers
+    // /usr/lib/<package>/ only, so such a venv gets its own -X in override targets of the ELF tools;
+    // with them, dh_dwz and dh_strip leave the bundled libraries to dh_rustvenv, which keeps the one
+    // stripping would break as it is.
     let tmp = scratch("clients-suffix-");
     let package = common::SourcePackage::new(tmp.path(), "booksuite");
     package.write(
         "requirements.txt",
         "greetlib==1.0\nfastsum==1.0\nbundled==1.0\n",
     );
-    package.rules(&format!(
+    let mut rules = format!(
         "export DH_RUSTVENV_INSTALL_ROOT=/usr/lib/\n\n\
-         override_dh_rustvenv:\n\tdh_rustvenv --install-suffix booksuite-env {}\n",
+         override_dh_rustvenv:\n\tdh_rustvenv --install-suffix booksuite-env {}\n\n\
+         # The venv is not at /usr/lib/booksuite: keep the ELF tools out of it (README).\n",
         common::OFFLINE_ARGS
-    ));
+    );
+    for tool in [
+        "dh_strip_nondeterminism",
+        "dh_dwz",
+        "dh_strip",
+        "dh_makeshlibs",
+        "dh_shlibdeps",
+    ] {
+        rules.push_str(&format!(
+            "override_{tool}:\n\t{tool} -Xusr/lib/booksuite-env/\n\n"
+        ));
+    }
+    package.rules(&rules);
     let output = package.dpkg_buildpackage_unchecked(&["-b"], &[]);
     assert!(
         output.status.success(),
