@@ -729,6 +729,14 @@ fn relay_steps(checks: &mut Checks, tmp: &Path, migrated: bool, report: &mut Vec
         || text(&ran),
     );
 
+    let leaking = files_naming(Path::new(RELAY_VENV), parent.to_string_lossy().as_ref());
+    checks.check(
+        label,
+        "no installed file, bytecode compiled at installation included, names the build directories",
+        leaking.is_empty(),
+        || format!("{leaking:?}"),
+    );
+
     // The interpreter changed: the bytecode is rebuilt through the named trigger.
     let pycache = Path::new(RELAY_VENV).join("lib/python3.11/site-packages/relay/__pycache__");
     let _ = fs::remove_dir_all(&pycache);
