@@ -30,6 +30,28 @@ print(f"{checked} hashes checked")
 sys.exit("RECORD does not match: " + ", ".join(wrong) if wrong else 0)
 "#;
 
+/// Runs [`VERIFY_RECORDS`] with a venv's `python`: panics when a hash does not match or when none was
+/// checked (a venv whose RECORD files were all lost, or hold no hashes, checks nothing). Returns how
+/// many hashes were checked.
+pub fn verify_records(python: &Path) -> usize {
+    let mut command = Command::new(python);
+    command.args(["-c", VERIFY_RECORDS]).current_dir("/");
+    let output = run(&mut command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let checked: usize = stdout
+        .trim()
+        .strip_suffix(" hashes checked")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no count of hashes checked\n{}",
+                describe(&command, &output)
+            )
+        });
+    assert!(checked > 0, "{}", describe(&command, &output));
+    checked
+}
+
 /// A scratch directory for one test, under cargo's target directory, removed when dropped (kept, for
 /// a look after a failure, when DH_RUSTVENV_KEEP_SCRATCH is set).
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
