@@ -139,10 +139,71 @@ mod tests {
             "interrupted by SIGTERM; the venv and what was written for it are removed"
         );
         assert_eq!(term.exit_status(), 143);
-        let none = Interrupts::default();
-        assert!(none.check().is_ok());
-        none.started(42);
-        none.ended(42);
-        assert!(none.received().is_none());
+        assert_eq!(Interrupted(signal_hook::consts::SIGINT).exit_status(), 130);
+        assert_eq!(
+            Interrupted(signal_hook::consts::SIGHUP).to_string(),
+            "interrupted by SIGHUP; the venv and what was written for it are removed"
+        );
+    }
+
+    /// A `sleep` in a process group of its own, as every external command runs.
+    fn sleeper() -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new("sleep")
+            .arg("60")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits up to ten seconds for `child` to end; None when it is still running.
+    fn ended_within_seconds(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+        for _ in 0..100 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        None
+    }
+
+    #[test]
+    fn a_signal_ends_the_running_commands_and_the_run_fails_naming_it() {
+        use std::os::unix::process::ExitStatusExt;
+        let interrupts = Interrupts::listen().unwrap();
+        assert!(interrupts.check().is_ok());
+        assert_eq!(interrupts.received(), None);
+        let mut running = sleeper();
+        let mut finished = sleeper();
+        // The reporter carries a clone: what it records is what the listener sees.
+        interrupts.clone().started(running.id());
+        interrupts.started(finished.id());
+        interrupts.ended(finished.id());
+
+        signal_hook::low_level::raise(signal_hook::consts::SIGHUP).unwrap();
+
+        let status = ended_within_seconds(&mut running);
+        // The listener signals the groups one after the other: give it time to reach the other one.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let finished_status = finished.try_wait().unwrap();
+        let _ = finished.kill();
+        let _ = finished.wait();
+        if status.is_none() {
+            let _ = running.kill();
+            let _ = running.wait();
+        }
+        assert_eq!(
+            status.and_then(|s| s.signal()),
+            Some(signal_hook::consts::SIGTERM),
+            "the running command was not sent SIGTERM"
+        );
+        assert_eq!(
+            finished_status, None,
+            "a command that had ended was signalled"
+        );
+        let interrupted = Interrupted(signal_hook::consts::SIGHUP);
+        assert_eq!(interrupts.received(), Some(interrupted));
+        let error = interrupts.check().unwrap_err();
+        assert_eq!(error.downcast_ref::<Interrupted>(), Some(&interrupted));
     }
 }

@@ -134,9 +134,7 @@ fn bundled_libraries_and_system_libraries_survive_the_whole_sequence() {
         String::from_utf8_lossy(&total.stdout).trim(),
         "49 2363233923"
     );
-    run(Command::new(python)
-        .args(["-c", common::VERIFY_RECORDS])
-        .current_dir("/"));
+    common::verify_records(python);
     run(Command::new("dpkg").args(["--purge", "rvelf"]));
     assert!(!Path::new("/opt/venvs/rvelf").exists());
 }

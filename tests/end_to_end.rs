@@ -56,10 +56,7 @@ fn install_run_purge(package: &str, deb: &Path, build_dir: &Path) {
             "pip list lacks {dist}:\n{list}"
         );
     }
-    let verified = run(Command::new(&python)
-        .args(["-c", common::VERIFY_RECORDS])
-        .current_dir("/"));
-    assert!(String::from_utf8_lossy(&verified.stdout).contains("hashes checked"));
+    common::verify_records(&python);
 
     // postinst byte-compiled the venv; what Python writes while the program runs goes with purge too.
     let cache = venv.join("lib/python3.11/site-packages/fixtureapp/__pycache__");

@@ -14,14 +14,14 @@
 //! is up, then prints how many cases it ran.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dh_rustvenv::elf;
 use dh_rustvenv::lintian::shebang_interpreter;
 use dh_rustvenv::pathmatch::PathMatcher;
 use dh_rustvenv::relocate::{
-    Relocation, plain_shebang, rewrite_record, rewrite_text, venv_shebang,
+    MAX_SHEBANG, Relocation, plain_shebang, rewrite_record, rewrite_text, venv_shebang,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -78,6 +78,9 @@ fn path_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// How pip starts a console script whose interpreter path does not fit in a `#!` line.
+const PIP_HEADER: &[u8] = b"#!/bin/sh\n'''exec' ";
+
 #[test]
 #[ignore = "fuzzing: run with --ignored (see the module documentation)"]
 fn fuzz_path_matcher_and_rewriter() {
@@ -113,30 +116,244 @@ fn fuzz_path_matcher_and_rewriter() {
             } else {
                 prop_assert!(found.is_empty());
             }
-            let relocation =
-                Relocation::new(vec![whole], to).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let _ = rewrite_text(&text, &relocation);
+            // The rewriter changes a text exactly when it names the path; outside pip's script
+            // header (which it may shorten) it replaces each occurrence with the final path.
+            let whole_only = PathMatcher::new([whole.clone()])
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let relocation = Relocation::new(vec![whole], to.clone())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let rewritten = rewrite_text(&text, &relocation);
+            prop_assert_eq!(rewritten.is_some(), !whole_only.find_all(&text).is_empty());
+            let replaced = whole_only.replace_all(&text, &to);
+            if replaced.as_ref().is_none_or(|r| !r.starts_with(PIP_HEADER)) {
+                prop_assert_eq!(rewritten, replaced);
+            }
             Ok(())
         },
     );
+}
+
+/// One piece of a generated text file: the staging path, the final path, or other bytes.
+#[derive(Debug, Clone)]
+enum Piece {
+    Staging,
+    Final,
+    Other(Vec<u8>),
+}
+
+/// The build directory's components, the package name, pip's script header (interpreter under the
+/// staging path?, quoted?) and the pieces, each with the byte that follows it.
+type GeneratedText = (Vec<String>, String, Option<(bool, bool)>, Vec<(Piece, u8)>);
+
+/// A text as a build leaves it, for a venv built in `/<build>/debian/<package>/opt/venvs/<package>`
+/// and installed in `/opt/venvs/<package>`: the build directory's components, the package name,
+/// optionally pip's `/bin/sh` script header (interpreter under the staging path or the final path,
+/// quoted or not), and pieces each followed by a byte that ends a path.
+///
+/// No `d` occurs outside the `/debian/` of the staging path, so that path is in the text only where a
+/// `Staging` piece put it.
+fn build_text() -> impl Strategy<Value = GeneratedText> {
+    let component = "[a-ce-np-z0-9][a-ce-np-z0-9._+-]{0,5}";
+    let package = "[a-ce-z0-9][a-ce-z0-9.+-]{0,7}";
+    let other = proptest::collection::vec(
+        prop_oneof![
+            Just(b'/'),
+            Just(b' '),
+            Just(b'-'),
+            Just(b'I'),
+            Just(b'p'),
+            Just(b'x'),
+            Just(b'.'),
+            Just(b':'),
+            Just(b'"'),
+            Just(b'\''),
+            Just(b'\n'),
+            Just(0u8),
+            Just(0xffu8),
+        ],
+        0..10,
+    );
+    let piece = prop_oneof![
+        Just(Piece::Staging),
+        Just(Piece::Final),
+        other.prop_map(Piece::Other),
+    ];
+    let end = prop_oneof![
+        Just(b' '),
+        Just(b'/'),
+        Just(b'\n'),
+        Just(b'"'),
+        Just(b'\''),
+        Just(b':'),
+        Just(b'='),
+        Just(0u8),
+    ];
+    (
+        proptest::collection::vec(component, 1..4),
+        package,
+        proptest::option::of((any::<bool>(), any::<bool>())),
+        proptest::collection::vec((piece, end), 0..8),
+    )
+}
+
+#[test]
+#[ignore = "fuzzing: run with --ignored (see the module documentation)"]
+fn fuzz_relocation_of_text_files() {
+    fuzz(
+        "relocation of text files",
+        build_text(),
+        |(build, package, header, pieces)| {
+            let final_root = format!("/opt/venvs/{package}").into_bytes();
+            let staging =
+                format!("/{}/debian/{package}/opt/venvs/{package}", build.join("/")).into_bytes();
+            let relocation = Relocation::new(vec![staging.clone()], final_root.clone())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let render = |root: &[u8], at_staging: &[u8]| {
+                let mut text = Vec::new();
+                for (piece, end) in &pieces {
+                    match piece {
+                        Piece::Staging => text.extend_from_slice(at_staging),
+                        Piece::Final => text.extend_from_slice(root),
+                        Piece::Other(bytes) => text.extend_from_slice(bytes),
+                    }
+                    text.push(*end);
+                }
+                text
+            };
+            let mut text = Vec::new();
+            let mut expected = Vec::new();
+            if let Some((in_staging, quoted)) = header {
+                let quote: &[u8] = if quoted { b"\"" } else { b"" };
+                text.extend_from_slice(PIP_HEADER);
+                text.extend_from_slice(quote);
+                text.extend_from_slice(if in_staging { &staging } else { &final_root });
+                text.extend_from_slice(b"/bin/python");
+                text.extend_from_slice(quote);
+                text.extend_from_slice(b" \"$0\" \"$@\"\n' '''\n");
+                // The final interpreter's line fits: the header becomes a plain #! line.
+                prop_assert!(2 + final_root.len() + b"/bin/python".len() < MAX_SHEBANG);
+                expected.extend_from_slice(b"#!");
+                expected.extend_from_slice(&final_root);
+                expected.extend_from_slice(b"/bin/python\n");
+            }
+            text.extend_from_slice(&render(&final_root, &staging));
+            expected.extend_from_slice(&render(&final_root, &final_root));
+            let names_staging = header.is_some_and(|(in_staging, _)| in_staging)
+                || pieces.iter().any(|(p, _)| matches!(p, Piece::Staging));
+
+            let rewritten = rewrite_text(&text, &relocation);
+            if names_staging {
+                let rewritten = rewritten.expect("a text naming the staging path is rewritten");
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&rewritten),
+                    String::from_utf8_lossy(&expected)
+                );
+                prop_assert!(relocation.staging.find_all(&rewritten).is_empty());
+                // Relocated once, relocated for good.
+                prop_assert_eq!(rewrite_text(&rewritten, &relocation), None);
+            } else {
+                prop_assert_eq!(rewritten, None);
+            }
+            Ok(())
+        },
+    );
+}
+
+/// ASCII white space as the shebang parsers split words on it.
+fn blanks(min: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(prop_oneof![Just(b' '), Just(b'\t')], min..4)
+}
+
+/// A word of a `#!` line: no white space, not an option.
+fn word() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        any::<u8>().prop_filter("no white space", |b| !b.is_ascii_whitespace()),
+        1..20,
+    )
+    .prop_filter("not an option, not env", |w| {
+        w[0] != b'-' && w.as_slice() != b"/usr/bin/env"
+    })
 }
 
 #[test]
 #[ignore = "fuzzing: run with --ignored (see the module documentation)"]
 fn fuzz_shebang_parsers() {
     let header = prop_oneof![
-        Just(b"#!/bin/sh\n'''exec' ".to_vec()),
+        Just(PIP_HEADER.to_vec()),
         Just(b"#!".to_vec()),
         Just(b"#! /usr/bin/env ".to_vec()),
         Just(Vec::new()),
     ];
+    // A `#!` line built from its parts: the interpreter, directly or through env and its options,
+    // arguments, and the rest of the file.
+    let line = (
+        blanks(0),
+        proptest::option::of(proptest::collection::vec(
+            (blanks(1), "-[a-zS]{0,3}".prop_map(String::into_bytes)),
+            0..3,
+        )),
+        blanks(0),
+        word(),
+        proptest::collection::vec((blanks(1), path_bytes(8)), 0..3),
+        blanks(0),
+        proptest::option::of(path_bytes(40)),
+    );
     fuzz(
         "shebang parsers",
-        (header, path_bytes(150), path_bytes(20)),
-        |(header, body, final_root)| {
+        (header, path_bytes(150), path_bytes(20), line),
+        |(header, body, final_root, (lead, env, gap, interpreter, args, trail, rest))| {
             let mut text = header;
             text.extend_from_slice(&body);
-            let _ = shebang_interpreter(&text);
+
+            // On any bytes: no interpreter without `#!`, and one is a word of the first line.
+            let first_line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+            match shebang_interpreter(&text) {
+                None => {}
+                Some(found) => {
+                    prop_assert!(text.starts_with(b"#!"));
+                    prop_assert!(!found.is_empty());
+                    prop_assert!(!found.iter().any(u8::is_ascii_whitespace));
+                    prop_assert!(first_line.windows(found.len()).any(|w| w == found));
+                }
+            }
+            if !text.starts_with(b"#!") {
+                prop_assert_eq!(shebang_interpreter(&text), None);
+            }
+
+            // On a line built from its parts: the interpreter it was built with.
+            let mut built = b"#!".to_vec();
+            built.extend_from_slice(&lead);
+            if let Some(options) = &env {
+                built.extend_from_slice(b"/usr/bin/env");
+                for (blank, option) in options {
+                    built.extend_from_slice(blank);
+                    built.extend_from_slice(option);
+                }
+                built.push(b' ');
+            }
+            built.extend_from_slice(&gap);
+            built.extend_from_slice(&interpreter);
+            for (blank, arg) in &args {
+                built.extend_from_slice(blank);
+                built.extend_from_slice(arg);
+            }
+            built.extend_from_slice(&trail);
+            if let Some(rest) = &rest {
+                built.push(b'\n');
+                built.extend_from_slice(rest);
+            }
+            prop_assert_eq!(shebang_interpreter(&built), Some(interpreter.clone()));
+            // A `#!` line with no word, or env with options only, names no interpreter.
+            let mut empty = b"#!".to_vec();
+            empty.extend_from_slice(&lead);
+            if env.is_some() {
+                empty.extend_from_slice(b"/usr/bin/env -S");
+            }
+            empty.extend_from_slice(&trail);
+            empty.push(b'\n');
+            empty.extend_from_slice(&interpreter);
+            prop_assert_eq!(shebang_interpreter(&empty), None);
+
             let fixed = text
                 .starts_with(b"#!")
                 .then(|| venv_shebang(&text, &final_root))
@@ -160,30 +377,124 @@ fn fuzz_shebang_parsers() {
     );
 }
 
+/// The rows of a RECORD as CSV reads them (the generated ones are ASCII).
+fn csv_rows(text: &[u8]) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text)
+        .byte_records()
+        .map(|r| {
+            r.unwrap()
+                .iter()
+                .map(|field| String::from_utf8_lossy(field).into_owned())
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 #[ignore = "fuzzing: run with --ignored (see the module documentation)"]
 fn fuzz_record_reading_and_writing() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().to_path_buf();
     std::fs::create_dir_all(base.join("pkg")).unwrap();
+    // mod.py was rewritten by relocation; other.py was not; gone.py was removed.
     std::fs::write(base.join("pkg/mod.py"), "x = 1\n").unwrap();
-    let field = prop_oneof![
+    std::fs::write(base.join("pkg/other.py"), "y = 2\n").unwrap();
+    let rewritten = base.join("pkg/mod.py");
+    let new_hash = format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(b"x = 1\n"))
+    );
+    let name = prop_oneof![
         Just("pkg/mod.py".to_owned()),
+        Just("./pkg/mod.py".to_owned()),
+        Just("pkg/other.py".to_owned()),
+        Just("pkg/gone.py".to_owned()),
+        "[a-z/.\" ]{0,12}".prop_map(|s| s),
+    ];
+    let field = prop_oneof![
         Just("sha256=abc".to_owned()),
         Just("\"a,b\"".to_owned()),
+        Just("6".to_owned()),
         Just(String::new()),
-        "[a-z/.,\"\\r\\n ]{0,12}".prop_map(|s| s),
+        "[a-z/.,\" ]{0,12}".prop_map(|s| s),
     ];
-    let rows = proptest::collection::vec(proptest::collection::vec(field, 0..4), 0..8);
-    fuzz("RECORD reading and writing", rows, |rows| {
-        let text: String = rows.iter().map(|r| r.join(",") + "\n").collect();
-        let changed: BTreeSet<&Path> = BTreeSet::new();
-        // Whatever the bytes, an answer and no panic; a rewritten RECORD reads back as CSV.
-        if let Ok(Some(new)) = rewrite_record(text.as_bytes(), &base, &changed) {
-            prop_assert!(rewrite_record(&new, &base, &changed).is_ok());
-        }
-        Ok(())
-    });
+    // Rows of three fields, as every RECORD has: path, hash, size.
+    let row = (name, field.clone(), field);
+    let rows = (
+        proptest::collection::vec(row, 0..8),
+        any::<bool>(),
+        any::<bool>(),
+    );
+    fuzz(
+        "RECORD reading and writing",
+        rows,
+        |(rows, mod_changed, crlf)| {
+            let newline = if crlf { "\r\n" } else { "\n" };
+            let text: String = rows
+                .iter()
+                .map(|(name, hash, size)| format!("{name},{hash},{size}{newline}"))
+                .collect();
+            let changed: BTreeSet<&Path> = if mod_changed {
+                BTreeSet::from([rewritten.as_path()])
+            } else {
+                BTreeSet::new()
+            };
+            // Text that is no CSV (a quote left open swallows the rows after it) is an error, never a
+            // panic.
+            let Ok(new) = rewrite_record(text.as_bytes(), &base, &changed) else {
+                return Ok(());
+            };
+            // What a user checks: rows of files that are gone are dropped, rows of rewritten files
+            // with a hash get the file's hash and size, every other row is kept as it was, in order.
+            let file_of =
+                |row: &[String]| -> PathBuf { dh_rustvenv::normalize(&base.join(&row[0])) };
+            let mut expected = Vec::new();
+            for row in csv_rows(text.as_bytes()) {
+                if row.is_empty() {
+                    continue;
+                }
+                let file = file_of(&row);
+                if std::fs::symlink_metadata(&file).is_err() {
+                    continue;
+                }
+                let has_hash = row.get(1).is_some_and(|h| !h.is_empty());
+                if has_hash && changed.contains(file.as_path()) {
+                    expected.push(vec![row[0].clone(), new_hash.clone(), "6".to_owned()]);
+                } else {
+                    expected.push(row);
+                }
+            }
+            let input: Vec<Vec<String>> = csv_rows(text.as_bytes())
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .collect();
+            match new {
+                None => prop_assert_eq!(&input, &expected, "a change was not written"),
+                Some(new) => {
+                    prop_assert_ne!(&input, &expected, "the RECORD changed for nothing");
+                    let kept_rows = !expected.is_empty();
+                    prop_assert_eq!(csv_rows(&new), expected);
+                    if kept_rows {
+                        prop_assert_eq!(
+                            new.windows(2).any(|w| w == b"\r\n"),
+                            crlf,
+                            "the line ending changed"
+                        );
+                    }
+                    // Brought up to date, it stays as it is.
+                    let again = rewrite_record(&new, &base, &changed)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert!(again.is_none() || again == Some(new.clone()));
+                }
+            }
+            Ok(())
+        },
+    );
 }
 
 #[test]

@@ -104,9 +104,7 @@ fn numpy_black_psycopg2_and_pyyaml_are_packaged_work_and_lintian_is_silent() {
         .args(["-c", "x = ( 1, )"])
         .current_dir("/"));
     assert_eq!(String::from_utf8_lossy(&formatted.stdout), "x = (1,)\n");
-    run(Command::new(python)
-        .args(["-c", common::VERIFY_RECORDS])
-        .current_dir("/"));
+    common::verify_records(python);
     run(Command::new("dpkg").args(["--purge", "rvreal"]));
     assert!(!Path::new("/opt/venvs/rvreal").exists());
 }

@@ -17,13 +17,15 @@
 mod common;
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{deb_field, dpkg_lock, run, run_unchecked, scratch};
+use common::{
+    cache_dir, deb_field, debs_in, install_host_tools, mmdebstrap_once, prepare_sbuild, run,
+    run_unchecked, scratch, serve_demosite_with,
+};
 
 /// Held while a package is built, so that two builds do not share the machine's two cores and the
 /// times measured mean something.
@@ -38,68 +40,6 @@ fn interpreter_of(release: &str) -> &'static str {
     }
 }
 
-/// `~/.cache/<what>`, created.
-fn cache_dir(what: &str) -> PathBuf {
-    let dir = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-        .join(".cache")
-        .join(what);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Installs those of `packages` that are not installed on this machine (under the dpkg lock); with
-/// all of them there, dpkg is left alone.
-fn install_host_tools(packages: &[&str]) {
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| {
-            let status = run_unchecked(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]));
-            !String::from_utf8_lossy(&status.stdout).contains("ok installed")
-        })
-        .collect();
-    if missing.is_empty() {
-        return;
-    }
-    let _lock = dpkg_lock();
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"));
-}
-
-/// Makes `target` with mmdebstrap unless it exists (under a temporary name first, so that an
-/// interrupted run leaves no half tarball under the real name).
-fn mmdebstrap_once(target: &Path, args: &[&str]) {
-    if target.exists() {
-        return;
-    }
-    let name = target.file_name().unwrap().to_string_lossy();
-    let partial = target.with_file_name(format!("{}.{}.partial.tar.zst", name, std::process::id()));
-    let started = Instant::now();
-    run(Command::new("mmdebstrap").args(args).arg(&partial));
-    fs::rename(&partial, target).unwrap();
-    eprintln!(
-        "made {} in {:.0} s",
-        target.display(),
-        started.elapsed().as_secs_f64()
-    );
-}
-
-/// sbuild in unshare mode for `release`: the tools, root's subordinate ids, and the chroot tarball
-/// `~/.cache/sbuild/<release>-amd64.tar.zst` (`mmdebstrap --variant=buildd`).
-fn prepare_sbuild(release: &str) {
-    install_host_tools(&["sbuild", "mmdebstrap", "uidmap"]);
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with("root:")) {
-            fs::write(file, format!("{text}root:100000:65536\n")).unwrap();
-        }
-    }
-    let tarball = cache_dir("sbuild").join(format!("{release}-amd64.tar.zst"));
-    mmdebstrap_once(&tarball, &["--variant=buildd", release]);
-}
-
 /// A copy of debian-example as `<dir>/demosite-1.0.0`.
 fn copy_example(dir: &Path) -> PathBuf {
     let source = dir.join("demosite-1.0.0");
@@ -112,13 +52,10 @@ fn copy_example(dir: &Path) -> PathBuf {
 
 /// The `.deb` of `package` in `dir`.
 fn deb_of(dir: &Path, package: &str) -> PathBuf {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with(&format!("{package}_")) && name.ends_with(".deb")
-        })
+    debs_in(dir)
+        .into_iter()
+        .find(|(name, _)| name == package)
+        .map(|(_, deb)| deb)
         .unwrap_or_else(|| panic!("no {package} .deb in {}", dir.display()))
 }
 
@@ -244,65 +181,18 @@ fn in_tree(root: &Path, args: &[&str]) -> Command {
 fn install_and_serve(root: &Path, deb: &Path, python: &str) {
     fs::copy(deb, root.join("tmp/demosite.deb")).unwrap();
     run(&mut in_tree(root, &["dpkg", "-i", "/tmp/demosite.deb"]));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    fs::write(
-        root.join("etc/demosite/release-test.conf"),
-        format!("[demosite]\nbind = 127.0.0.1:{port}\nworkers = 1\ngreeting = Hello from the release test\n"),
-    )
-    .unwrap();
-    let mut server = in_tree(
-        root,
-        &[
-            "runuser",
-            "-u",
-            "demosite",
-            "--",
-            "/opt/venvs/demosite/bin/demosite",
-            "serve",
-            "--config",
-            "/etc/demosite/release-test.conf",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    // Its own process group: unshare, runuser, gunicorn's master and its workers end together.
-    .process_group(0)
-    .spawn()
-    .unwrap();
-    let group = format!("-{}", server.id());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let page = std::panic::catch_unwind(|| common::get(port, "/", deadline));
-    let health = std::panic::catch_unwind(|| common::get(port, "/healthz", deadline));
-    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-    let _ = server.wait();
-    // Nothing of the group may outlive the test.
-    for _ in 0..100 {
-        let alive = Command::new("kill")
-            .args(["-0", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        if !alive.is_ok_and(|s| s.success()) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let page = page.unwrap_or_else(|e| std::panic::resume_unwind(e));
-    let health = health.unwrap_or_else(|e| std::panic::resume_unwind(e));
-    assert!(
-        page.contains("<h1>Hello from the release test</h1>"),
-        "{page}"
+    let page = serve_demosite_with(
+        &root.join("etc/demosite/release-test.conf"),
+        Path::new("/etc/demosite/release-test.conf"),
+        "Hello from the release test",
+        Duration::from_secs(60),
+        |argv| in_tree(root, argv),
     );
     let version = python.trim_start_matches("python");
     assert!(
         page.contains(&format!("Served by Python {version}.")),
         "not served by {python}: {page}"
     );
-    assert!(page.contains("from /opt/venvs/demosite."), "{page}");
-    assert_eq!(health, "ok\n");
     run(&mut in_tree(root, &["dpkg", "--purge", "demosite"]));
     assert!(!root.join("opt/venvs/demosite").exists());
 }

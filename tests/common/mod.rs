@@ -30,6 +30,28 @@ print(f"{checked} hashes checked")
 sys.exit("RECORD does not match: " + ", ".join(wrong) if wrong else 0)
 "#;
 
+/// Runs [`VERIFY_RECORDS`] with a venv's `python`: panics when a hash does not match or when none was
+/// checked (a venv whose RECORD files were all lost, or hold no hashes, checks nothing). Returns how
+/// many hashes were checked.
+pub fn verify_records(python: &Path) -> usize {
+    let mut command = Command::new(python);
+    command.args(["-c", VERIFY_RECORDS]).current_dir("/");
+    let output = run(&mut command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let checked: usize = stdout
+        .trim()
+        .strip_suffix(" hashes checked")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no count of hashes checked\n{}",
+                describe(&command, &output)
+            )
+        });
+    assert!(checked > 0, "{}", describe(&command, &output));
+    checked
+}
+
 /// A scratch directory for one test, under cargo's target directory, removed when dropped (kept, for
 /// a look after a failure, when DH_RUSTVENV_KEEP_SCRATCH is set).
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
@@ -434,33 +456,68 @@ pub fn release_tool_packages(release: &str) -> Vec<PathBuf> {
     sbuild_tool_packages(release)
 }
 
+/// `~/.cache/<what>`, created.
+pub fn cache_dir(what: &str) -> PathBuf {
+    let dir = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+        .join(".cache")
+        .join(what);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Installs those of `packages` that are not installed on this machine (under the dpkg lock); with
+/// all of them there, dpkg is left alone.
+pub fn install_host_tools(packages: &[&str]) {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            let status = run_unchecked(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]));
+            !String::from_utf8_lossy(&status.stdout).contains("ok installed")
+        })
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let _lock = dpkg_lock();
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+}
+
+/// Makes `target` with mmdebstrap unless it exists (under a temporary name first, so that an
+/// interrupted run leaves no half tarball under the real name).
+pub fn mmdebstrap_once(target: &Path, args: &[&str]) {
+    if target.exists() {
+        return;
+    }
+    let name = target.file_name().unwrap().to_string_lossy();
+    let partial = target.with_file_name(format!("{}.{}.partial.tar.zst", name, std::process::id()));
+    let started = std::time::Instant::now();
+    run(Command::new("mmdebstrap").args(args).arg(&partial));
+    fs::rename(&partial, target).unwrap();
+    eprintln!(
+        "made {} in {:.0} s",
+        target.display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// sbuild, mmdebstrap and uidmap installed, root's subordinate ids (which sbuild's unshare mode maps),
 /// and the chroot tarball of `release` (`~/.cache/sbuild/<release>-amd64.tar.zst`, made from the
-/// Debian archive with mmdebstrap once and kept for later runs); returns the tarball.
+/// Debian archive with `mmdebstrap --variant=buildd` once and kept for later runs); returns the
+/// tarball.
 pub fn prepare_sbuild(release: &str) -> PathBuf {
-    {
-        let _lock = dpkg_lock();
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "sbuild", "mmdebstrap", "uidmap"])
-            .env("DEBIAN_FRONTEND", "noninteractive"));
-    }
+    install_host_tools(&["sbuild", "mmdebstrap", "uidmap"]);
     for file in ["/etc/subuid", "/etc/subgid"] {
         let text = fs::read_to_string(file).unwrap_or_default();
         if !text.lines().any(|l| l.starts_with("root:")) {
             fs::write(file, format!("{text}root:100000:65536\n")).unwrap();
         }
     }
-    let cache = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
-        .join(".cache/sbuild");
-    fs::create_dir_all(&cache).unwrap();
-    let tarball = cache.join(format!("{release}-amd64.tar.zst"));
-    if !tarball.exists() {
-        let partial = cache.join(format!("{release}-amd64.partial.tar.zst"));
-        run(Command::new("mmdebstrap")
-            .args(["--variant=buildd", release])
-            .arg(&partial));
-        fs::rename(&partial, &tarball).unwrap();
-    }
+    let tarball = cache_dir("sbuild").join(format!("{release}-amd64.tar.zst"));
+    mmdebstrap_once(&tarball, &["--variant=buildd", release]);
     tarball
 }
 
@@ -615,54 +672,78 @@ pub fn elf_sections(path: &Path) -> Vec<String> {
 /// Runs the installed demosite as its unit would (as the service user), on a free port of a
 /// configuration written in `scratch`, and checks the page it serves and /healthz.
 pub fn serve_demosite(scratch: &Path) {
+    let config = scratch.join("demosite.conf");
+    run(Command::new("chmod").arg("a+rx").arg(scratch));
+    serve_demosite_with(
+        &config,
+        &config,
+        "Hello from the test",
+        std::time::Duration::from_secs(30),
+        |argv| {
+            let mut command = Command::new(argv[0]);
+            command.args(&argv[1..]);
+            command
+        },
+    );
+}
+
+/// Runs the installed demosite as its unit would: `runuser -u demosite -- /opt/venvs/demosite/bin/demosite
+/// serve --config <served_config>`, spawned as `launch` makes that argument list a command (as is, or
+/// in a chroot), in a process group of its own. Its configuration is written to `config` (which the
+/// server reads as `served_config`) with a free port of 127.0.0.1 and `greeting`. Checks that the page
+/// shows the greeting and the venv's path and that /healthz answers `ok` within `patience`; the server
+/// and everything it started are ended. Returns the page.
+pub fn serve_demosite_with(
+    config: &Path,
+    served_config: &Path,
+    greeting: &str,
+    patience: std::time::Duration,
+    launch: impl FnOnce(&[&str]) -> Command,
+) -> String {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
-    // Serve as the unit would (as the service user), on a free port of a configuration of our own.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let config = scratch.join("demosite.conf");
     fs::write(
-        &config,
-        format!(
-            "[demosite]\nbind = 127.0.0.1:{port}\nworkers = 1\ngreeting = Hello from the test\n"
-        ),
+        config,
+        format!("[demosite]\nbind = 127.0.0.1:{port}\nworkers = 1\ngreeting = {greeting}\n"),
     )
     .unwrap();
-    run(Command::new("chmod").arg("a+rx").arg(scratch));
-    run(Command::new("chmod").arg("a+r").arg(&config));
-    let mut server = Command::new("runuser")
-        .args([
-            "-u",
-            "demosite",
-            "--",
-            "/opt/venvs/demosite/bin/demosite",
-            "serve",
-            "--config",
-        ])
-        .arg(&config)
-        .current_dir("/")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Its own process group: runuser, gunicorn's master and its workers end together.
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    run(Command::new("chmod").arg("a+r").arg(config));
+    let served_config = served_config.to_string_lossy();
+    let mut server = launch(&[
+        "runuser",
+        "-u",
+        "demosite",
+        "--",
+        "/opt/venvs/demosite/bin/demosite",
+        "serve",
+        "--config",
+        &served_config,
+    ])
+    .current_dir("/")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    // Its own process group: runuser, gunicorn's master and its workers end together.
+    .process_group(0)
+    .spawn()
+    .unwrap();
     let group = format!("-{}", server.id());
-    let stop = || {
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + patience;
     let page = std::panic::catch_unwind(|| get(port, "/", deadline));
     let health = std::panic::catch_unwind(|| get(port, "/healthz", deadline));
-    stop();
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
     let _ = server.wait();
     // Nothing of the group may outlive the test.
     for _ in 0..100 {
-        let alive = Command::new("kill").args(["-0", "--", &group]).status();
+        let alive = Command::new("kill")
+            .args(["-0", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         if !alive.is_ok_and(|s| s.success()) {
             break;
         }
@@ -672,9 +753,10 @@ pub fn serve_demosite(scratch: &Path) {
         page.unwrap_or_else(|e| std::panic::resume_unwind(e)),
         health.unwrap_or_else(|e| std::panic::resume_unwind(e)),
     );
-    assert!(page.contains("<h1>Hello from the test</h1>"), "{page}");
+    assert!(page.contains(&format!("<h1>{greeting}</h1>")), "{page}");
     assert!(page.contains("from /opt/venvs/demosite."), "{page}");
     assert_eq!(health, "ok\n");
+    page
 }
 
 /// GET `path` from 127.0.0.1:`port`, retrying until `deadline`; the response body.
