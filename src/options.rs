@@ -511,21 +511,7 @@ impl KnownOptions {
         variable: &str,
         warnings: &mut Vec<String>,
     ) -> Vec<String> {
-        let words = self.expand_passthrough(words);
-        let mut kept = Vec::new();
-        let mut ignored = Vec::new();
-        let mut iter = words.iter();
-        while let Some(word) = iter.next() {
-            match self.lookup(word) {
-                Some((takes_value, inline, _)) => {
-                    kept.push(word.clone());
-                    if takes_value && !inline {
-                        kept.extend(iter.next().cloned());
-                    }
-                }
-                None => ignored.push(word.clone()),
-            }
-        }
+        let (kept, ignored) = self.partition(&self.expand_passthrough(words), &|_| false);
         if !ignored.is_empty() {
             warnings.push(format!(
                 "ignored unknown options in {variable}: {}",
@@ -540,7 +526,17 @@ impl KnownOptions {
     /// positional arguments no dh_ program takes), in order. A word that starts with `-` but is no
     /// known option stays with the options, for clap to reject.
     fn split_stray(&self, words: &[String]) -> (Vec<String>, Vec<String>) {
-        let (mut kept, mut stray) = (Vec::new(), Vec::new());
+        self.partition(words, &|word| word.starts_with('-') && word != "-")
+    }
+
+    /// Splits `words` into the known options with their values, and the other words, in order; an
+    /// unknown word for which `keep_unknown` is true goes with the options.
+    fn partition(
+        &self,
+        words: &[String],
+        keep_unknown: &dyn Fn(&str) -> bool,
+    ) -> (Vec<String>, Vec<String>) {
+        let (mut kept, mut other) = (Vec::new(), Vec::new());
         let mut iter = words.iter();
         while let Some(word) = iter.next() {
             match self.lookup(word) {
@@ -550,11 +546,11 @@ impl KnownOptions {
                         kept.extend(iter.next().cloned());
                     }
                 }
-                None if word.starts_with('-') && word != "-" => kept.push(word.clone()),
-                None => stray.push(word.clone()),
+                None if keep_unknown(word) => kept.push(word.clone()),
+                None => other.push(word.clone()),
             }
         }
-        (kept, stray)
+        (kept, other)
     }
 
     fn selection_words(&self, words: &[String]) -> Vec<String> {
