@@ -443,8 +443,15 @@ pub fn write_outputs(
     // Lintian takes a binary package's source from its Source field, else its own name.
     let source =
         debhelper::source_name(Path::new("debian/control")).unwrap_or_else(|| package.name.clone());
+    let unparsed: Vec<PathBuf> = outcome
+        .elf_report
+        .unreadable
+        .iter()
+        .map(|(path, _)| path.clone())
+        .collect();
     let facts = lintian::VenvFacts {
         elf_files: &outcome.elf_report.files,
+        unparsed_elf_files: &unparsed,
         unstripped: &outcome.unstripped,
         embedded_libraries: &embedded.libraries,
         source_package: &source,

@@ -397,8 +397,9 @@ pub(crate) fn strip_elf_files(
             .display()
             .to_string()
     };
-    report.unreadable.retain(|(path, _)| selected(path));
-    for (path, why) in &report.unreadable {
+    // Every unreadable file stays in the report (lintian still checks it); only those of this run
+    // are warned about.
+    for (path, why) in report.unreadable.iter().filter(|(path, _)| selected(path)) {
         reporter.warning(format!(
             "package {}: {}: not a valid ELF file ({why}); left as it is",
             package.name,

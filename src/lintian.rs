@@ -33,6 +33,9 @@ pub const EMBEDDED_LIBS: &str = "/usr/share/lintian/data/binaries/embedded-libs"
 pub struct VenvFacts<'a> {
     /// Every ELF file of the venv.
     pub elf_files: &'a [ElfFile],
+    /// The files of the venv that start with the ELF magic number but that the ELF parser rejected
+    /// ([`crate::elf::ElfReport::unreadable`]): file(1) still calls them ELF, so lintian checks them.
+    pub unparsed_elf_files: &'a [PathBuf],
     /// ELF files left unstripped because stripping would break them, with the reason; those with a
     /// symbol table get an override.
     pub unstripped: &'a [(PathBuf, String)],
@@ -158,7 +161,15 @@ pub fn venv_overrides(
             ));
         }
     }
+    let mut elf_paths: Vec<&Path> = facts
+        .elf_files
+        .iter()
+        .map(|f| f.path.as_path())
+        .chain(facts.unparsed_elf_files.iter().map(PathBuf::as_path))
+        .collect();
+    elf_paths.sort();
     let embedded = embedded_in_venv(
+        &elf_paths,
         staging_root,
         final_root,
         facts.embedded_libraries,
@@ -478,14 +489,16 @@ pub fn parse_embedded_libraries(text: &str) -> EmbeddedTable {
     table
 }
 
-/// The `embedded-library` tags lintian 2.116's check `libraries/embedded` issues for the files of
-/// the venv at `staging_root`, for a package of the source package `source`: each file a file of
-/// the package (a regular file, not a symbolic link) that file(1) calls ELF (it starts with
-/// `\x7fELF`), outside `usr/lib/debug/` (for which lintian collects no strings), paired with the
-/// `libname` of every entry of `libraries` that applies to `source` and whose pattern matches the
-/// file's `strings --all` output. Names are deduplicated per file, in the table's order; files
-/// come in path order. Files that cannot be read are left out.
+/// The `embedded-library` tags lintian 2.116's check `libraries/embedded` issues for the venv at
+/// `staging_root`, for a package of the source package `source`. `elf_files` are the files lintian
+/// checks: the regular files (not symbolic links) that file(1) calls ELF (they start with
+/// `\x7fELF`), as the ELF stage found them. Each of them outside `usr/lib/debug/` (for which
+/// lintian collects no strings) is paired with the `libname` of every entry of `libraries` that
+/// applies to `source` and whose pattern matches the file's `strings --all` output. Names are
+/// deduplicated per file, in the table's order; files keep the order given. Files that cannot be
+/// read are left out.
 pub fn embedded_in_venv(
+    elf_files: &[&Path],
     staging_root: &Path,
     final_root: &Path,
     libraries: &[EmbeddedLibrary],
@@ -497,16 +510,14 @@ pub fn embedded_in_venv(
         return Vec::new();
     }
     let mut found = Vec::new();
-    let entries = crate::inventory::walk(staging_root).filter_map(|e| e.ok());
-    for entry in entries.filter(|e| e.file_type().is_file()) {
-        let shipped = entry
-            .path()
+    for &path in elf_files {
+        let shipped = path
             .strip_prefix(staging_root)
             .map(|inside| final_root.join(inside));
         if shipped.is_ok_and(|p| p.starts_with("/usr/lib/debug")) {
             continue;
         }
-        let Ok(bytes) = fs::read(entry.path()) else {
+        let Ok(bytes) = fs::read(path) else {
             continue;
         };
         if !bytes.starts_with(b"\x7fELF") {
@@ -520,7 +531,7 @@ pub fn embedded_in_venv(
             }
         }
         if !names.is_empty() {
-            found.push((entry.path().to_path_buf(), names));
+            found.push((path.to_path_buf(), names));
         }
     }
     found
@@ -763,6 +774,7 @@ mod tests {
         let yaml_only = [elf(yaml, &["libc.so.6"])];
         let facts = VenvFacts {
             elf_files: &elf_files,
+            unparsed_elf_files: &[],
             unstripped: &unstripped,
             embedded_libraries: &[],
             source_package: "demo",
@@ -786,6 +798,7 @@ mod tests {
         assert!(!text.contains("RPATH /opt/venvs/demo/lib"), "{text}");
         let facts = VenvFacts {
             elf_files: &yaml_only,
+            unparsed_elf_files: &[],
             unstripped: &[],
             embedded_libraries: &embedded,
             source_package: "demo",
@@ -924,8 +937,13 @@ zlib      ||source-regex=(?:zlib|klibc|kfreebsd-kernel-di\w+) ||(?m)(?<!4 )(?:in
         .unwrap();
         let table = parse_embedded_libraries(TABLE_EXCERPT);
         let final_root = Path::new("/usr/lib/demo");
+        // The ELF files as the ELF stage finds them.
+        let report = crate::elf::scan(&staging).unwrap();
+        let unparsed: Vec<PathBuf> = report.unreadable.iter().map(|(p, _)| p.clone()).collect();
         let overrides = |source: &str| {
             let facts = VenvFacts {
+                elf_files: &report.files,
+                unparsed_elf_files: &unparsed,
                 embedded_libraries: &table.libraries,
                 source_package: source,
                 ..VenvFacts::default()
@@ -957,6 +975,7 @@ zlib      ||source-regex=(?:zlib|klibc|kfreebsd-kernel-di\w+) ||(?m)(?<!4 )(?:in
         fs::create_dir_all(&debug).unwrap();
         fs::write(debug.join("x.debug"), module).unwrap();
         let found = embedded_in_venv(
+            &[debug.join("x.debug").as_path()],
             &debug,
             Path::new("/usr/lib/debug/.build-id"),
             &table.libraries,
