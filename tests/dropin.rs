@@ -22,26 +22,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{
-    deb_field, deb_paths, debs_in, describe, dpkg_lock, elf_sections, files_naming,
-    lintian_complaints, purge_if_installed, run, run_unchecked, scratch, sha256, wheelhouse,
+    InstalledTools, deb_field, deb_paths, debs_in, describe, dpkg_lock, edit, elf_sections,
+    files_naming, lintian_complaints, purge_if_installed, run, run_unchecked, scratch, sha256,
+    wheelhouse, write,
 };
-
-/// Writes `content` to `dir/relative`, creating directories; `mode` for scripts.
-fn write(dir: &Path, relative: &str, content: &str, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(relative);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(&path, content).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Replaces `from` by `to` in `dir/relative`, which must contain it.
-fn edit(dir: &Path, relative: &str, from: &str, to: &str) {
-    let path = dir.join(relative);
-    let text = fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{relative} lacks {from:?}:\n{text}");
-    fs::write(&path, text.replace(from, to)).unwrap();
-}
 
 /// debian/source/format, debian/copyright and debian/changelog of a native source package.
 fn write_source_files(dir: &Path, source: &str, version: &str) {
@@ -356,40 +340,6 @@ fn migrate_legacy_portal(dir: &Path) {
         "dh_virtualenv \\\n",
         "dh_rustvenv \\\n    --recommends libpq5 \\\n",
     );
-}
-
-/// Keeps dh-rustvenv and the drop-in installed while it lives; then purges those of them that were
-/// not installed before (a dh-rustvenv installed by scripts/example stays, at this build's version).
-struct InstalledTools {
-    installed_before: Vec<&'static str>,
-}
-
-impl InstalledTools {
-    const PACKAGES: [&'static str; 2] = ["dh-rustvenv-virtualenv", "dh-rustvenv"];
-
-    fn install(debs: &[std::path::PathBuf]) -> InstalledTools {
-        let installed_before = InstalledTools::PACKAGES
-            .into_iter()
-            .filter(|p| {
-                let status =
-                    run_unchecked(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]));
-                String::from_utf8_lossy(&status.stdout).contains("ok installed")
-            })
-            .collect();
-        let tools = InstalledTools { installed_before };
-        run(Command::new("dpkg").arg("-i").args(debs));
-        tools
-    }
-}
-
-impl Drop for InstalledTools {
-    fn drop(&mut self) {
-        for package in InstalledTools::PACKAGES {
-            if !self.installed_before.contains(&package) {
-                purge_if_installed(package);
-            }
-        }
-    }
 }
 
 /// Runs dpkg-buildpackage in `dir` with the installed tools, offline from the tests' wheelhouse.

@@ -825,3 +825,54 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Writes `content` to `dir/relative`, creating directories; `mode` for scripts.
+pub fn write(dir: &Path, relative: &str, content: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(relative);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, content).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Replaces `from` by `to` in `dir/relative`, which must contain it.
+pub fn edit(dir: &Path, relative: &str, from: &str, to: &str) {
+    let path = dir.join(relative);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{relative} lacks {from:?}:\n{text}");
+    fs::write(&path, text.replace(from, to)).unwrap();
+}
+
+/// Keeps dh-rustvenv and the drop-in installed while it lives; then purges those of them that were
+/// not installed before (a dh-rustvenv installed by scripts/example stays, at this build's version).
+pub struct InstalledTools {
+    installed_before: Vec<&'static str>,
+}
+
+impl InstalledTools {
+    const PACKAGES: [&'static str; 2] = ["dh-rustvenv-virtualenv", "dh-rustvenv"];
+
+    pub fn install(debs: &[std::path::PathBuf]) -> InstalledTools {
+        let installed_before = InstalledTools::PACKAGES
+            .into_iter()
+            .filter(|p| {
+                let status =
+                    run_unchecked(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]));
+                String::from_utf8_lossy(&status.stdout).contains("ok installed")
+            })
+            .collect();
+        let tools = InstalledTools { installed_before };
+        run(Command::new("dpkg").arg("-i").args(debs));
+        tools
+    }
+}
+
+impl Drop for InstalledTools {
+    fn drop(&mut self) {
+        for package in InstalledTools::PACKAGES {
+            if !self.installed_before.contains(&package) {
+                purge_if_installed(package);
+            }
+        }
+    }
+}
