@@ -17,10 +17,6 @@ use anyhow::{Result, bail};
 
 use crate::debhelper::{DhVirtualenvEnvironment, Package};
 
-/// The install root of dh-virtualenv 1.2.2's build system when `DH_VIRTUALENV_INSTALL_ROOT` is not set
-/// (`Buildsystem/dh_virtualenv.pm`, `get_install_root`; its sequence tool's default is `/opt/venvs`).
-pub const INSTALL_ROOT: &str = "/usr/share/python";
-
 /// The variables only dh-virtualenv 1.2.2's build system reads, by name.
 pub const BUILD_SYSTEM_VARIABLES: [&str; 7] = [
     "DH_VIRTUALENV_ARGUMENTS",
@@ -33,7 +29,7 @@ pub const BUILD_SYSTEM_VARIABLES: [&str; 7] = [
 ];
 
 /// What dh-virtualenv 1.2.2's build system takes from its environment variables, for the install
-/// stage (the install root and the venv's name are the [`crate::Layout`]'s).
+/// stage (the install root and the venv's name are the [`crate::layout::Layout`]'s).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// The interpreter named in `DH_VIRTUALENV_ARGUMENTS` (`--python X`, `-p X`, `--python=X`), if any.
@@ -153,27 +149,12 @@ pub fn set_variables(env: &DhVirtualenvEnvironment) -> Vec<&'static str> {
 /// under `destdir`.
 pub fn destdir_package(packages: Vec<Package>, destdir: &Path) -> Vec<Package> {
     let top = std::env::current_dir().unwrap_or_default();
-    let destdir = crate::normalize(destdir.strip_prefix(&top).unwrap_or(destdir));
+    let destdir = crate::layout::normalize(destdir.strip_prefix(&top).unwrap_or(destdir));
     let position = packages
         .iter()
-        .position(|p| crate::normalize(&p.tmpdir) == destdir)
+        .position(|p| crate::layout::normalize(&p.tmpdir) == destdir)
         .unwrap_or(0);
     packages.into_iter().skip(position).take(1).collect()
-}
-
-/// The source package's name, from the `Source:` field of `debian/control` under `top` (what
-/// debhelper's `sourcepackage()` reads): the build system's default venv name.
-///
-/// # Errors
-/// When `debian/control` cannot be read or has no `Source:` field in its first paragraph.
-pub fn source_package(top: &Path) -> Result<String> {
-    let path = top.join("debian/control");
-    crate::debhelper::source_name(&path).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{} has no Source: field in its first paragraph; add the source package's name",
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]
@@ -259,87 +240,5 @@ mod tests {
         let chosen = destdir_package(packages, Path::new("debian/tmp"));
         assert_eq!(chosen, [package("app")]);
         assert!(destdir_package(vec![], Path::new("debian/tmp")).is_empty());
-    }
-
-    /// A source tree at `dir` with one binary package `app` of the source package `legacy`.
-    fn source_tree(dir: &Path) -> Package {
-        std::fs::create_dir(dir.join("debian")).unwrap();
-        std::fs::write(
-            dir.join("debian/control"),
-            "Source: legacy\n\nPackage: app\n",
-        )
-        .unwrap();
-        Package {
-            name: "app".into(),
-            tmpdir: "debian/app".into(),
-            automatic_dbgsym: false,
-            main: true,
-            config_file: None,
-            relations: Default::default(),
-        }
-    }
-
-    fn options(args: &[&str]) -> crate::options::Options {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        crate::options::parse(&args, None, None).unwrap().options
-    }
-
-    #[test]
-    fn layouts_follow_the_build_systems_defaults_and_normalize_the_root() {
-        use crate::{Flavour, Layout};
-        let dir = tempfile::tempdir().unwrap();
-        let top = dir.path();
-        let package = source_tree(top);
-        let mut env = crate::debhelper::Environment::default();
-        let layout = |options: &[&str], env: &crate::debhelper::Environment| {
-            Layout::new(
-                &package,
-                &options_of(options),
-                env,
-                top,
-                Flavour::DhVirtualenv,
-            )
-            .unwrap()
-        };
-        fn options_of(args: &[&str]) -> crate::options::Options {
-            options(args)
-        }
-        // The sequence: /opt/venvs/<package>, DH_VIRTUALENV_INSTALL_SUFFIX not read.
-        env.dh_virtualenv.install_suffix = Some("named".into());
-        let sequence = layout(&[], &env);
-        assert_eq!(sequence.final_root, Path::new("/opt/venvs/app"));
-        assert_eq!(sequence.staging_root, top.join("debian/app/opt/venvs/app"));
-        // The build system: /usr/share/python/<source>, or DH_VIRTUALENV_INSTALL_SUFFIX.
-        let built = layout(&["--buildsystem-destdir=debian/tmp"], &env);
-        assert_eq!(built.final_root, Path::new("/usr/share/python/named"));
-        assert_eq!(
-            built.staging_root,
-            top.join("debian/tmp/usr/share/python/named")
-        );
-        env.dh_virtualenv.install_suffix = None;
-        let built = layout(&["--buildsystem-destdir=debian/app"], &env);
-        assert_eq!(built.final_root, Path::new("/usr/share/python/legacy"));
-        // A root written with a trailing or double slash.
-        for root in ["/usr/lib/", "/usr//lib", "/usr/lib/."] {
-            env.dh_virtualenv.install_root = Some(root.into());
-            assert_eq!(layout(&[], &env).final_root, Path::new("/usr/lib/app"));
-            let built = layout(&["--buildsystem-destdir=debian/app"], &env);
-            assert_eq!(built.final_root, Path::new("/usr/lib/legacy"));
-            assert_eq!(built.staging_root, top.join("debian/app/usr/lib/legacy"));
-        }
-    }
-
-    #[test]
-    fn the_source_package_name_comes_from_debian_control() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("debian")).unwrap();
-        std::fs::write(
-            dir.path().join("debian/control"),
-            "# comment\nSource: legacy-web\nSection: web\n\nPackage: legacy-web-app\n",
-        )
-        .unwrap();
-        assert_eq!(source_package(dir.path()).unwrap(), "legacy-web");
-        std::fs::write(dir.path().join("debian/control"), "Package: x\n").unwrap();
-        assert!(source_package(dir.path()).is_err());
     }
 }

@@ -10,17 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::command::{Command, Shown};
+
 /// The program's name, as it appears at the start of every message.
 pub const TOOL: &str = "dh_rustvenv";
-
-/// How many of a failed command's last output lines are shown before the error (the rest is shown with
-/// `--verbose`).
-const OUTPUT_TAIL_LINES: usize = 25;
 
 /// The environment variables dh_rustvenv reads, captured once at start-up.
 #[derive(Debug, Clone, Default)]
@@ -156,17 +153,6 @@ pub struct Reporter {
     pub timings: Option<String>,
 }
 
-/// How much of a command's own output dh_rustvenv shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shown {
-    /// All of it, on stderr, as it comes (verbose).
-    Everything,
-    /// Its last lines, and only when it fails (the default).
-    TailOnFailure,
-    /// None of it (quiet).
-    Nothing,
-}
-
 impl Reporter {
     /// Prints `dh_rustvenv: warning: <message>` on stderr.
     pub fn warning(&self, message: impl std::fmt::Display) {
@@ -225,282 +211,6 @@ impl Reporter {
             Shown::TailOnFailure
         };
         command.run(shown, &self.interrupts)
-    }
-}
-
-/// A command that ran and failed: the one-line message, and everything it printed (empty when its
-/// output went to the terminal), for callers that can say more about the failure.
-#[derive(Debug, Clone)]
-pub struct CommandFailed {
-    /// "`pip` exited with status 1: <its last error line>".
-    pub message: String,
-    /// stdout and stderr, interleaved.
-    pub output: String,
-}
-
-impl std::fmt::Display for CommandFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CommandFailed {}
-
-/// A command that could not be started at all (not installed, not executable).
-#[derive(Debug, Clone)]
-pub struct CommandNotStarted {
-    /// "could not start `program`: <io error> (PATH=…)".
-    pub message: String,
-}
-
-impl std::fmt::Display for CommandNotStarted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CommandNotStarted {}
-
-/// An external command: program, arguments, working directory and environment changes.
-#[derive(Debug, Clone)]
-pub struct Command {
-    program: OsString,
-    args: Vec<OsString>,
-    dir: Option<PathBuf>,
-    env: Vec<(String, OsString)>,
-    env_remove: Vec<String>,
-    stdin: Option<Vec<u8>>,
-}
-
-impl Command {
-    /// A command running `program` with no arguments.
-    pub fn new(program: impl Into<OsString>) -> Command {
-        Command {
-            program: program.into(),
-            args: Vec::new(),
-            dir: None,
-            env: Vec::new(),
-            env_remove: Vec::new(),
-            stdin: None,
-        }
-    }
-
-    /// Appends one argument.
-    pub fn arg(mut self, arg: impl Into<OsString>) -> Command {
-        self.args.push(arg.into());
-        self
-    }
-
-    /// Appends arguments.
-    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Command {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// Runs the command in `dir`.
-    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Command {
-        self.dir = Some(dir.into());
-        self
-    }
-
-    /// Sets an environment variable for the command.
-    pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Command {
-        self.env.push((name.to_owned(), value.into()));
-        self
-    }
-
-    /// Feeds `bytes` to the command's standard input.
-    pub fn stdin(mut self, bytes: Vec<u8>) -> Command {
-        self.stdin = Some(bytes);
-        self
-    }
-
-    /// Removes an environment variable for the command.
-    pub fn env_remove(mut self, name: &str) -> Command {
-        self.env_remove.push(name.to_owned());
-        self
-    }
-
-    /// The error for a command that could not be started.
-    fn not_started(&self, error: std::io::Error) -> anyhow::Error {
-        CommandNotStarted {
-            message: format!(
-                "could not start `{}`: {error} (PATH={})",
-                self.program.to_string_lossy(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        }
-        .into()
-    }
-
-    /// The command as a shell would read it, for echoing and for error messages.
-    pub fn display(&self) -> String {
-        std::iter::once(&self.program)
-            .chain(&self.args)
-            .map(|w| shell_quote(&w.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    fn expression(&self) -> duct::Expression {
-        let mut expr = duct::cmd(&self.program, &self.args).unchecked();
-        if let Some(dir) = &self.dir {
-            expr = expr.dir(dir);
-        }
-        for name in &self.env_remove {
-            expr = expr.env_remove(name);
-        }
-        for (name, value) in &self.env {
-            expr = expr.env(name, value);
-        }
-        if let Some(bytes) = &self.stdin {
-            expr = expr.stdin_bytes(bytes.clone());
-        }
-        expr
-    }
-
-    /// Runs the command, showing as much of its output as `shown` says (on stderr). It runs in a
-    /// process group of its own, known to `interrupts` while it runs, and reads no terminal.
-    ///
-    /// # Errors
-    /// As [`Reporter::doit`]; a failure is a [`CommandFailed`] that keeps the captured output, or
-    /// [`crate::interrupt::Interrupted`] when a signal stopped it.
-    pub fn run(&self, shown: Shown, interrupts: &crate::interrupt::Interrupts) -> Result<()> {
-        let inherit_output = shown == Shown::Everything;
-        let mut expr = self.expression().before_spawn(|command| {
-            std::os::unix::process::CommandExt::process_group(command, 0);
-            Ok(())
-        });
-        if self.stdin.is_none() {
-            expr = expr.stdin_null();
-        }
-        let expr = if inherit_output {
-            expr.stdout_to_stderr()
-        } else {
-            expr.stderr_to_stdout().stdout_capture()
-        };
-        let handle = expr.start().map_err(|e| self.not_started(e))?;
-        let groups = handle.pids();
-        for group in &groups {
-            interrupts.started(*group);
-        }
-        let output = handle.into_output();
-        for group in &groups {
-            interrupts.ended(*group);
-        }
-        let output = output.map_err(|e| self.not_started(e))?;
-        if output.status.success() {
-            return Ok(());
-        }
-        interrupts.check()?;
-        let name = Path::new(&self.program)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let status = match std::os::unix::process::ExitStatusExt::signal(&output.status) {
-            Some(signal) => format!("was killed by signal {signal}"),
-            None => format!("exited with status {}", output.status.code().unwrap_or(-1)),
-        };
-        if shown == Shown::TailOnFailure {
-            // The whole output would drown the error; its end is what says what went wrong.
-            let text = String::from_utf8_lossy(&output.stdout);
-            let lines: Vec<&str> = text.lines().collect();
-            for line in &lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..] {
-                eprintln!("{line}");
-            }
-        }
-        let tail = failure_summary(&output.stdout);
-        let message = if tail.is_empty() {
-            format!("`{}` {status}", self.display())
-        } else {
-            format!("{name} {status}: {tail}")
-        };
-        Err(CommandFailed {
-            message,
-            output: String::from_utf8_lossy(&output.stdout).into_owned(),
-        }
-        .into())
-    }
-
-    /// Runs the command with stdout and stderr captured together, and returns whether it succeeded and
-    /// what it printed; a failure is the caller's to judge.
-    ///
-    /// # Errors
-    /// When the command cannot be started.
-    pub fn capture(&self) -> Result<(bool, String)> {
-        let output = self
-            .expression()
-            .stderr_to_stdout()
-            .stdout_capture()
-            .run()
-            .map_err(|e| anyhow!("could not start `{}`: {e}", self.program.to_string_lossy()))?;
-        Ok((
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        ))
-    }
-
-    /// Runs a read-only query (not echoed, run even under no-act) and returns its stdout.
-    ///
-    /// # Errors
-    /// As [`Reporter::doit`].
-    pub fn query(&self) -> Result<String> {
-        Ok(String::from_utf8_lossy(&self.query_bytes()?).into_owned())
-    }
-
-    /// [`Command::query`], returning stdout as raw bytes.
-    ///
-    /// # Errors
-    /// As [`Reporter::doit`].
-    pub fn query_bytes(&self) -> Result<Vec<u8>> {
-        let output = self
-            .expression()
-            .stdout_capture()
-            .stderr_capture()
-            .run()
-            .map_err(|e| self.not_started(e))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            bail!(
-                "`{}` exited with status {}: {}",
-                self.display(),
-                output.status.code().unwrap_or(-1),
-                stderr.trim()
-            );
-        }
-        Ok(output.stdout)
-    }
-}
-
-/// The part of a failed tool's output worth one error line: its last `ERROR:`/`error:` line if it has
-/// one (pip's and the compilers' way of saying what went wrong), else its last non-empty line.
-pub fn failure_summary(output: &[u8]) -> String {
-    let text = String::from_utf8_lossy(output);
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let error_line = lines.iter().rev().find(|l| {
-        let lower = l.to_ascii_lowercase();
-        lower.starts_with("error:") || lower.contains(" error: ")
-    });
-    error_line
-        .or(lines.last())
-        .map(|l| l.to_string())
-        .unwrap_or_default()
-}
-
-/// Quotes a word for a POSIX shell when it needs quoting.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^".contains(&b));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -687,12 +397,12 @@ pub fn selected_packages(
 /// message names the file and the line.
 pub fn read_package_config(path: &Path, package: &str) -> Result<Vec<String>> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .permissions()
-        .mode()
-        & 0o111
-        != 0;
+    let executable = crate::tree::is_executable(
+        fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode(),
+    );
     let text = if executable {
         let program = if path.is_absolute() {
             path.to_path_buf()
@@ -810,7 +520,7 @@ pub fn remove_substvar_items(package: &str, substvar: &str, items: &[String]) ->
     let path = PathBuf::from(format!("debian/{package}.substvars"));
     let text = read_or_empty(&path)?;
     if let Some(new_text) = unmerge_substvar(&text, substvar, items) {
-        write_atomically(&path, new_text.as_bytes())?;
+        crate::tree::replace(&path, new_text.as_bytes())?;
     }
     Ok(())
 }
@@ -892,25 +602,9 @@ pub fn add_substvar(package: &str, substvar: &str, item: &str) -> Result<()> {
     let path = PathBuf::from(format!("debian/{package}.substvars"));
     let text = read_or_empty(&path)?;
     if let Some(new_text) = merge_substvar(&text, substvar, item)? {
-        write_atomically(&path, new_text.as_bytes())?;
+        crate::tree::replace(&path, new_text.as_bytes())?;
     }
     Ok(())
-}
-
-/// Writes `bytes` to `path` through a `.new` file and a rename, so a reader never sees half a file.
-///
-/// # Errors
-/// When the file cannot be written or renamed; the message names the file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".new");
-    let tmp = PathBuf::from(tmp);
-    let mut file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// Wraps a maintainer-script snippet in debhelper's markers and adds it to
@@ -936,7 +630,7 @@ pub fn autoscript(package: &str, script: &str, snippet: &str) -> Result<()> {
     } else {
         existing + &block
     };
-    write_atomically(&path, text.as_bytes())
+    crate::tree::replace(&path, text.as_bytes())
 }
 
 /// A snippet between debhelper's "Automatically added by" and "End automatically added section" lines.
@@ -963,6 +657,21 @@ pub fn source_name(control: &Path) -> Option<String> {
                 .then(|| value.trim().to_owned())
         })
         .filter(|name| !name.is_empty())
+}
+
+/// The source package's name, from the `Source:` field of `debian/control` under `top` (what
+/// debhelper's `sourcepackage()` reads): the build system's default venv name.
+///
+/// # Errors
+/// When `debian/control` cannot be read or has no `Source:` field in its first paragraph.
+pub fn source_package(top: &Path) -> Result<String> {
+    let path = top.join("debian/control");
+    source_name(&path).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no Source: field in its first paragraph; add the source package's name",
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -1082,16 +791,6 @@ build: build-arch\n\n%:\n";
     }
 
     #[test]
-    fn failure_summary_prefers_the_last_error_line() {
-        let out = b"Looking in links: /w\nERROR: Could not find a version\nERROR: No matching distribution found for nosuch==1.0\n\n";
-        assert_eq!(
-            failure_summary(out),
-            "ERROR: No matching distribution found for nosuch==1.0"
-        );
-        assert_eq!(failure_summary(b"one\ntwo\n"), "two");
-    }
-
-    #[test]
     fn build_options_match_whole_words() {
         let env = Environment {
             build_options: vec!["nostrip".into(), "parallel=2".into()],
@@ -1139,9 +838,16 @@ build: build-arch\n\n%:\n";
     }
 
     #[test]
-    fn shell_quote_leaves_plain_words_alone() {
-        assert_eq!(shell_quote("/usr/bin/python3.11"), "/usr/bin/python3.11");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    fn the_source_package_name_comes_from_debian_control() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("debian")).unwrap();
+        std::fs::write(
+            dir.path().join("debian/control"),
+            "# comment\nSource: legacy-web\nSection: web\n\nPackage: legacy-web-app\n",
+        )
+        .unwrap();
+        assert_eq!(source_package(dir.path()).unwrap(), "legacy-web");
+        std::fs::write(dir.path().join("debian/control"), "Package: x\n").unwrap();
+        assert!(source_package(dir.path()).is_err());
     }
 }

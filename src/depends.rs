@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::Flavour;
-use crate::debhelper::{Command, Relations};
+use crate::command::Command;
+use crate::debhelper::Relations;
 use crate::elf::{ElfFile, ElfKind};
 use crate::interpreter::Interpreter;
+use crate::layout::Flavour;
 
 /// The package that provides `interpreter`, as a dependency: `python3.11` for Debian's
 /// `/usr/bin/python3.11`. None when no Debian package ships the interpreter (a locally built Python):
@@ -34,7 +35,14 @@ pub fn interpreter_dependency(interpreter: &Interpreter) -> Result<Option<String
         .query();
     match search {
         Ok(output) => Ok(package_from_search(&output, &interpreter.major_minor())),
-        Err(e) if e.is::<crate::debhelper::CommandNotStarted>() => Err(e),
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(crate::command::CommandError::NotStarted { .. })
+            ) =>
+        {
+            Err(e)
+        }
         Err(_) => Ok(None),
     }
 }
@@ -214,7 +222,7 @@ pub fn resolve(
                 let expanded = entry
                     .replace("${ORIGIN}", &own_dir.to_string_lossy())
                     .replace("$ORIGIN", &own_dir.to_string_lossy());
-                let path = crate::normalize(Path::new(&expanded));
+                let path = crate::layout::normalize(Path::new(&expanded));
                 match path.strip_prefix(final_root) {
                     Ok(inside) => staging_root.join(inside),
                     Err(_) => path,

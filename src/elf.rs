@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use goblin::elf::{Elf, header, program_header};
 
-use crate::debhelper::{Command, Reporter};
+use crate::command::Command;
+use crate::debhelper::Reporter;
 
 /// The page size the loader checks segment alignment against (x86-64, arm64 with 4 KiB pages).
 const PAGE_SIZE: u64 = 4096;
@@ -122,7 +123,7 @@ pub struct ElfReport {
 /// error: it is listed in [`ElfReport::unreadable`].
 pub fn scan(staging_root: &Path) -> Result<ElfReport> {
     let mut report = ElfReport::default();
-    for entry in crate::inventory::walk(staging_root) {
+    for entry in crate::tree::walk(staging_root) {
         let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
         if !entry.file_type().is_file() {
             continue;
@@ -131,7 +132,9 @@ pub fn scan(staging_root: &Path) -> Result<ElfReport> {
         // Only ELF files are read whole; of the others, the four bytes of the magic number.
         let mut magic = [0u8; 4];
         let opened = fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        if std::io::Read::read_exact(&mut &opened, &mut magic).is_err() || magic != *b"\x7fELF" {
+        if std::io::Read::read_exact(&mut &opened, &mut magic).is_err()
+            || !crate::tree::is_elf(&magic)
+        {
             continue;
         }
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -149,7 +152,7 @@ pub fn scan(staging_root: &Path) -> Result<ElfReport> {
 
 fn is_executable(metadata: &fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    metadata.permissions().mode() & 0o111 != 0
+    crate::tree::is_executable(metadata.permissions().mode())
 }
 
 /// The RPATH and RUNPATH entries of `elf` that are not relative to `$ORIGIN`, as lintian reads them
@@ -415,7 +418,10 @@ fn strip_one(
         .arg(copy)
         .arg(&file.path);
     if let Err(e) = reporter.doit(&strip) {
-        if e.is::<crate::debhelper::CommandNotStarted>() {
+        if matches!(
+            e.downcast_ref(),
+            Some(crate::command::CommandError::NotStarted { .. })
+        ) {
             return Err(e);
         }
         return Ok(StripOutcome::Kept(SkipReason::StripFailed(format!(

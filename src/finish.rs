@@ -23,8 +23,9 @@ use serde_json::{Value, json};
 
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::inventory::Snapshot;
+use crate::layout::Flavour;
 use crate::options::Options;
-use crate::{Flavour, audit, depends, elf, lintian, relocate};
+use crate::{audit, depends, elf, lintian, relocate};
 
 /// A substvar and one item of its value: (`misc:Depends`, `python3.11`).
 pub type SubstvarItem = (String, String);
@@ -250,7 +251,7 @@ pub fn process(
     let root = &state.staging_root;
     let selected = |path: &Path| changed.is_none_or(|c| c.contains(path));
     let relocation = relocate::Relocation::new(
-        crate::spellings(root),
+        crate::layout::spellings(root),
         state.final_root.as_os_str().as_encoded_bytes().to_vec(),
     )?;
     let name = package.name.as_str();
@@ -325,7 +326,7 @@ pub fn process(
                 relocate::compile_bytecode(root, &state.final_root, reporter)
             })?;
             reread.extend(
-                crate::inventory::walk(root)
+                crate::tree::walk(root)
                     .filter_map(|e| e.ok())
                     .filter(|e| e.file_type().is_file())
                     .map(|e| e.into_path())
@@ -399,19 +400,13 @@ pub fn process(
 /// Whether the package build directory `tmpdir` (absolute) holds an ELF file outside the venv at
 /// `staging_root`.
 fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
-    use std::io::Read;
     if !tmpdir.is_dir() {
         // The venv of dh-virtualenv's build system went to debian/tmp, before dh_install.
         return Ok(false);
     }
-    for entry in crate::inventory::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
+    for entry in crate::tree::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
         let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let mut magic = [0u8; 4];
-        let read = fs::File::open(entry.path()).and_then(|mut f| f.read_exact(&mut magic));
-        if read.is_ok() && magic == *b"\x7fELF" {
+        if entry.file_type().is_file() && crate::tree::is_elf_file(entry.path()) {
             return Ok(true);
         }
     }
@@ -483,8 +478,8 @@ pub fn write_outputs(
     let (state_file, snapshot_file) = state_files(work_dir);
     fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
     let snapshot = Snapshot::take(&state.staging_root)?;
-    debhelper::write_atomically(&snapshot_file, snapshot.to_text().as_bytes())?;
-    debhelper::write_atomically(&state_file, state.to_json().as_bytes())?;
+    crate::tree::replace(&snapshot_file, snapshot.to_text().as_bytes())?;
+    crate::tree::replace(&state_file, state.to_json().as_bytes())?;
     Ok(overrides)
 }
 
@@ -500,7 +495,7 @@ pub fn finish_package(
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<()> {
-    let work_dir = Path::new(crate::WORK_DIR).join(&package.name);
+    let work_dir = Path::new(crate::layout::WORK_DIR).join(&package.name);
     let (state_file, snapshot_file) = state_files(&work_dir);
     let text = match fs::read_to_string(&state_file) {
         Ok(text) => text,

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::Layout;
-use crate::debhelper::{Command, Environment, Reporter};
+use crate::command::Command;
+use crate::debhelper::{Environment, Reporter};
 use crate::interpreter::Interpreter;
+use crate::layout::{Flavour, Layout};
 use crate::options::{Installer, VenvOptions};
 use crate::wheelhouse::{self, DownloadTarget};
 
@@ -156,7 +157,7 @@ pub fn plan(
     options: &VenvOptions,
     interpreter: &Interpreter,
     env: &Environment,
-    flavour: crate::Flavour,
+    flavour: Flavour,
     build_system: Option<&crate::buildsystem::Settings>,
 ) -> Result<InstallPlan> {
     let named_requirements = options
@@ -283,7 +284,7 @@ pub fn plan(
     };
     Ok(InstallPlan {
         installer,
-        with_pip: options.with_pip || flavour == crate::Flavour::DhVirtualenv,
+        with_pip: options.with_pip || flavour == Flavour::DhVirtualenv,
         venv_args,
         upgrades,
         preinstall: options.preinstall.clone(),
@@ -653,9 +654,14 @@ fn install_distributions(
                 .dir(&layout.source_dir),
         );
         if let Err(e) = installed {
-            if let Some(problem) = e
-                .downcast_ref::<crate::debhelper::CommandFailed>()
-                .and_then(|failed| hash_problem(&failed.output, requirements))
+            if let Some(problem) =
+                e.downcast_ref::<crate::command::CommandError>()
+                    .and_then(|failed| match failed {
+                        crate::command::CommandError::Failed { output, .. } => {
+                            hash_problem(output, requirements)
+                        }
+                        crate::command::CommandError::NotStarted { .. } => None,
+                    })
             {
                 bail!("installing {name}: {problem}");
             }
@@ -877,7 +883,7 @@ pub fn download(
         if succeeded {
             return wheelhouse_files(&wheelhouse);
         }
-        let error = crate::debhelper::failure_summary(output.as_bytes());
+        let error = crate::command::failure_summary(output.as_bytes());
         let missing = missing_distributions(&output);
         if missing.is_empty() {
             eprintln!("{output}");
@@ -1149,7 +1155,7 @@ impl TargetDownload<'_> {
             if !succeeded {
                 bail!(
                     "the offline check found it incomplete: {}",
-                    crate::debhelper::failure_summary(output.as_bytes())
+                    crate::command::failure_summary(output.as_bytes())
                 );
             }
         }
@@ -1185,7 +1191,7 @@ impl TargetDownload<'_> {
             bail!(
                 "downloading {}: {}",
                 what.join(" "),
-                crate::debhelper::failure_summary(output.as_bytes())
+                crate::command::failure_summary(output.as_bytes())
             );
         }
         println!(
@@ -1198,7 +1204,7 @@ impl TargetDownload<'_> {
             bail!(
                 "downloading {} without dependencies: {}",
                 what.join(" "),
-                crate::debhelper::failure_summary(output.as_bytes())
+                crate::command::failure_summary(output.as_bytes())
             );
         }
         Ok(wheelhouse::downloaded_files(&output))
@@ -1449,7 +1455,7 @@ mod tests {
             options,
             &interpreter(),
             &env(),
-            crate::Flavour::Rustvenv,
+            Flavour::Rustvenv,
             None,
         )
     }
@@ -1549,7 +1555,7 @@ mod tests {
                 opts,
                 &interpreter(),
                 &env(),
-                crate::Flavour::Rustvenv,
+                Flavour::Rustvenv,
                 None,
             )
             .unwrap()
@@ -1604,7 +1610,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("pyproject.toml"), "").unwrap();
         fs::write(dir.path().join("reqs.txt"), "").unwrap();
-        for flavour in [crate::Flavour::Rustvenv, crate::Flavour::DhVirtualenv] {
+        for flavour in [Flavour::Rustvenv, Flavour::DhVirtualenv] {
             let plan = super::plan(
                 &layout(dir.path()),
                 &options(),
@@ -1637,7 +1643,7 @@ mod tests {
             &opts,
             &interpreter(),
             &env,
-            crate::Flavour::DhVirtualenv,
+            Flavour::DhVirtualenv,
             Some(&settings),
         )
         .unwrap();
@@ -1656,7 +1662,7 @@ mod tests {
             &opts,
             &interpreter(),
             &env,
-            crate::Flavour::DhVirtualenv,
+            Flavour::DhVirtualenv,
             Some(&settings),
         )
         .unwrap_err()
@@ -1668,7 +1674,7 @@ mod tests {
             &opts,
             &interpreter(),
             &env,
-            crate::Flavour::DhVirtualenv,
+            Flavour::DhVirtualenv,
             Some(&settings),
         )
         .unwrap();

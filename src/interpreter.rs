@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::debhelper::Command;
+use crate::command::Command;
 
 /// A resolved Python interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]

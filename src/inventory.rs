@@ -1,9 +1,6 @@
 //! The venv's entries: how every stage walks the tree, writes a file, and tells what changed.
 //!
-//! [`walk`] lists the tree sorted by file name, so every build visits entries in the same order.
-//! [`replace_file`] writes through a temporary file in the same directory and a rename, keeping the
-//! mode: a file hard-linked to one outside the venv is never written through, and a reader never sees
-//! half a file. [`Snapshot`] records each entry's kind and identity (size, modification time and inode
+//! [`Snapshot`] records each entry's kind and identity (size, modification time and inode
 //! for files, the raw target for symlinks) when dh_rustvenv finishes, so that the late stage can tell
 //! exactly which entries rules added or changed afterwards. Names are kept as raw bytes throughout: a
 //! name need not be UTF-8 and may hold any byte but `/` and NUL.
@@ -11,45 +8,11 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-
-/// The entries under `root` (itself first), sorted by file name.
-pub fn walk(root: &Path) -> walkdir::IntoIter {
-    walkdir::WalkDir::new(root).sort_by_file_name().into_iter()
-}
-
-/// Replaces the content of the regular file `path` with `content`, keeping its permission bits: the
-/// bytes go to a temporary file beside it, which is then renamed over it. A hard link `path` shared
-/// with another file is thereby broken, not written through.
-///
-/// # Errors
-/// When the temporary file cannot be written or renamed; the message names `path`.
-pub fn replace_file(path: &Path, content: &[u8]) -> Result<()> {
-    let mode = fs::symlink_metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .permissions()
-        .mode();
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".dh-rustvenv-new");
-    let temporary = path.with_file_name(name);
-    let written = (|| -> std::io::Result<()> {
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(content)?;
-        file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
-        drop(file);
-        fs::rename(&temporary, path)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temporary);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
-}
 
 /// What an entry is, and what identifies its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +68,7 @@ impl Snapshot {
     /// When the tree cannot be read; the message names the entry.
     pub fn take(root: &Path) -> Result<Snapshot> {
         let mut entries = BTreeMap::new();
-        for entry in walk(root).skip(1) {
+        for entry in crate::tree::walk(root).skip(1) {
             let entry = entry.with_context(|| format!("reading {}", root.display()))?;
             let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
             entries.insert(
@@ -201,22 +164,6 @@ pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn replacing_a_hard_linked_file_leaves_the_other_link_alone_and_keeps_the_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = dir.path().join("outside");
-        let inside = dir.path().join("inside");
-        fs::write(&outside, "/build/path\n").unwrap();
-        fs::set_permissions(&outside, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::hard_link(&outside, &inside).unwrap();
-        replace_file(&inside, b"/opt/venvs/demo\n").unwrap();
-        assert_eq!(fs::read(&outside).unwrap(), b"/build/path\n");
-        assert_eq!(fs::read(&inside).unwrap(), b"/opt/venvs/demo\n");
-        let mode = fs::metadata(&inside).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o755);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
-    }
 
     #[test]
     fn a_snapshot_tells_added_and_changed_entries_and_survives_odd_names() {

@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod buildsystem;
+pub mod command;
 pub mod debhelper;
 pub mod depends;
 pub mod elf;
@@ -23,188 +24,23 @@ pub mod install;
 pub mod interpreter;
 pub mod interrupt;
 pub mod inventory;
+pub mod layout;
 pub mod lintian;
 pub mod options;
 pub mod pathmatch;
 pub mod relocate;
+pub mod tree;
 pub mod wheelhouse;
 
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use layout::{Flavour, Layout, normalize, spellings};
 
 use anyhow::{Context, Result, bail};
 
 use debhelper::{Environment, Package, Reporter};
 use options::Options;
-
-/// The directory venvs are installed under when `DH_RUSTVENV_INSTALL_ROOT` is not set.
-pub const DEFAULT_INSTALL_ROOT: &str = "/opt/venvs";
-
-/// dh_rustvenv's work directory, relative to the top of the source package; dh_clean removes it.
-pub const WORK_DIR: &str = "debian/.debhelper/rustvenv";
-
-/// Which front door a run came through: it decides the defaults and where dependencies are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavour {
-    /// `dh_rustvenv` (`dh --with rustvenv`): `DH_RUSTVENV_INSTALL_ROOT` first, dependencies in
-    /// `${rustvenv:Depends}`, `${rustvenv:Recommends}` and `${rustvenv:Suggests}`.
-    Rustvenv,
-    /// `dh_virtualenv` from the dh-virtualenv drop-in (`dh --with python-virtualenv`), for a
-    /// debian/ directory written for dh-virtualenv 1.2.2 and left unedited: `DH_VIRTUALENV_INSTALL_ROOT`
-    /// first, and the dependencies in the substvars such a debian/control already names: the
-    /// interpreter in `${misc:Depends}` (where debhelper tools put what their own output needs), the
-    /// shared libraries in `${shlibs:Depends}` (where dh_shlibdeps put them for dh-virtualenv).
-    DhVirtualenv,
-}
-
-impl Flavour {
-    /// The flavour of a program name (the file name it was run as): `dh_virtualenv` is the drop-in,
-    /// anything else is dh_rustvenv.
-    pub fn of_program(name: &str) -> Flavour {
-        if name == "dh_virtualenv" {
-            Flavour::DhVirtualenv
-        } else {
-            Flavour::Rustvenv
-        }
-    }
-
-    /// The name used in the state file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavour::Rustvenv => "rustvenv",
-            Flavour::DhVirtualenv => "dh_virtualenv",
-        }
-    }
-
-    /// The flavour of a [`Flavour::name`].
-    pub fn from_name(name: &str) -> Option<Flavour> {
-        [Flavour::Rustvenv, Flavour::DhVirtualenv]
-            .into_iter()
-            .find(|f| f.name() == name)
-    }
-}
-
-/// Where one package's venv is built and where it will live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
-    /// The binary package's name.
-    pub package: String,
-    /// The top of the source package (absolute): the directory dh runs in.
-    pub top: PathBuf,
-    /// The Python project's directory (absolute): the top of the source package, or `-D`.
-    pub source_dir: PathBuf,
-    /// Where the venv is built (absolute): `<tmpdir>/<final_root>`, e.g.
-    /// `/build/demo-1.0/debian/demo/opt/venvs/demo`.
-    pub staging_root: PathBuf,
-    /// Where the venv lives once the package is installed: `<install root>/<install suffix>`, e.g.
-    /// `/opt/venvs/demo`.
-    pub final_root: PathBuf,
-    /// dh_rustvenv's scratch directory, `debian/.debhelper/rustvenv` (absolute); dh_clean removes it.
-    pub work_dir: PathBuf,
-}
-
-impl Layout {
-    /// Works out the layout of `package` from the options and the environment, relative to `top`, the
-    /// top of the source package (the directory dh runs in). The install root is
-    /// `DH_RUSTVENV_INSTALL_ROOT`, else `DH_VIRTUALENV_INSTALL_ROOT`, else /opt/venvs; the
-    /// [`Flavour::DhVirtualenv`] drop-in reads `DH_VIRTUALENV_INSTALL_ROOT` first. The venv's name is
-    /// `--install-suffix`, else the package's name. The root is normalized (`/usr/lib/` and `/usr//lib`
-    /// are `/usr/lib`), so every output names `/usr/lib/<name>`.
-    ///
-    /// In dh-virtualenv's build-system mode (`--buildsystem-destdir DIR`) the defaults are that build
-    /// system's (dh-virtualenv 1.2.2, `Buildsystem/dh_virtualenv.pm`): the root is
-    /// `DH_VIRTUALENV_INSTALL_ROOT`, else `/usr/share/python`; the name `--install-suffix`, else
-    /// `DH_VIRTUALENV_INSTALL_SUFFIX`, else the source package's name; the venv is built under DIR
-    /// (dh_auto_install's destination: the package build directory, or debian/tmp).
-    ///
-    /// # Errors
-    /// When the install root is not an absolute path, the install suffix is not a plain directory
-    /// name, or the source directory does not exist.
-    pub fn new(
-        package: &Package,
-        options: &Options,
-        env: &Environment,
-        top: &Path,
-        flavour: Flavour,
-    ) -> Result<Layout> {
-        let ours = env.install_root.as_deref();
-        let theirs = env.dh_virtualenv.install_root.as_deref();
-        let destdir = options.venv.buildsystem_destdir.as_deref();
-        let root = match (destdir, flavour) {
-            (Some(_), _) => theirs.or(Some(buildsystem::INSTALL_ROOT)),
-            (None, Flavour::Rustvenv) => ours.or(theirs),
-            (None, Flavour::DhVirtualenv) => theirs.or(ours),
-        }
-        .unwrap_or(DEFAULT_INSTALL_ROOT);
-        let root = normalize(Path::new(root));
-        if !root.is_absolute() || root == Path::new("/") {
-            bail!(
-                "the install root (DH_RUSTVENV_INSTALL_ROOT or DH_VIRTUALENV_INSTALL_ROOT) must be an \
-                 absolute directory such as /opt/venvs, not `{}`",
-                root.display()
-            );
-        }
-        let default_name = match destdir {
-            Some(_) => match &env.dh_virtualenv.install_suffix {
-                Some(suffix) => suffix.clone(),
-                None => buildsystem::source_package(top)?,
-            },
-            None => package.name.clone(),
-        };
-        let suffix = options
-            .venv
-            .install_suffix
-            .as_deref()
-            .unwrap_or(&default_name);
-        if suffix.is_empty() || suffix.contains('/') || suffix == "." || suffix == ".." {
-            bail!("--install-suffix must be a plain directory name, not `{suffix}`");
-        }
-        let final_root = root.join(suffix);
-        let source_dir = normalize(
-            &top.join(
-                options
-                    .venv
-                    .sourcedirectory
-                    .as_deref()
-                    .unwrap_or(Path::new(".")),
-            ),
-        );
-        if !source_dir.is_dir() {
-            bail!(
-                "source directory {} not found (named with -D/--sourcedirectory)",
-                source_dir.display()
-            );
-        }
-        let relative_final = final_root.strip_prefix("/").unwrap_or(&final_root);
-        Ok(Layout {
-            package: package.name.clone(),
-            top: top.to_path_buf(),
-            source_dir,
-            staging_root: normalize(
-                &top.join(destdir.unwrap_or(&package.tmpdir))
-                    .join(relative_final),
-            ),
-            final_root,
-            work_dir: top.join(WORK_DIR),
-        })
-    }
-}
-
-/// Resolves `.` and `..` components and drops trailing slashes, without touching the file system
-/// (symlinks are not followed: `a/b/..` is `a`).
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 /// What both a build and `--download` start from: where the venv goes, the interpreter, and what to
 /// install; nothing is written.
@@ -574,18 +410,6 @@ pub(crate) fn library_dependencies(
     Ok(dependencies)
 }
 
-/// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.
-pub(crate) fn spellings(path: &Path) -> Vec<Vec<u8>> {
-    let mut out = vec![path.as_os_str().as_encoded_bytes().to_vec()];
-    if let Ok(canonical) = fs::canonicalize(path) {
-        let canonical = canonical.into_os_string().into_encoded_bytes();
-        if canonical != out[0] {
-            out.push(canonical);
-        }
-    }
-    out
-}
-
 /// Removes debug files written for the -dbgsym package, and their directories while they are empty
 /// (the build-id directory, dbgsym-root).
 pub(crate) fn remove_debug_files(files: &[PathBuf]) {
@@ -698,7 +522,7 @@ impl StagingDir {
 /// (a directory merges with a directory; anything else collides).
 fn collisions(from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    for entry in inventory::walk(from).skip(1) {
+    for entry in tree::walk(from).skip(1) {
         let entry = entry.with_context(|| format!("reading {}", from.display()))?;
         let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let target = to.join(relative);
@@ -734,7 +558,7 @@ fn merge_tree(from: &Path, to: &Path) -> Result<()> {
 /// The name of the installed distribution whose RECORD lists `path` (PEP 376), if any.
 fn installed_by(venv: &Path, path: &Path) -> Option<String> {
     let lib = venv.join("lib");
-    for entry in inventory::walk(&lib).filter_map(|e| e.ok()) {
+    for entry in tree::walk(&lib).filter_map(|e| e.ok()) {
         let record = entry.path();
         if record.file_name().is_none_or(|n| n != "RECORD") {
             continue;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::debhelper::{Package, write_atomically};
+use crate::debhelper::Package;
 use crate::elf::ElfFile;
 
 /// The first line of the block of overrides dh_rustvenv installs.
@@ -103,7 +103,9 @@ pub fn venv_overrides(
             opt_dir.display()
         ));
     }
-    if final_root.starts_with(crate::buildsystem::INSTALL_ROOT) && !facts.elf_files.is_empty() {
+    if final_root.starts_with(crate::layout::BUILD_SYSTEM_INSTALL_ROOT)
+        && !facts.elf_files.is_empty()
+    {
         text.push_str(&format!(
             "# The venv is where dh-virtualenv's build system puts it, and packages built with it keep it.\n\
              {package}: arch-dependent-file-in-usr-share [{root}/*]\n"
@@ -520,7 +522,7 @@ pub fn embedded_in_venv(
         let Ok(bytes) = fs::read(path) else {
             continue;
         };
-        if !bytes.starts_with(b"\x7fELF") {
+        if !crate::tree::is_elf(&bytes) {
             continue;
         }
         let strings = printable_strings(&bytes);
@@ -555,7 +557,7 @@ impl ScriptsFound {
         let venv_python = venv_python.as_os_str().as_encoded_bytes();
         let mut found = ScriptsFound::default();
         for (dir, in_lib) in [("bin", false), ("lib", true)] {
-            let entries = crate::inventory::walk(&staging_root.join(dir)).filter_map(|e| e.ok());
+            let entries = crate::tree::walk(&staging_root.join(dir)).filter_map(|e| e.ok());
             for entry in entries.filter(|e| e.file_type().is_file()) {
                 let mut head = [0u8; 256];
                 let Ok(read) = fs::File::open(entry.path()).and_then(|mut f| f.read(&mut head))
@@ -567,7 +569,7 @@ impl ScriptsFound {
                 };
                 let executable = entry
                     .metadata()
-                    .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+                    .is_ok_and(|m| crate::tree::is_executable(m.permissions().mode()));
                 if in_lib {
                     found.unusual_in_lib |= !is_usual_interpreter(&interpreter);
                     found.not_executable_in_lib |= !executable;
@@ -636,7 +638,7 @@ pub fn install_overrides(package: &Package, overrides: &str) -> Result<()> {
             kept.push('\n');
         }
     }
-    write_atomically(&path, (kept + overrides).as_bytes())
+    crate::tree::replace(&path, (kept + overrides).as_bytes())
 }
 
 #[cfg(test)]

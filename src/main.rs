@@ -7,8 +7,8 @@
 
 use std::process::ExitCode;
 
-use dh_rustvenv::Flavour;
 use dh_rustvenv::debhelper::{self, Environment, Reporter};
+use dh_rustvenv::layout::Flavour;
 use dh_rustvenv::options;
 
 /// The name of the late stage's program.

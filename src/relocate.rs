@@ -20,8 +20,8 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use crate::inventory::{replace_file, walk};
 use crate::pathmatch::PathMatcher;
+use crate::tree::{replace as replace_file, walk};
 
 /// Where a venv was built, and where it will live.
 #[derive(Debug, Clone)]
@@ -225,7 +225,7 @@ fn relocate_entry(
             .with_context(|| format!("reading {}", path.display()))?
             .permissions()
             .mode();
-        if mode & 0o111 != 0 && !content.starts_with(b"\x7fELF") {
+        if crate::tree::is_executable(mode) && !crate::tree::is_elf(&content) {
             let current = new.as_deref().unwrap_or(&content);
             if current.starts_with(b"#!") {
                 if let Some(fixed) = venv_shebang(current, &relocation.final_root) {
@@ -347,7 +347,7 @@ while (my $path = <STDIN>) {
         list.extend_from_slice(file.as_os_str().as_encoded_bytes());
         list.push(0);
     }
-    let command = crate::debhelper::Command::new("perl")
+    let command = crate::command::Command::new("perl")
         .args(["-e", SCRIPT])
         .stdin(list);
     reporter.verbose_print("# normalizing archives in the venv as dh_strip_nondeterminism does");
@@ -596,7 +596,7 @@ pub fn rewrite_record(
     for row in reader.byte_records() {
         let row = row?;
         let Some(name) = row.get(0) else { continue };
-        let file = crate::normalize(&base.join(&*String::from_utf8_lossy(name)));
+        let file = crate::layout::normalize(&base.join(&*String::from_utf8_lossy(name)));
         if fs::symlink_metadata(&file).is_err() {
             modified = true;
             continue;
@@ -644,7 +644,7 @@ pub fn compile_bytecode(
 ) -> Result<()> {
     // -B: the interpreter must not write bytecode of its own while starting (setuptools' .pth imports
     // _distutils_hack), which compileall would then take for up to date; -f recompiles everything.
-    let command = crate::debhelper::Command::new(staging_root.join("bin/python"))
+    let command = crate::command::Command::new(staging_root.join("bin/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .args([
             "-B",
@@ -696,7 +696,7 @@ pub fn maintainer_scripts(
     final_root: &Path,
     bytecode: Bytecode,
 ) -> Vec<(&'static str, String)> {
-    use crate::debhelper::shell_quote;
+    use crate::command::shell_quote;
     let venv = shell_quote(&final_root.to_string_lossy());
     // Sorted and always single-quoted, as dh-virtualenv wrote them.
     let quoted = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));

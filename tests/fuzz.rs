@@ -452,7 +452,7 @@ fn fuzz_record_reading_and_writing() {
             // What a user checks: rows of files that are gone are dropped, rows of rewritten files
             // with a hash get the file's hash and size, every other row is kept as it was, in order.
             let file_of =
-                |row: &[String]| -> PathBuf { dh_rustvenv::normalize(&base.join(&row[0])) };
+                |row: &[String]| -> PathBuf { dh_rustvenv::layout::normalize(&base.join(&row[0])) };
             let mut expected = Vec::new();
             for row in csv_rows(text.as_bytes()) {
                 if row.is_empty() {
