@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use crate::command::Command;
-use crate::debhelper::Relations;
-use crate::elf::{ElfFile, ElfKind};
+use crate::debhelper::{Relations, Reporter};
+use crate::elf::{self, ElfFile, ElfKind};
 use crate::interpreter::Interpreter;
 use crate::layout::Flavour;
 
@@ -355,6 +355,60 @@ pub fn shared_library_dependencies(
         .filter(|d| !d.is_empty())
         .map(str::to_owned)
         .collect())
+}
+
+/// The depends stage's library part: the packages of the system libraries the venv's ELF files need,
+/// as dpkg-shlibdeps writes them (`libc6 (>= 2.34)`).
+pub fn library_dependencies(
+    staging_root: &Path,
+    final_root: &Path,
+    elf_report: &elf::ElfReport,
+    ignored: &[String],
+    reporter: &Reporter,
+) -> Result<Vec<String>> {
+    let mut dependencies = Vec::new();
+    if elf_report.files.is_empty() {
+        return Ok(dependencies);
+    }
+    let system = system_libraries()?;
+    // The first library of that name built for the same machine, as the loader picks it.
+    let system_library = |soname: &str, machine: u16| {
+        system
+            .get(soname)?
+            .iter()
+            .find(|path| elf::machine_of(path) == Some(machine))
+            .cloned()
+    };
+    let needed = resolve(&elf_report.files, staging_root, final_root, &system_library);
+    for library in &needed {
+        let file = library
+            .file
+            .strip_prefix(staging_root)
+            .unwrap_or(&library.file);
+        reporter.verbose_print(format!(
+            "# depends: {} needs {}: {}",
+            file.display(),
+            library.soname,
+            match &library.resolution {
+                Resolution::Bundled(path) => format!(
+                    "bundled, {}",
+                    path.strip_prefix(staging_root).unwrap_or(path).display()
+                ),
+                Resolution::System(path) => format!("system, {}", path.display()),
+                Resolution::Missing => "not found (ignored)".to_owned(),
+            }
+        ));
+    }
+    let libraries = shared_library_dependencies(
+        &elf_report.files,
+        &needed,
+        staging_root,
+        final_root,
+        ignored,
+    )?;
+    reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
+    dependencies.extend(libraries);
+    Ok(dependencies)
 }
 
 #[cfg(test)]

@@ -377,7 +377,7 @@ pub fn strip(
             Ok(StripOutcome::Stripped(debug)) => {
                 let _ = fs::remove_file(&copy);
                 if let Some((_, Some(written))) = debug {
-                    crate::remove_debug_files(std::slice::from_ref(&written));
+                    crate::staging::remove_debug_files(std::slice::from_ref(&written));
                 }
             }
             Ok(StripOutcome::Kept(reason)) => {

@@ -105,11 +105,11 @@ fn main() -> ExitCode {
         let options = package_options.as_ref().unwrap_or(options);
         let result = reporter.timed(&package.name, "total", || {
             if program == FINISH {
-                dh_rustvenv::finish::finish_package(package, options, &env, &reporter)
+                dh_rustvenv::dh_rustvenv_finish::finish_package(package, options, &env, &reporter)
             } else if options.venv.downloads() {
                 dh_rustvenv::download_package(package, options, &env, &reporter)
             } else {
-                dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
+                dh_rustvenv::dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
             }
         });
         if let Err(e) = result {

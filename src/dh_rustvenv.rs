@@ -1,0 +1,143 @@
+//! `dh_rustvenv` (and the drop-in's `dh_virtualenv`): builds one package's venv and takes it through
+//! the pipeline, all or nothing.
+
+use anyhow::{Context, Result};
+
+use crate::debhelper::{self, Environment, Package, Reporter};
+use crate::layout::{Flavour, Layout};
+use crate::options::Options;
+use crate::staging::StagingDir;
+use crate::state::State;
+use crate::{buildsystem, depends, install, interpreter, pipeline, relocate};
+
+/// What both a build and `--download` start from: where the venv goes, the interpreter, and what to
+/// install; nothing is written.
+pub(crate) fn prepare(
+    package: &Package,
+    options: &Options,
+    env: &Environment,
+    flavour: Flavour,
+) -> Result<(Layout, interpreter::Interpreter, install::InstallPlan)> {
+    let top = std::env::current_dir().context("finding the current directory")?;
+    let build_system = options
+        .venv
+        .buildsystem_destdir
+        .is_some()
+        .then(|| buildsystem::Settings::from_env(&env.dh_virtualenv))
+        .transpose()?;
+    let layout = Layout::new(package, options, env, &top, flavour)?;
+    let python = build_system
+        .as_ref()
+        .and_then(|b| b.python.as_deref())
+        .unwrap_or(&options.venv.python);
+    let interpreter = interpreter::probe(python, env.path.as_deref())?;
+    let plan = install::plan(
+        &layout,
+        &options.venv,
+        &interpreter,
+        env,
+        flavour,
+        build_system.as_ref(),
+    )?;
+    Ok((layout, interpreter, plan))
+}
+
+/// Runs the whole pipeline for one package. Files already in the venv's directory (put there by
+/// dh_install or an earlier override target) are kept and go through every stage with the rest. On
+/// failure nothing is left in the package build directory but those files: the venv and the
+/// directories created for it are removed, and no substvar or script snippet is written.
+///
+/// # Errors
+/// The first stage's error, with context naming the step.
+pub fn build_package(
+    package: &Package,
+    options: &Options,
+    env: &Environment,
+    reporter: &Reporter,
+    flavour: Flavour,
+) -> Result<()> {
+    let (layout, interpreter, plan) = prepare(package, options, env, flavour)?;
+    reporter.verbose_print(format!(
+        "# venv for {} at {} with {}",
+        package.name,
+        layout.final_root.display(),
+        interpreter.path.display()
+    ));
+    if reporter.no_act {
+        return install::build(&layout, &interpreter, &plan, reporter);
+    }
+    if options.venv.use_system_packages && !package.relations.names_python3_package() {
+        // What the venv imports from the system's site-packages cannot be seen from the venv.
+        reporter.warning(format!(
+            "package {}: -S/--use-system-packages lets the venv import the system's Python packages, \
+             but debian/control names no python3-* package in its Depends; add the ones the \
+             application imports (python3-systemd, say), or they may be missing where it is installed",
+            package.name
+        ));
+    }
+    let no_strip = pipeline::no_strip(env, options.venv.no_strip, reporter)?;
+    let package_work_dir = layout.work_dir.join(&package.name);
+    let mut staging = StagingDir::create(&layout.staging_root, &package_work_dir)?;
+    install::build(&layout, &interpreter, &plan, reporter)?;
+    staging.restore_preexisting()?;
+
+    let interpreter_dependency = match depends::interpreter_dependency(&interpreter)? {
+        Some(dependency) => Some(dependency),
+        None => {
+            reporter.warning(format!(
+                "package {}: no Debian package ships {}, so the package cannot depend on the \
+                 interpreter the venv needs; use --python with Debian's python3.X",
+                layout.package,
+                interpreter.path.display(),
+            ));
+            None
+        }
+    };
+    let state = State {
+        flavour,
+        staging_root: layout.staging_root.clone(),
+        final_root: layout.final_root.clone(),
+        top: layout.top.clone(),
+        interpreter_dependency,
+        ship_bytecode: options.venv.ship_bytecode,
+        allow_leaks: options.venv.allow_leaks,
+        no_strip,
+        ignore_library: options.venv.ignore_library.clone(),
+        recommends: options.venv.recommends.clone(),
+        suggests: options.venv.suggests.clone(),
+        substvars: Vec::new(),
+        unstripped: Vec::new(),
+    };
+    let outcome = pipeline::process(package, &state, None, env, reporter)?;
+    staging
+        .outside
+        .extend(outcome.elf_report.debug_files.iter().cloned());
+
+    // Every output, and only then is the venv kept.
+    reporter.interrupts.check()?;
+    let overrides = reporter.timed(&package.name, "outputs", || {
+        pipeline::write_outputs(package, state, &outcome, &package_work_dir, reporter)
+    })?;
+    if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
+        let user_overrides = user_overrides.display();
+        reporter.warning(format!(
+            "package {}: dh_lintian will install {user_overrides} in place of the overrides dh_rustvenv \
+             installs; add these lines to it:\n{overrides}",
+            package.name
+        ));
+    }
+    if !options.debhelper.no_scripts {
+        let bytecode = if options.venv.ship_bytecode {
+            relocate::Bytecode::Ship
+        } else {
+            relocate::Bytecode::CompileOnInstall
+        };
+        for (script, snippet) in
+            relocate::maintainer_scripts(&package.name, &layout.final_root, bytecode)
+        {
+            debhelper::autoscript(&package.name, script, &snippet)?;
+        }
+    }
+    staging.keep();
+    Ok(())
+}

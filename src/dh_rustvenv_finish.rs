@@ -1,0 +1,118 @@
+//! `dh_rustvenv_finish`, the late stage: takes what rules added to or changed in the venv after
+//! dh_rustvenv through the same pipeline, and rewrites the outputs.
+//!
+//! Rules add to the venv after dh_rustvenv: an override target copies a program into `bin/`, the
+//! staged interpreter is run to generate a file (and writes bytecode naming the staging path), a
+//! `.install` file fills a directory. Run after dh_missing, and so after every override that can add
+//! files, and before dh_strip, dh_shlibdeps and dh_md5sums, it compares the venv with the snapshot
+//! and takes every entry added or changed since through the same stages; the audit and the
+//! dependencies cover the whole venv again. It writes nothing for a package without a state
+//! (dh_rustvenv did not build it).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::debhelper::{Environment, Package, Reporter};
+use crate::inventory::Snapshot;
+use crate::options::Options;
+use crate::pipeline::{no_strip, process, write_outputs};
+use crate::state::{State, state_files};
+
+/// The late stage for one package: takes the entries of its venv that were added or changed since
+/// dh_rustvenv ran through [`process`], and rewrites the outputs. Options given to it add to what
+/// the state says (`--allow-leaks`, `--no-strip`, `--ignore-library`).
+///
+/// # Errors
+/// When the state cannot be read, or as [`process`].
+pub fn finish_package(
+    package: &Package,
+    options: &Options,
+    env: &Environment,
+    reporter: &Reporter,
+) -> Result<()> {
+    let work_dir = Path::new(crate::layout::WORK_DIR).join(&package.name);
+    let (state_file, snapshot_file) = state_files(&work_dir);
+    let text = match fs::read_to_string(&state_file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            reporter.verbose_print(format!(
+                "# {}: no venv built by dh_rustvenv; nothing to finish",
+                package.name
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", state_file.display())),
+    };
+    let mut state = State::from_json(&text).with_context(|| {
+        format!(
+            "reading {} (written by dh_rustvenv; run the build again from a clean tree)",
+            state_file.display()
+        )
+    })?;
+    if !state.staging_root.is_dir() {
+        reporter.warning(format!(
+            "package {}: {} was removed after dh_rustvenv built it; nothing to finish",
+            package.name,
+            state.staging_root.display()
+        ));
+        return Ok(());
+    }
+    let earlier = Snapshot::from_text(
+        &fs::read_to_string(&snapshot_file)
+            .with_context(|| format!("reading {}", snapshot_file.display()))?,
+    )
+    .with_context(|| format!("reading {}", snapshot_file.display()))?;
+    let now = reporter.timed(&package.name, "snapshot", || {
+        Snapshot::take(&state.staging_root)
+    })?;
+    let changed: BTreeSet<PathBuf> = now
+        .added_or_changed(&earlier, &state.staging_root)
+        .into_iter()
+        .collect();
+    for path in &changed {
+        reporter.verbose_print(format!(
+            "# added or changed since dh_rustvenv: {}",
+            path.strip_prefix(&state.staging_root)
+                .unwrap_or(path)
+                .display()
+        ));
+    }
+    let settings = (
+        state.allow_leaks,
+        state.no_strip,
+        state.ignore_library.clone(),
+    );
+    state.allow_leaks |= options.venv.allow_leaks;
+    state.no_strip |= no_strip(env, options.venv.no_strip, reporter)?;
+    for library in &options.venv.ignore_library {
+        if !state.ignore_library.contains(library) {
+            state.ignore_library.push(library.clone());
+        }
+    }
+    if reporter.no_act {
+        return Ok(());
+    }
+    if now == earlier
+        && settings
+            == (
+                state.allow_leaks,
+                state.no_strip,
+                state.ignore_library.clone(),
+            )
+    {
+        // Nothing added, changed or removed, and no option that changes the outcome: what
+        // dh_rustvenv wrote stands.
+        reporter.verbose_print(format!(
+            "# {}: the venv is as dh_rustvenv left it; nothing to finish",
+            package.name
+        ));
+        return Ok(());
+    }
+    let outcome = process(package, &state, Some(&changed), env, reporter)?;
+    reporter.timed(&package.name, "outputs", || {
+        write_outputs(package, state, &outcome, &work_dir, reporter).map(drop)
+    })
+}

@@ -1,0 +1,453 @@
+//! The stages after installation, in order, used by both programs: dh_rustvenv runs them on the
+//! whole venv it built, dh_rustvenv_finish on what rules added or changed since.
+//!
+//! [`process`] takes an installed venv and a [`State`] (where it was built, where it goes, what the run
+//! was told) and relocates, strips, normalizes and records the entries it is given (all of them when
+//! dh_rustvenv builds the venv), then audits the whole venv and works out the dependencies of all of
+//! it. [`write_outputs`] writes the substvars, registers debug files and saves the state together
+//! with a [`Snapshot`] of the venv in `debian/.debhelper/rustvenv/<package>/`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::debhelper::{self, Environment, Package, Reporter};
+use crate::inventory::Snapshot;
+use crate::layout::Flavour;
+use crate::state::{State, SubstvarItem, Unstripped, state_files};
+use crate::{audit, depends, elf, lintian, pathmatch, relocate};
+
+/// Whether the venv's ELF files stay unstripped: `DEB_BUILD_OPTIONS=nostrip`, `--no-strip`, or an
+/// empty `override_dh_strip` (or `override_dh_strip-arch`) target in debian/rules, which is how rules
+/// written for dh-virtualenv say "do not strip" (dh then skips dh_strip, which was what stripped the
+/// venv there).
+///
+/// # Errors
+/// When debian/rules cannot be read by make.
+///
+/// # References
+/// Debian Policy 10.1 (`nostrip`); dh(1), "empty override targets".
+pub fn no_strip(env: &Environment, option: bool, reporter: &Reporter) -> Result<bool> {
+    if option || env.build_option("nostrip") {
+        return Ok(true);
+    }
+    if !Path::new("debian/rules").is_file() {
+        return Ok(false);
+    }
+    let targets = debhelper::rules_targets()?;
+    let empty = ["override_dh_strip", "override_dh_strip-arch"]
+        .into_iter()
+        .find(|t| targets.get(*t) == Some(&false));
+    if let Some(target) = empty {
+        reporter.verbose_print(format!(
+            "# debian/rules has an empty {target}: the venv's ELF files are left unstripped"
+        ));
+    }
+    Ok(empty.is_some())
+}
+
+/// What [`process`] found and did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Every ELF file of the venv, and what this run stripped.
+    pub elf_report: elf::ElfReport,
+    /// Where debug information went, when it goes to a -dbgsym package.
+    pub debug_symbols: Option<elf::DebugSymbols>,
+    /// The (substvar, item) pairs the package needs.
+    pub substvars: Vec<SubstvarItem>,
+    /// The ELF files left unstripped because stripping would break them, earlier runs' included.
+    pub unstripped: Vec<Unstripped>,
+}
+
+/// Runs the stages after installation on the venv of `state`: relocation, stripping, archive
+/// normalization and RECORD updates on the entries in `changed` (every entry when None), bytecode for
+/// `--ship-bytecode`, then the audit and the dependencies over the whole venv.
+///
+/// # Errors
+/// The first stage's error, with context naming the step; a leak, unless leaks are allowed.
+pub fn process(
+    package: &Package,
+    state: &State,
+    changed: Option<&BTreeSet<PathBuf>>,
+    env: &Environment,
+    reporter: &Reporter,
+) -> Result<Outcome> {
+    let root = &state.staging_root;
+    let selected = |path: &Path| changed.is_none_or(|c| c.contains(path));
+    let relocation = relocate::Relocation::new(
+        crate::layout::spellings(root),
+        state.final_root.as_os_str().as_encoded_bytes().to_vec(),
+    )?;
+    let name = package.name.as_str();
+    let forbidden = forbidden_paths(&relocation, &state.top)?;
+    let upstream = audit::upstream_build_paths()?;
+    let relocated = reporter
+        .timed(name, "relocate", || {
+            relocate::relocate(root, &relocation, &selected, (&forbidden, &upstream))
+        })
+        .context("relocating the venv")?;
+    for file in &relocated.rewritten {
+        reporter.verbose_print(format!("# relocated {}", file.display()));
+    }
+    if !relocated.upstream.is_empty() {
+        // As lintian's upstream tags: information about what upstream published, not a fault of
+        // this build.
+        reporter.verbose_print(format!(
+            "# audit: {} file(s) name build paths of the machines upstream built on, kept as \
+             published:\n{}",
+            relocated.upstream.len(),
+            audit::describe(&relocated.upstream, root, usize::MAX)
+        ));
+    }
+    let (elf_report, debug_symbols) = reporter.timed(name, "elf", || {
+        strip_elf_files(package, root, &selected, state.no_strip, env, reporter)
+    })?;
+    // Archive normalization, RECORD, bytecode, the audit and the dependencies; when one fails, the
+    // debug files this run wrote for the -dbgsym package go with the failure.
+    let after_stripping = || -> Result<(Vec<SubstvarItem>, Vec<Unstripped>)> {
+        let mut unstripped: Vec<Unstripped> = state
+            .unstripped
+            .iter()
+            .filter(|(path, _)| !selected(path) && path.is_file())
+            .cloned()
+            .collect();
+        unstripped.extend(
+            elf_report
+                .skipped
+                .iter()
+                .filter(|(_, why)| {
+                    matches!(
+                        why,
+                        elf::SkipReason::WouldBreakLoading(_) | elf::SkipReason::StripFailed(_)
+                    )
+                })
+                .map(|(path, why)| (path.clone(), why.to_string())),
+        );
+        let normalized = reporter.timed(name, "normalize", || {
+            relocate::strip_nondeterminism(&relocated.archive_candidates, reporter)
+        })?;
+        let rewritten: BTreeSet<&Path> = relocated
+            .rewritten
+            .iter()
+            .chain(&elf_report.stripped)
+            .chain(&normalized)
+            .map(PathBuf::as_path)
+            .collect();
+        let records = reporter.timed(name, "record", || {
+            relocate::update_records(root, &rewritten)
+        })?;
+        // What changed after relocation read it is read again by the audit: stripped files,
+        // normalized archives, RECORDs, and the bytecode --ship-bytecode compiles.
+        let mut reread: BTreeSet<PathBuf> = elf_report
+            .stripped
+            .iter()
+            .chain(&normalized)
+            .chain(&records)
+            .cloned()
+            .collect();
+        if state.ship_bytecode && relocated.regular_files > 0 {
+            reporter.timed(name, "bytecode", || {
+                relocate::compile_bytecode(root, &state.final_root, reporter)
+            })?;
+            reread.extend(
+                crate::tree::walk(root)
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_type().is_file())
+                    .map(|e| e.into_path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "pyc")),
+            );
+        }
+        reporter.timed(name, "audit", || {
+            audit_venv(
+                package,
+                root,
+                (&forbidden, &relocation.final_root),
+                &relocated.leaks,
+                &reread,
+                state.allow_leaks,
+                reporter,
+            )
+        })?;
+        let libraries = reporter
+            .timed(name, "depends", || {
+                depends::library_dependencies(
+                    root,
+                    &state.final_root,
+                    &elf_report,
+                    &state.ignore_library,
+                    reporter,
+                )
+            })
+            .context("working out the shared-library dependencies")?;
+        let shlibs_taken = state.flavour == Flavour::DhVirtualenv
+            && !libraries.is_empty()
+            && elf_outside(&state.top.join(&package.tmpdir), root)?;
+        if shlibs_taken {
+            reporter.warning(format!(
+                "package {}: it has ELF files outside the venv, for which dh_shlibdeps rewrites \
+                 ${{shlibs:Depends}}; the venv's library dependencies go into ${{misc:Depends}} \
+                 instead",
+                package.name
+            ));
+        }
+        let placement = depends::place_dependencies(
+            state.flavour,
+            &package.relations,
+            state.interpreter_dependency.as_deref(),
+            &libraries,
+            (&state.recommends, &state.suggests),
+            shlibs_taken,
+        );
+        for note in &placement.notes {
+            reporter.note(format!("package {}: {note}", package.name));
+        }
+        for warning in &placement.warnings {
+            reporter.warning(format!("package {}: {warning}", package.name));
+        }
+        let substvars = placement.items;
+        Ok((substvars, unstripped))
+    };
+    match after_stripping() {
+        Ok((substvars, unstripped)) => Ok(Outcome {
+            elf_report,
+            debug_symbols,
+            substvars,
+            unstripped,
+        }),
+        Err(e) => {
+            crate::staging::remove_debug_files(&elf_report.debug_files);
+            Err(e)
+        }
+    }
+}
+
+/// Whether the package build directory `tmpdir` (absolute) holds an ELF file outside the venv at
+/// `staging_root`.
+fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
+    if !tmpdir.is_dir() {
+        // The venv of dh-virtualenv's build system went to debian/tmp, before dh_install.
+        return Ok(false);
+    }
+    for entry in crate::tree::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
+        let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
+        if entry.file_type().is_file() && crate::tree::is_elf_file(entry.path()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes what [`process`] worked out: the lintian overrides the venv as shipped needs, the substvars
+/// (taking back what an earlier run of the state wrote), the build-ids of the debug files, and the
+/// state with a snapshot of the venv, last. Returns the overrides.
+///
+/// # Errors
+/// When a file cannot be written; the message names it.
+pub fn write_outputs(
+    package: &Package,
+    mut state: State,
+    outcome: &Outcome,
+    work_dir: &Path,
+    reporter: &Reporter,
+) -> Result<String> {
+    let embedded = lintian::embedded_libraries(Path::new(lintian::EMBEDDED_LIBS))?;
+    for key in &embedded.unreadable {
+        reporter.warning(format!(
+            "package {}: the entry {key} of {} has a pattern that cannot be run here; its \
+             embedded-library tags are not overridden",
+            package.name,
+            lintian::EMBEDDED_LIBS
+        ));
+    }
+    // Lintian takes a binary package's source from its Source field, else its own name.
+    let source =
+        debhelper::source_name(Path::new("debian/control")).unwrap_or_else(|| package.name.clone());
+    let unparsed: Vec<PathBuf> = outcome
+        .elf_report
+        .unreadable
+        .iter()
+        .map(|(path, _)| path.clone())
+        .collect();
+    let facts = lintian::VenvFacts {
+        elf_files: &outcome.elf_report.files,
+        unparsed_elf_files: &unparsed,
+        unstripped: &outcome.unstripped,
+        embedded_libraries: &embedded.libraries,
+        source_package: &source,
+    };
+    let overrides = lintian::venv_overrides(
+        &package.name,
+        &state.final_root,
+        &state.staging_root,
+        &facts,
+    );
+    lintian::install_overrides(package, &overrides)?;
+    let earlier: BTreeSet<&(String, String)> = state.substvars.iter().collect();
+    let now: BTreeSet<&(String, String)> = outcome.substvars.iter().collect();
+    for (substvar, item) in earlier.difference(&now) {
+        debhelper::remove_substvar_items(&package.name, substvar, std::slice::from_ref(item))?;
+    }
+    for (substvar, item) in now.difference(&earlier) {
+        reporter.verbose_print(format!(
+            "echo '{substvar}={item}' >> debian/{}.substvars",
+            package.name
+        ));
+        debhelper::add_substvar(&package.name, substvar, item)?;
+    }
+    if let Some(debug) = &outcome.debug_symbols {
+        elf::record_build_ids(debug, &outcome.elf_report.build_ids)?;
+    }
+    state.substvars = outcome.substvars.clone();
+    state.unstripped = outcome.unstripped.clone();
+    let (state_file, snapshot_file) = state_files(work_dir);
+    fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+    let snapshot = Snapshot::take(&state.staging_root)?;
+    crate::tree::replace(&snapshot_file, snapshot.to_text().as_bytes())?;
+    crate::tree::replace(&state_file, state.to_json().as_bytes())?;
+    Ok(overrides)
+}
+
+/// The ELF stage: finds the venv's ELF files and strips those `selected` accepts, unless `no_strip`,
+/// sending debug information to the automatic -dbgsym package unless `noautodbgsym`; reports what it
+/// found and did, and warns about files it could not read or had to leave alone. Returns the report
+/// (every ELF file of the venv, for the dependencies; what this run stripped) and where debug
+/// information went.
+pub fn strip_elf_files(
+    package: &Package,
+    staging_root: &Path,
+    selected: &dyn Fn(&Path) -> bool,
+    no_strip: bool,
+    env: &Environment,
+    reporter: &Reporter,
+) -> Result<(elf::ElfReport, Option<elf::DebugSymbols>)> {
+    let mut report = elf::scan(staging_root)?;
+    let shown = |path: &Path| {
+        path.strip_prefix(staging_root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    // Every unreadable file stays in the report (lintian still checks it); only those of this run
+    // are warned about.
+    for (path, why) in report.unreadable.iter().filter(|(path, _)| selected(path)) {
+        reporter.warning(format!(
+            "package {}: {}: not a valid ELF file ({why}); left as it is",
+            package.name,
+            shown(path)
+        ));
+    }
+    let debug_symbols =
+        (package.automatic_dbgsym && !env.build_option("noautodbgsym")).then(|| {
+            elf::DebugSymbols {
+                package_dir: Path::new("debian/.debhelper").join(&package.name),
+                package: package.name.clone(),
+            }
+        });
+    let mut to_strip = elf::ElfReport {
+        files: report
+            .files
+            .iter()
+            .filter(|f| selected(&f.path))
+            .cloned()
+            .collect(),
+        ..elf::ElfReport::default()
+    };
+    elf::strip(&mut to_strip, no_strip, debug_symbols.as_ref(), reporter)?;
+    report.stripped = to_strip.stripped;
+    report.skipped = to_strip.skipped;
+    report.build_ids = to_strip.build_ids;
+    report.debug_files = to_strip.debug_files;
+    for file in report.files.iter().filter(|f| selected(&f.path)) {
+        reporter.verbose_print(format!(
+            "# elf: {} (machine {}) needs {}{}",
+            shown(&file.path),
+            file.machine,
+            if file.needed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                file.needed.join(", ")
+            },
+            if file.patchelf_layout {
+                " (patchelf layout)"
+            } else {
+                ""
+            }
+        ));
+    }
+    for path in &report.stripped {
+        reporter.verbose_print(format!("# elf: stripped {}", shown(path)));
+    }
+    for (path, why) in &report.skipped {
+        if matches!(why, elf::SkipReason::NoStrip) {
+            reporter.verbose_print(format!("# elf: left {} alone: {why}", shown(path)));
+        } else {
+            reporter.warning(format!("package {}: {}: {why}", package.name, shown(path)));
+        }
+    }
+    Ok((report, debug_symbols))
+}
+
+/// The paths no file of the venv may name: this build's, that is the staging path and the top of the
+/// source package in every spelling. The temporary directories pip, uv and the build backends work
+/// in are inside the source package (the install stage gives them a `TMPDIR` there), so they are
+/// among them; a `/tmp/pip-*` path found in the venv is upstream's ([`audit::upstream_build_paths`]).
+///
+/// # Errors
+/// When they cannot be made into a pattern.
+pub fn forbidden_paths(
+    relocation: &relocate::Relocation,
+    top: &Path,
+) -> Result<pathmatch::PathMatcher> {
+    pathmatch::PathMatcher::new(
+        relocation
+            .staging
+            .paths()
+            .iter()
+            .cloned()
+            .chain(crate::layout::spellings(top)),
+    )
+}
+
+/// The audit stage: fails when a file of the venv still names the staging path or the source package's
+/// directory, unless leaks are allowed (then it warns). `leaks` are what relocation found as it read
+/// each file; the files changed since (`reread`) are read again, and what they hold replaces that.
+pub fn audit_venv(
+    package: &Package,
+    staging_root: &Path,
+    (forbidden, final_root): (&pathmatch::PathMatcher, &[u8]),
+    leaks: &[audit::Leak],
+    reread: &std::collections::BTreeSet<PathBuf>,
+    allow_leaks: bool,
+    reporter: &Reporter,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let again: Vec<PathBuf> = reread.iter().cloned().collect();
+    let mut leaks: Vec<audit::Leak> = leaks
+        .iter()
+        .filter(|l| !reread.contains(&l.file))
+        .cloned()
+        .collect();
+    leaks.extend(audit::scan_files(&again, forbidden, final_root)?);
+    leaks.sort_by(|a, b| a.file.cmp(&b.file));
+    reporter.verbose_print(format!(
+        "# audit: {} leak(s), {} file(s) read again, in {} ms",
+        leaks.len(),
+        again.len(),
+        started.elapsed().as_millis()
+    ));
+    if leaks.is_empty() {
+        return Ok(());
+    }
+    let listing = audit::describe(&leaks, staging_root, 20);
+    let message = format!(
+        "{} file(s) in the venv still name the build directory:\n{listing}",
+        leaks.len()
+    );
+    if !allow_leaks {
+        bail!("{message}\nfix the files above, or pass --allow-leaks to build the package anyway");
+    }
+    reporter.warning(format!("package {}: {message}", package.name));
+    Ok(())
+}
