@@ -13,28 +13,29 @@
 //! the late stage `dh_rustvenv_finish`, takes whatever was added or changed since through the same
 //! stages before dh_strip, dh_shlibdeps and dh_md5sums run.
 
-pub mod audit;
-pub mod buildsystem;
-pub mod command;
-pub mod debhelper;
-pub mod depends;
-pub mod dh_rustvenv;
-pub mod dh_rustvenv_finish;
-pub mod elf;
-pub mod install;
-pub mod interpreter;
+// Leaves first, the programs last: a module uses only the modules above it (tests/layering.rs).
+pub mod tree;
 pub mod interrupt;
-pub mod inventory;
-pub mod layout;
-pub mod lintian;
-pub mod options;
+pub mod command;
 pub mod pathmatch;
-pub mod pipeline;
+pub mod wheelhouse;
+pub mod debhelper;
+pub mod options;
+pub mod layout;
+pub mod buildsystem;
+pub mod interpreter;
+pub mod install;
+pub mod inventory;
 pub mod relocate;
+pub mod elf;
+pub mod depends;
+pub mod lintian;
+pub mod audit;
 pub mod staging;
 pub mod state;
-pub mod tree;
-pub mod wheelhouse;
+pub mod pipeline;
+pub mod dh_rustvenv;
+pub mod dh_rustvenv_finish;
 
 use anyhow::Result;
 
