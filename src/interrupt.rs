@@ -10,7 +10,7 @@
 //! left in the source tree is removed. A second signal ends the process at once.
 //!
 //! This is the one piece of state shared between threads: the signal, and the process groups of the
-//! commands running. It lives in an `Arc` that the [`crate::debhelper::Reporter`] carries.
+//! commands running. It lives in an `Arc` that debhelper's `Reporter` carries.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 
 /// The signal that interrupted a run, as an error: "interrupted by SIGTERM".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by {}; the venv and what was written for it are removed", signal_name(*.0))]
 pub struct Interrupted(pub i32);
 
 impl Interrupted {
@@ -29,22 +30,15 @@ impl Interrupted {
     }
 }
 
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self.0 {
-            signal_hook::consts::SIGINT => "SIGINT".to_owned(),
-            signal_hook::consts::SIGTERM => "SIGTERM".to_owned(),
-            signal_hook::consts::SIGHUP => "SIGHUP".to_owned(),
-            other => format!("signal {other}"),
-        };
-        write!(
-            f,
-            "interrupted by {name}; the venv and what was written for it are removed"
-        )
+/// A signal's name as kill(1) prints it, for the three signals listened to; "signal N" for others.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        signal_hook::consts::SIGINT => "SIGINT".to_owned(),
+        signal_hook::consts::SIGTERM => "SIGTERM".to_owned(),
+        signal_hook::consts::SIGHUP => "SIGHUP".to_owned(),
+        other => format!("signal {other}"),
     }
 }
-
-impl std::error::Error for Interrupted {}
 
 #[derive(Debug, Default)]
 struct Shared {
