@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::debhelper::{Environment, Package, Reporter};
-use crate::inventory::Snapshot;
 use crate::options::Options;
 use crate::pipeline::{no_strip, process, write_outputs};
+use crate::snapshot::Snapshot;
 use crate::state::{State, state_files};
 
 /// The late stage for one package: takes the entries of its venv that were added or changed since

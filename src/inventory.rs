@@ -1,164 +1,183 @@
-//! The venv's entries: how every stage walks the tree, writes a file, and tells what changed.
+//! The one walk of the venv: every entry listed once, in file-name order, each regular file classified
+//! once (ELF, script with its `#!` line, or other) from its first bytes.
 //!
-//! [`Snapshot`] records each entry's kind and identity (size, modification time and inode
-//! for files, the raw target for symlinks) when dh_rustvenv finishes, so that the late stage can tell
-//! exactly which entries rules added or changed afterwards. Names are kept as raw bytes throughout: a
-//! name need not be UTF-8 and may hold any byte but `/` and NUL.
+//! The stages after installation take the [`Inventory`] instead of walking the tree again: relocation
+//! reads the files it lists and tells it what it removed and rewrote, the ELF stage reads the files it
+//! classified as ELF, the RECORD update finds the RECORDs in it, and the lintian overrides read the
+//! scripts' `#!` lines from it. Only the snapshot, taken when everything is written, walks again.
 
-use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-/// What an entry is, and what identifies its content.
+use crate::tree;
+
+/// How many bytes of each regular file are read to classify it: the ELF magic, and a `#!` line as
+/// long as lintian reads one (its scripts check reads 256 bytes).
+pub const HEAD_BYTES: usize = 256;
+
+/// What a regular file holds, from its first bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// A directory.
-    Directory,
-    /// A regular file: size in bytes, modification time in nanoseconds since the epoch, inode.
-    File {
-        size: u64,
-        mtime_ns: i128,
-        inode: u64,
-    },
-    /// A symlink, by its raw target.
-    Symlink(Vec<u8>),
-    /// Anything else (a FIFO, a socket, a device).
+pub enum Class {
+    /// It starts with the ELF magic number.
+    Elf,
+    /// It starts with `#!`: the line without its ending (at most [`HEAD_BYTES`] bytes).
+    Script(Vec<u8>),
+    /// Anything else, an empty file included.
     Other,
 }
 
-impl Identity {
-    fn of(path: &Path) -> Result<Identity> {
-        let metadata =
-            fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
-        let file_type = metadata.file_type();
-        Ok(if file_type.is_dir() {
-            Identity::Directory
-        } else if file_type.is_symlink() {
-            let target =
-                fs::read_link(path).with_context(|| format!("reading {}", path.display()))?;
-            Identity::Symlink(target.into_os_string().into_encoded_bytes())
-        } else if file_type.is_file() {
-            Identity::File {
-                size: metadata.len(),
-                mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
-                    + i128::from(metadata.mtime_nsec()),
-                inode: metadata.ino(),
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Directory,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A regular file: its permission bits (`st_mode & 0o7777`) and its class.
+    File {
+        /// The permission bits.
+        mode: u32,
+        /// What it holds.
+        class: Class,
+    },
+    /// A FIFO, socket or device node: nothing a stage changes.
+    Special,
+}
+
+/// One entry of the venv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its absolute path, under the inventory's root.
+    pub path: PathBuf,
+    /// What it is.
+    pub kind: Kind,
+}
+
+impl Entry {
+    /// Whether this is a regular file.
+    pub fn is_file(&self) -> bool {
+        matches!(self.kind, Kind::File { .. })
+    }
+
+    /// Whether this is a regular file with the ELF magic number.
+    pub fn is_elf(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::File {
+                class: Class::Elf,
+                ..
             }
-        } else {
-            Identity::Other
+        )
+    }
+
+    /// Whether this is a regular file executable by anyone.
+    pub fn is_executable(&self) -> bool {
+        matches!(self.kind, Kind::File { mode, .. } if tree::is_executable(mode))
+    }
+
+    /// The `#!` line of a script (without its line ending).
+    pub fn shebang_line(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::File {
+                class: Class::Script(line),
+                ..
+            } => Some(line),
+            _ => None,
+        }
+    }
+}
+
+/// The venv's entries below its root (the root itself not included), sorted by file name as
+/// [`tree::walk`] lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// The venv's root (absolute).
+    pub root: PathBuf,
+    /// Its entries, in walk order.
+    pub entries: Vec<Entry>,
+}
+
+impl Inventory {
+    /// Walks the tree at `root` once, classifying each regular file from its first [`HEAD_BYTES`].
+    ///
+    /// # Errors
+    /// When a directory cannot be listed or a file cannot be read; the message names it.
+    pub fn scan(root: &Path) -> Result<Inventory> {
+        let mut entries = Vec::new();
+        for entry in tree::walk(root).skip(1) {
+            let entry = entry.with_context(|| format!("reading {}", root.display()))?;
+            let path = entry.path();
+            let file_type = entry.file_type();
+            let kind = if file_type.is_dir() {
+                Kind::Directory
+            } else if file_type.is_symlink() {
+                Kind::Symlink
+            } else if file_type.is_file() {
+                let metadata = entry
+                    .metadata()
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Kind::File {
+                    mode: metadata.permissions().mode() & 0o7777,
+                    class: classify(path)?,
+                }
+            } else {
+                Kind::Special
+            };
+            entries.push(Entry {
+                path: path.to_path_buf(),
+                kind,
+            });
+        }
+        Ok(Inventory {
+            root: root.to_path_buf(),
+            entries,
         })
     }
-}
 
-/// Every entry under a root, by its path relative to the root (raw bytes), with its [`Identity`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    entries: BTreeMap<Vec<u8>, Identity>,
-}
+    /// The entries that are regular files with the ELF magic number.
+    pub fn elf_files(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.is_elf())
+    }
 
-impl Snapshot {
-    /// Takes a snapshot of the tree under `root`.
-    ///
-    /// # Errors
-    /// When the tree cannot be read; the message names the entry.
-    pub fn take(root: &Path) -> Result<Snapshot> {
-        let mut entries = BTreeMap::new();
-        for entry in crate::tree::walk(root).skip(1) {
-            let entry = entry.with_context(|| format!("reading {}", root.display()))?;
-            let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
-            entries.insert(
-                relative.as_os_str().as_bytes().to_vec(),
-                Identity::of(entry.path())?,
-            );
+    /// The entry at `path`, if the inventory lists it.
+    pub fn get_mut(&mut self, path: &Path) -> Option<&mut Entry> {
+        // Entries are sorted as the walk lists them (by file name within each directory), which is
+        // not the order of whole paths, so this is a scan; callers use it once per changed entry.
+        self.entries.iter_mut().find(|e| e.path == path)
+    }
+
+    /// Drops the entries `removed` names (files and directories a stage removed from the tree).
+    pub fn forget(&mut self, removed: &std::collections::BTreeSet<PathBuf>) {
+        if !removed.is_empty() {
+            self.entries.retain(|e| !removed.contains(&e.path));
         }
-        Ok(Snapshot { entries })
-    }
-
-    /// The paths (absolute, under `root`) of the entries of this snapshot, taken of `root` now, that
-    /// are not in `earlier` or differ from it there; directories are left out.
-    pub fn added_or_changed(&self, earlier: &Snapshot, root: &Path) -> Vec<PathBuf> {
-        self.entries
-            .iter()
-            .filter(|(_, identity)| **identity != Identity::Directory)
-            .filter(|(path, identity)| earlier.entries.get(*path) != Some(identity))
-            .map(|(path, _)| root.join(OsStr::from_bytes(path)))
-            .collect()
-    }
-
-    /// How many entries it holds.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether it holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The snapshot as text, one entry a line: the hex-encoded path, then its kind and identity,
-    /// separated by tabs. Hex keeps every byte of a name (newlines included) on one line.
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        for (path, identity) in &self.entries {
-            let line = match identity {
-                Identity::Directory => "d".to_owned(),
-                Identity::File {
-                    size,
-                    mtime_ns,
-                    inode,
-                } => format!("f\t{size}\t{mtime_ns}\t{inode}"),
-                Identity::Symlink(target) => format!("l\t{}", hex(target)),
-                Identity::Other => "o".to_owned(),
-            };
-            out.push_str(&format!("{}\t{line}\n", hex(path)));
-        }
-        out
-    }
-
-    /// Reads what [`Snapshot::to_text`] wrote.
-    ///
-    /// # Errors
-    /// On a line that is not in that form; the message gives its number.
-    pub fn from_text(text: &str) -> Result<Snapshot> {
-        let mut entries = BTreeMap::new();
-        for (number, line) in text.lines().enumerate() {
-            let bad = || anyhow::anyhow!("line {}: not a snapshot entry: {line:?}", number + 1);
-            let fields: Vec<&str> = line.split('\t').collect();
-            let path = unhex(fields.first().ok_or_else(bad)?).ok_or_else(bad)?;
-            let identity = match fields.get(1..).unwrap_or_default() {
-                ["d"] => Identity::Directory,
-                ["o"] => Identity::Other,
-                ["f", size, mtime, inode] => Identity::File {
-                    size: size.parse().map_err(|_| bad())?,
-                    mtime_ns: mtime.parse().map_err(|_| bad())?,
-                    inode: inode.parse().map_err(|_| bad())?,
-                },
-                ["l", target] => Identity::Symlink(unhex(target).ok_or_else(bad)?),
-                _ => bail!(bad()),
-            };
-            entries.insert(path, identity);
-        }
-        Ok(Snapshot { entries })
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The class of a file from its first bytes, read from `path`.
+fn classify(path: &Path) -> Result<Class> {
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    fs::File::open(path)
+        .and_then(|f| f.take(HEAD_BYTES as u64).read_to_end(&mut head))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(class_of(&head))
 }
 
-pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 == 1 {
-        return None;
+/// The class of a file whose first bytes (or all of them) are `head`.
+pub fn class_of(head: &[u8]) -> Class {
+    if tree::is_elf(head) {
+        Class::Elf
+    } else if head.starts_with(b"#!") {
+        let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+        let line = &head[..end];
+        Class::Script(line.strip_suffix(b"\r").unwrap_or(line).to_vec())
+    } else {
+        Class::Other
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
@@ -166,36 +185,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_snapshot_tells_added_and_changed_entries_and_survives_odd_names() {
+    fn one_walk_lists_and_classifies_every_entry() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::create_dir(root.join("bin")).unwrap();
-        fs::write(root.join("bin/kept"), "same").unwrap();
-        fs::write(root.join("bin/changed"), "old").unwrap();
-        let odd = OsStr::from_bytes(b"a\nb\xff.zip");
-        fs::write(root.join(odd), "x").unwrap();
-        std::os::unix::fs::symlink(OsStr::from_bytes(b"t\xfe"), root.join("link")).unwrap();
-        let before = Snapshot::take(root).unwrap();
-        let reread = Snapshot::from_text(&before.to_text()).unwrap();
-        assert_eq!(reread, before);
-        assert_eq!(before.len(), 5);
-
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        fs::write(root.join("bin/changed"), "new!").unwrap();
-        fs::write(root.join("bin/added"), "new").unwrap();
-        fs::remove_file(root.join("link")).unwrap();
-        std::os::unix::fs::symlink("elsewhere", root.join("link")).unwrap();
-        let after = Snapshot::take(root).unwrap();
-        let names: Vec<PathBuf> = after.added_or_changed(&reread, root);
+        let root = dir.path().join("venv");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::create_dir_all(root.join("lib/pkg")).unwrap();
+        fs::write(
+            root.join("bin/tool"),
+            "#!/opt/venvs/demo/bin/python\r\nimport x\n",
+        )
+        .unwrap();
+        fs::set_permissions(root.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(root.join("lib/pkg/_speedups.so"), b"\x7fELF\x02\x01\x01").unwrap();
+        fs::write(root.join("lib/pkg/empty.py"), b"").unwrap();
+        std::os::unix::fs::symlink("python3", root.join("bin/python")).unwrap();
+        let inventory = Inventory::scan(&root).unwrap();
+        let listed: Vec<String> = inventory
+            .entries
+            .iter()
+            .map(|e| {
+                let name = e.path.strip_prefix(&root).unwrap().display().to_string();
+                let kind = match &e.kind {
+                    Kind::Directory => "dir".to_owned(),
+                    Kind::Symlink => "link".to_owned(),
+                    Kind::File {
+                        mode,
+                        class: Class::Script(line),
+                    } => format!("{mode:o} script {}", String::from_utf8_lossy(line)),
+                    Kind::File { mode, class } => format!("{mode:o} {class:?}"),
+                    Kind::Special => "special".to_owned(),
+                };
+                format!("{name}: {kind}")
+            })
+            .collect();
         assert_eq!(
-            names,
+            listed,
             [
-                root.join("bin/added"),
-                root.join("bin/changed"),
-                root.join("link")
+                "bin: dir",
+                "bin/python: link",
+                "bin/tool: 755 script #!/opt/venvs/demo/bin/python",
+                "lib: dir",
+                "lib/pkg: dir",
+                "lib/pkg/_speedups.so: 644 Elf",
+                "lib/pkg/empty.py: 644 Other",
             ]
         );
-        assert!(Snapshot::from_text("zz\tf\n").is_err());
-        assert!(Snapshot::from_text("61\tf\t1\tx\t3\n").is_err());
+        assert_eq!(inventory.elf_files().count(), 1);
+        let tool = &inventory.entries[2];
+        assert_eq!(
+            tool.shebang_line(),
+            Some(&b"#!/opt/venvs/demo/bin/python"[..])
+        );
+        assert!(tool.is_executable());
+    }
+
+    #[test]
+    fn a_long_first_line_is_cut_at_the_head() {
+        let mut long = b"#!/usr/bin/env ".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 400));
+        match class_of(&long[..HEAD_BYTES]) {
+            Class::Script(line) => assert_eq!(line.len(), HEAD_BYTES),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(class_of(b""), Class::Other);
+        assert_eq!(class_of(b"\x7fELF"), Class::Elf);
     }
 }

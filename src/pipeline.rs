@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::debhelper::{self, Environment, Package, Reporter};
-use crate::inventory::Snapshot;
 use crate::layout::Flavour;
+use crate::snapshot::Snapshot;
 use crate::state::{State, SubstvarItem, Unstripped, state_files};
 use crate::{audit, depends, elf, lintian, pathmatch, relocate};
 

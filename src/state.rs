@@ -48,12 +48,12 @@ pub struct State {
 }
 
 fn hex_path(path: &Path) -> String {
-    crate::inventory::hex(path.as_os_str().as_encoded_bytes())
+    crate::snapshot::hex(path.as_os_str().as_encoded_bytes())
 }
 
 fn unhex_path(text: &str) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    crate::inventory::unhex(text).map(|b| PathBuf::from(std::ffi::OsStr::from_bytes(&b)))
+    crate::snapshot::unhex(text).map(|b| PathBuf::from(std::ffi::OsStr::from_bytes(&b)))
 }
 
 impl State {
