@@ -18,6 +18,7 @@ pub mod buildsystem;
 pub mod command;
 pub mod debhelper;
 pub mod depends;
+pub mod download;
 pub mod elf;
 pub mod finish;
 pub mod install;
@@ -189,9 +190,9 @@ pub fn download_package(
     let (layout, interpreter, plan) = prepare(package, options, env, Flavour::Rustvenv)?;
     let top = layout.top.clone();
     let files = if options.venv.download_for.is_empty() {
-        install::download(&layout, &interpreter, &plan, reporter)?
+        download::download(&layout, &interpreter, &plan, reporter)?
     } else {
-        install::download_for(
+        download::download_for(
             &layout,
             &interpreter,
             &plan,
@@ -199,7 +200,7 @@ pub fn download_package(
             reporter,
         )?
     };
-    let wheelhouse = install::download_wheelhouse(&layout, &plan);
+    let wheelhouse = download::download_wheelhouse(&layout, &plan);
     println!(
         "{}: the wheelhouse {} holds {} distribution(s) for {}",
         debhelper::TOOL,
