@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             if program == FINISH {
                 dh_rustvenv::dh_rustvenv_finish::finish_package(package, options, &env, &reporter)
             } else if options.venv.downloads() {
-                dh_rustvenv::download_package(package, options, &env, &reporter)
+                dh_rustvenv::download::download_package(package, options, &env, &reporter)
             } else {
                 dh_rustvenv::dh_rustvenv::build_package(package, options, &env, &reporter, flavour)
             }

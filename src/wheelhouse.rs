@@ -5,7 +5,7 @@
 //! and into the arguments that make `pip download` choose that interpreter's wheels
 //! ([`DownloadTarget::pip_args`]). It also reads what pip reports having saved, and holds the Python
 //! that reads a project's or an sdist's build requirements. It runs nothing and writes nothing; the
-//! downloads themselves are `install::download_for`'s.
+//! downloads themselves are `download::download_for`'s.
 
 use std::fmt;
 
