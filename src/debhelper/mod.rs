@@ -13,8 +13,8 @@
 //! - `reporter.rs`: [`Reporter`], messages on stderr and commands run as `doit` runs them.
 //! - `packages.rs`: [`Package`], [`selected_packages`] (`dh_listpackages`), [`Package::pkgfile`],
 //!   [`read_package_config`].
-//! - `control.rs`: `debian/control`: [`Relations`], [`control_relations`],
-//!   [`source_name`], [`source_package`].
+//! - `control.rs`: `debian/control` through one call to dpkg's parser: [`control_info`]
+//!   ([`ControlInfo`]), [`Relations`], [`control_relations`], [`source_name`], [`source_package`].
 //! - `substvars.rs`: [`merge_substvar`], [`unmerge_substvar`], [`add_substvar`],
 //!   [`remove_substvar_items`].
 //! - `autoscript.rs`: [`autoscript()`], [`autoscript_block`].
@@ -32,7 +32,9 @@ mod rules;
 mod substvars;
 
 pub use autoscript::{autoscript, autoscript_block};
-pub use control::{Relations, control_relations, source_name, source_package};
+pub use control::{
+    ControlInfo, Relations, control_info, control_relations, source_name, source_package,
+};
 pub use env::{COMPILER_VARIABLES, DhVirtualenvEnvironment, Environment};
 pub use packages::{Package, read_package_config, selected_packages};
 pub use reporter::Reporter;
