@@ -217,7 +217,7 @@ pub fn process(
             unstripped,
         }),
         Err(e) => {
-            crate::staging::remove_debug_files(&elf_report.debug_files);
+            elf::remove_debug_files(&elf_report.debug_files);
             Err(e)
         }
     }

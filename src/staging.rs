@@ -173,7 +173,7 @@ impl Drop for StagingDir {
             return;
         }
         let _ = fs::remove_dir_all(&self.root);
-        remove_debug_files(&self.outside);
+        crate::elf::remove_debug_files(&self.outside);
         if let Some(aside) = &self.aside {
             // The earlier content goes back as it was.
             let _ = fs::rename(aside, &self.root);
@@ -182,19 +182,6 @@ impl Drop for StagingDir {
         for dir in &self.created {
             // Only directories this run created, and only while they are empty.
             let _ = fs::remove_dir(dir);
-        }
-    }
-}
-
-/// Removes debug files written for the -dbgsym package, and their directories while they are empty
-/// (the build-id directory, dbgsym-root).
-pub fn remove_debug_files(files: &[PathBuf]) {
-    for file in files {
-        let _ = fs::remove_file(file);
-        for dir in file.ancestors().skip(1).take(6) {
-            if fs::remove_dir(dir).is_err() {
-                break;
-            }
         }
     }
 }

@@ -1,0 +1,46 @@
+//! Maintainer-script snippets: debhelper's `autoscript`, which adds a snippet between its markers
+//! to `debian/<package>.<script>.debhelper`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::TOOL;
+use super::substvars::read_or_empty;
+
+/// Wraps a maintainer-script snippet in debhelper's markers and adds it to
+/// `debian/<package>.<script>.debhelper`: prepended for `prerm` and `postrm` (so removal undoes the
+/// installation in reverse order), appended for the other scripts. A snippet already present is not
+/// added twice, so running the tool again does not duplicate it.
+///
+/// # Errors
+/// When the file cannot be read or written; the message names the file.
+///
+/// # References
+/// debhelper 13.11 `Dh_Lib.pm`, `autoscript`; debhelper(7), "Automatic generation of Debian maintainer
+/// scripts".
+pub fn autoscript(package: &str, script: &str, snippet: &str) -> Result<()> {
+    let path = PathBuf::from(format!("debian/{package}.{script}.debhelper"));
+    let existing = read_or_empty(&path)?;
+    let block = autoscript_block(snippet);
+    if existing.contains(&block) {
+        return Ok(());
+    }
+    let text = if script == "prerm" || script == "postrm" {
+        block + &existing
+    } else {
+        existing + &block
+    };
+    crate::tree::replace(&path, text.as_bytes())
+}
+
+/// A snippet between debhelper's "Automatically added by" and "End automatically added section" lines.
+pub fn autoscript_block(snippet: &str) -> String {
+    let mut block = format!(
+        "# Automatically added by {TOOL}/{}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    block.push_str(snippet.trim_end_matches('\n'));
+    block.push_str("\n# End automatically added section\n");
+    block
+}

@@ -1,0 +1,137 @@
+//! The venv's compiled code: which files are ELF, which are safe to strip, and what they need.
+//!
+//! Takes the relocated venv at `staging_root`. [`scan`] finds every ELF file by its header (not its
+//! name) and reads, with goblin, its type, NEEDED, RPATH/RUNPATH, SONAME, build-id, whether it carries
+//! debug information and whether its load segments show the layout patchelf leaves behind. [`strip()`]
+//! strips what dh_strip would strip, the way it would, into a copy; it keeps a result only when it
+//! re-parses and its load segments still satisfy the loader (offsets congruent to addresses), so a
+//! library that stripping would damage is kept as pip installed it and reported. Debug information goes
+//! to the automatic -dbgsym package as dh_strip puts it there. The next stages can rely on the
+//! [`ElfFile`] list to resolve shared-library dependencies; the ELF tools later in the dh sequence are
+//! told to leave the venv alone.
+//!
+//! One job per file; every item is re-exported here, so `crate::elf::X` keeps its one path:
+//! - this file: the report's types, [`ElfFile`], [`ElfKind`], [`SkipReason`], [`ElfReport`].
+//! - `parse.rs`: reading ELF files: [`scan`], [`parse()`], [`machine_of`], [`check_load_segments`].
+//! - `strip.rs`: stripping them: [`strip()`], [`DebugSymbols`], [`record_build_ids`],
+//!   [`remove_debug_files`].
+//!
+//! `strip` uses `parse` (a stripped copy is checked with [`check_load_segments`]); `parse` uses nothing
+//! of `strip`.
+
+mod parse;
+mod strip;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use parse::{check_load_segments, machine_of, parse, scan};
+pub use strip::{DebugSymbols, record_build_ids, remove_debug_files, strip};
+
+/// One ELF file of the venv, as parsed before stripping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfFile {
+    /// The file, in the staging tree.
+    pub path: PathBuf,
+    /// A shared object (`ET_DYN` without the execute bits) or an executable (`ET_EXEC`, or `ET_DYN` with
+    /// an execute bit: the rule dh_strip uses from compat 11 on).
+    pub kind: ElfKind,
+    /// Whether it is `ET_DYN` (a shared object or a position-independent executable), which lintian
+    /// checks as a shared library.
+    pub dynamic: bool,
+    /// `e_machine`, the architecture it is built for (62 is x86-64, 183 AArch64).
+    pub machine: u16,
+    /// `DT_NEEDED`: the shared libraries it needs, by SONAME.
+    pub needed: Vec<String>,
+    /// `DT_RPATH` and `DT_RUNPATH` entries, as written (with `$ORIGIN` unexpanded).
+    pub search_paths: Vec<String>,
+    /// The entries of `DT_RPATH` (`"RPATH"`) and `DT_RUNPATH` (`"RUNPATH"`) that do not start with
+    /// `$ORIGIN`, cleaned as `File::Spec->canonpath` cleans them, once each: directories of the machine
+    /// a wheel was built on, which lintian reports (`custom-library-search-path`).
+    pub foreign_search_paths: Vec<(&'static str, String)>,
+    /// `DT_SONAME`, for libraries.
+    pub soname: Option<String>,
+    /// The GNU build-id, in hex.
+    pub build_id: Option<String>,
+    /// Whether it has `.debug_*` sections.
+    pub has_debug_info: bool,
+    /// Whether it has a symbol table (`SHT_SYMTAB`): what `file` calls "not stripped", and lintian
+    /// reports as `unstripped-binary-or-object`.
+    pub has_symtab: bool,
+    /// Whether its load segments look like patchelf's rewriting (more than four `PT_LOAD`, segments
+    /// added after the original ones), the layout that strip can break.
+    pub patchelf_layout: bool,
+}
+
+/// What kind of ELF file, for the strip options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElfKind {
+    /// A shared object: stripped with `--strip-unneeded`.
+    SharedObject,
+    /// An executable: stripped without `--strip-unneeded`.
+    Executable,
+    /// A relocatable object or core file: not stripped.
+    Other,
+}
+
+/// Why an ELF file was left as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// `DEB_BUILD_OPTIONS=nostrip`.
+    NoStrip,
+    /// Not a shared object or executable.
+    NotStrippable,
+    /// strip failed; its message.
+    StripFailed(String),
+    /// The stripped copy would not load: the segment that breaks the loader's rule.
+    WouldBreakLoading(String),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NoStrip => write!(f, "DEB_BUILD_OPTIONS=nostrip"),
+            SkipReason::NotStrippable => write!(f, "not a shared object or executable"),
+            SkipReason::StripFailed(message) => write!(f, "strip failed: {message}"),
+            SkipReason::WouldBreakLoading(why) => {
+                write!(
+                    f,
+                    "stripping would break loading ({why}); kept as installed"
+                )
+            }
+        }
+    }
+}
+
+/// What the ELF stage found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfReport {
+    /// Every ELF file of the venv.
+    pub files: Vec<ElfFile>,
+    /// Files stripped (they changed).
+    pub stripped: Vec<PathBuf>,
+    /// Files left alone, and why.
+    pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// Files that start like ELF but cannot be parsed, with goblin's message.
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// Build-ids of the debug files added to the -dbgsym package.
+    pub build_ids: Vec<String>,
+    /// The debug files this run wrote (a file already there is not listed), to remove if the build
+    /// fails later.
+    pub debug_files: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_reasons_read_as_sentences() {
+        assert_eq!(SkipReason::NoStrip.to_string(), "DEB_BUILD_OPTIONS=nostrip");
+        assert!(
+            SkipReason::WouldBreakLoading("x".into())
+                .to_string()
+                .contains("kept as installed")
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! Stripping the venv's ELF files as dh_strip would, into a copy kept only when it still loads, with
+//! debug information for the automatic -dbgsym package.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::parse::check_load_segments;
+use super::{ElfFile, ElfKind, ElfReport, SkipReason};
+use crate::command::Command;
+use crate::debhelper::Reporter;
+
+/// Where debug information of stripped files goes, as dh_strip does it for automatic -dbgsym
+/// packages: `debian/.debhelper/<package>/dbgsym-root`, with the build-ids listed in
+/// `debian/.debhelper/<package>/dbgsym-build-ids` for dh_gencontrol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebugSymbols {
+    /// `debian/.debhelper/<package>`.
+    pub package_dir: PathBuf,
+    /// The binary package, for the `usr/share/doc/<package>-dbgsym` link dh_strip makes.
+    pub package: String,
+}
+
+/// Strips the venv's shared objects and executables, as dh_strip would (`strip --remove-section=.comment
+/// --remove-section=.note`, plus `--strip-unneeded` for shared objects), into a copy that replaces the
+/// file only when [`check_load_segments`] accepts it. The copy is renamed into place, so a hardlink into
+/// an installer's cache is never written through. With `debug_symbols`, debug information is first
+/// extracted with `objcopy --only-keep-debug --compress-debug-sections` under the file's build-id and
+/// linked back with `--add-gnu-debuglink`; [`record_build_ids`] registers them once the build succeeds.
+///
+/// # Errors
+/// When strip or objcopy cannot be started, or a file cannot be written. A strip that fails or whose
+/// result would not load is not an error: the file is kept and listed in `report.skipped`.
+///
+/// # References
+/// dh_strip(1) and debhelper 13.11's `dh_strip` (`make_debug`, `attach_debug`, `write_buildid_file`);
+/// Debian Policy 10.1 (binaries are stripped unless `nostrip`).
+pub fn strip(
+    report: &mut ElfReport,
+    no_strip: bool,
+    debug_symbols: Option<&DebugSymbols>,
+    reporter: &Reporter,
+) -> Result<()> {
+    // Each file is stripped into a copy by its own strip run, both cores at once. Files with the same
+    // build-id share one debug file, so they are taken in turn, in one group. The results are then
+    // taken in the files' order, so that the report does not depend on which run ended first.
+    use rayon::prelude::*;
+    let mut groups: Vec<Vec<(usize, &ElfFile)>> = Vec::new();
+    for (index, file) in report.files.iter().enumerate() {
+        let same_build_id = file.build_id.as_ref().and_then(|id| {
+            groups
+                .iter_mut()
+                .find(|g| g[0].1.build_id.as_ref() == Some(id))
+        });
+        match same_build_id {
+            Some(group) => group.push((index, file)),
+            None => groups.push(vec![(index, file)]),
+        }
+    }
+    let strip_file = |file: &ElfFile| {
+        let options: &[&str] = match file.kind {
+            _ if no_strip => return None,
+            ElfKind::Other => return None,
+            ElfKind::SharedObject => &[
+                "--remove-section=.comment",
+                "--remove-section=.note",
+                "--strip-unneeded",
+            ],
+            ElfKind::Executable => &["--remove-section=.comment", "--remove-section=.note"],
+        };
+        let mut copy = file.path.clone().into_os_string();
+        copy.push(".dh-rustvenv-strip");
+        let copy = PathBuf::from(copy);
+        let outcome = strip_one(file, &copy, options, debug_symbols, reporter);
+        Some((file.clone(), copy, outcome))
+    };
+    let mut outcomes: Vec<(usize, StripResult)> = groups
+        .par_iter()
+        .flat_map_iter(|group| {
+            group
+                .iter()
+                .filter_map(|(index, file)| strip_file(file).map(|outcome| (*index, outcome)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes = outcomes.into_iter().map(|(_, outcome)| outcome);
+    for file in &report.files {
+        if no_strip {
+            report
+                .skipped
+                .push((file.path.clone(), SkipReason::NoStrip));
+        } else if file.kind == ElfKind::Other {
+            report
+                .skipped
+                .push((file.path.clone(), SkipReason::NotStrippable));
+        }
+    }
+    let mut failure = None;
+    for (file, copy, outcome) in outcomes {
+        match outcome {
+            Ok(StripOutcome::Stripped(debug)) if failure.is_none() => {
+                fs::rename(&copy, &file.path).with_context(|| {
+                    format!("renaming {} to {}", copy.display(), file.path.display())
+                })?;
+                report.stripped.push(file.path.clone());
+                if let Some((build_id, written)) = debug {
+                    report.build_ids.push(build_id);
+                    report.debug_files.extend(written);
+                }
+            }
+            Ok(StripOutcome::Stripped(debug)) => {
+                let _ = fs::remove_file(&copy);
+                if let Some((_, Some(written))) = debug {
+                    remove_debug_files(std::slice::from_ref(&written));
+                }
+            }
+            Ok(StripOutcome::Kept(reason)) => {
+                let _ = fs::remove_file(&copy);
+                report.skipped.push((file.path.clone(), reason));
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&copy);
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One strip run: the file, its stripped copy, and how it went.
+type StripResult = (ElfFile, PathBuf, Result<StripOutcome>);
+
+/// How one file's strip went.
+enum StripOutcome {
+    /// The copy is good; the build-id of its debug file, and the file when this run wrote it.
+    Stripped(Option<(String, Option<PathBuf>)>),
+    /// The file stays as installed, for this reason.
+    Kept(SkipReason),
+}
+
+/// Strips `file` into `copy` with `options`, checks that the copy still loads, and with `debug_symbols`
+/// extracts its debug information and links the copy to it.
+fn strip_one(
+    file: &ElfFile,
+    copy: &Path,
+    options: &[&str],
+    debug_symbols: Option<&DebugSymbols>,
+    reporter: &Reporter,
+) -> Result<StripOutcome> {
+    let strip = Command::new("strip")
+        .args(options)
+        .arg("-o")
+        .arg(copy)
+        .arg(&file.path);
+    if let Err(e) = reporter.doit(&strip) {
+        if matches!(
+            e.downcast_ref(),
+            Some(crate::command::CommandError::NotStarted { .. })
+        ) {
+            return Err(e);
+        }
+        return Ok(StripOutcome::Kept(SkipReason::StripFailed(format!(
+            "{e:#}"
+        ))));
+    }
+    let verify = || -> Result<std::result::Result<(), String>> {
+        let stripped = fs::read(copy).with_context(|| format!("reading {}", copy.display()))?;
+        Ok(check_load_segments(&stripped))
+    };
+    if let Err(why) = verify()? {
+        return Ok(StripOutcome::Kept(SkipReason::WouldBreakLoading(why)));
+    }
+    let (Some(debug), Some(build_id), true) = (debug_symbols, &file.build_id, file.has_debug_info)
+    else {
+        return Ok(StripOutcome::Stripped(None));
+    };
+    let (prefix, rest) = build_id.split_at(2.min(build_id.len()));
+    let debug_file = debug
+        .package_dir
+        .join("dbgsym-root/usr/lib/debug/.build-id")
+        .join(prefix)
+        .join(format!("{rest}.debug"));
+    let debug_dir = debug_file.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(debug_dir).with_context(|| format!("creating {}", debug_dir.display()))?;
+    let created = !debug_file.exists();
+    if created {
+        reporter.doit(
+            &Command::new("objcopy")
+                .args(["--only-keep-debug", "--compress-debug-sections"])
+                .arg(&file.path)
+                .arg(&debug_file),
+        )?;
+    }
+    reporter.doit(
+        &Command::new("objcopy")
+            .arg("--add-gnu-debuglink")
+            .arg(&debug_file)
+            .arg(copy),
+    )?;
+    if let Err(why) = verify()? {
+        if created {
+            let _ = fs::remove_file(&debug_file);
+        }
+        return Ok(StripOutcome::Kept(SkipReason::WouldBreakLoading(why)));
+    }
+    Ok(StripOutcome::Stripped(Some((
+        build_id.clone(),
+        created.then_some(debug_file),
+    ))))
+}
+
+/// Appends build-ids to `dbgsym-build-ids` (space-separated, sorted, as dh_strip writes them) and makes
+/// the `usr/share/doc/<package>-dbgsym` link dh_strip makes; called once the build of the venv has
+/// succeeded, so a failed build adds nothing to the -dbgsym package.
+///
+/// # Errors
+/// When the file or the link cannot be written; the message names it.
+pub fn record_build_ids(debug: &DebugSymbols, build_ids: &[String]) -> Result<()> {
+    if build_ids.is_empty() {
+        return Ok(());
+    }
+    use std::io::Write;
+    let mut sorted = build_ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let path = debug.package_dir.join("dbgsym-build-ids");
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    write!(file, "{} ", sorted.join(" ")).with_context(|| format!("writing {}", path.display()))?;
+    let doc = debug.package_dir.join("dbgsym-root/usr/share/doc");
+    let link = doc.join(format!("{}-dbgsym", debug.package));
+    if fs::symlink_metadata(&link).is_err() {
+        fs::create_dir_all(&doc).with_context(|| format!("creating {}", doc.display()))?;
+        std::os::unix::fs::symlink(&debug.package, &link)
+            .with_context(|| format!("creating the symlink {}", link.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes debug files written for the -dbgsym package, and their directories while they are empty
+/// (the build-id directory, dbgsym-root, up to six levels); a file already gone is no error.
+pub fn remove_debug_files(files: &[PathBuf]) {
+    for file in files {
+        let _ = fs::remove_file(file);
+        for dir in file.ancestors().skip(1).take(6) {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_files_go_with_their_empty_directories_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dbgsym-root/usr/lib/debug/.build-id");
+        fs::create_dir_all(root.join("ab")).unwrap();
+        fs::create_dir_all(root.join("cd")).unwrap();
+        let gone = root.join("ab/cdef.debug");
+        let kept = root.join("cd/ef01.debug");
+        fs::write(&gone, b"debug").unwrap();
+        fs::write(&kept, b"debug").unwrap();
+        remove_debug_files(&[gone.clone(), root.join("ab/missing.debug")]);
+        assert!(!gone.exists());
+        assert!(!root.join("ab").exists());
+        assert!(kept.exists());
+        assert!(dir.path().exists());
+    }
+}
