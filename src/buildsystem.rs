@@ -146,10 +146,9 @@ pub fn set_variables(env: &DhVirtualenvEnvironment) -> Vec<&'static str> {
 /// build directory is `destdir` (dh_auto_install's destination for a source package with one binary
 /// package), else the first (dh_auto_install installs into debian/tmp when there are several). Its
 /// substvars, maintainer-script snippets and lintian overrides are written for it; the venv goes
-/// under `destdir`.
-pub fn destdir_package(packages: Vec<Package>, destdir: &Path) -> Vec<Package> {
-    let top = std::env::current_dir().unwrap_or_default();
-    let destdir = crate::layout::normalize(destdir.strip_prefix(&top).unwrap_or(destdir));
+/// under `destdir`, which is relative to `top` (the top of the source package) or absolute.
+pub fn destdir_package(packages: Vec<Package>, destdir: &Path, top: &Path) -> Vec<Package> {
+    let destdir = crate::layout::normalize(&top.join(destdir));
     let position = packages
         .iter()
         .position(|p| crate::layout::normalize(&p.tmpdir) == destdir)
@@ -228,17 +227,25 @@ mod tests {
     fn the_package_whose_build_directory_is_the_destination_is_chosen() {
         let package = |name: &str| Package {
             name: name.into(),
-            tmpdir: Path::new("debian").join(name),
+            tmpdir: Path::new("/build/app/debian").join(name),
+            source: "app".into(),
+            debian_dir: "/build/app/debian".into(),
             automatic_dbgsym: false,
             main: false,
             config_file: None,
             relations: Default::default(),
         };
         let packages = vec![package("app"), package("app-doc")];
-        let chosen = destdir_package(packages.clone(), Path::new("debian/app-doc/"));
+        let chosen = destdir_package(
+            packages.clone(),
+            Path::new("debian/app-doc/"),
+            Path::new("/build/app"),
+        );
         assert_eq!(chosen, [package("app-doc")]);
-        let chosen = destdir_package(packages, Path::new("debian/tmp"));
+        let chosen = destdir_package(packages, Path::new("debian/tmp"), Path::new("/build/app"));
         assert_eq!(chosen, [package("app")]);
-        assert!(destdir_package(vec![], Path::new("debian/tmp")).is_empty());
+        assert!(
+            destdir_package(vec![], Path::new("debian/tmp"), Path::new("/build/app")).is_empty()
+        );
     }
 }

@@ -32,7 +32,7 @@ pub enum Shown {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CommandError {
     /// The command could not be started at all (not installed, not executable):
-    /// "could not start `program`: <io error> (PATH=…)".
+    /// "could not start `program`: <io error>; is it installed, and in the build's PATH?".
     #[error("{message}")]
     NotStarted {
         /// The whole message.
@@ -114,9 +114,8 @@ impl Command {
     fn not_started(&self, error: std::io::Error) -> anyhow::Error {
         CommandError::NotStarted {
             message: format!(
-                "could not start `{}`: {error} (PATH={})",
+                "could not start `{}`: {error}; is it installed, and in the build's PATH?",
                 self.program.to_string_lossy(),
-                std::env::var("PATH").unwrap_or_default()
             ),
         }
         .into()

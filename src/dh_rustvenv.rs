@@ -1,7 +1,7 @@
 //! `dh_rustvenv` (and the drop-in's `dh_virtualenv`): builds one package's venv and takes it through
 //! the pipeline, all or nothing.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::layout::{Flavour, Layout};
@@ -18,19 +18,18 @@ pub(crate) fn prepare(
     env: &Environment,
     flavour: Flavour,
 ) -> Result<(Layout, interpreter::Interpreter, install::InstallPlan)> {
-    let top = std::env::current_dir().context("finding the current directory")?;
     let build_system = options
         .venv
         .buildsystem_destdir
         .is_some()
         .then(|| buildsystem::Settings::from_env(&env.dh_virtualenv))
         .transpose()?;
-    let layout = Layout::new(package, options, env, &top, flavour)?;
+    let layout = Layout::new(package, options, env, &env.top, flavour)?;
     let python = build_system
         .as_ref()
         .and_then(|b| b.python.as_deref())
         .unwrap_or(&options.venv.python);
-    let interpreter = interpreter::probe(python, env.path.as_deref())?;
+    let interpreter = interpreter::probe(python, env.path.as_deref(), &env.top)?;
     let plan = install::plan(
         &layout,
         &options.venv,
@@ -135,7 +134,7 @@ pub fn build_package(
         for (script, snippet) in
             relocate::maintainer_scripts(&package.name, &layout.final_root, bytecode)
         {
-            debhelper::autoscript(&package.name, script, &snippet)?;
+            debhelper::autoscript(package, script, &snippet)?;
         }
     }
     staging.keep();

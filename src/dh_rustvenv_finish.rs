@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -33,7 +33,7 @@ pub fn finish_package(
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<()> {
-    let work_dir = Path::new(crate::layout::WORK_DIR).join(&package.name);
+    let work_dir = env.top.join(crate::layout::WORK_DIR).join(&package.name);
     let (state_file, snapshot_file) = state_files(&work_dir);
     let text = match fs::read_to_string(&state_file) {
         Ok(text) => text,

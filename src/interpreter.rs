@@ -74,15 +74,18 @@ print(json.dumps({
     'pip_version': pip_version(),
 }))";
 
-/// Finds `requested` (an absolute path, a path relative to the current directory, or a bare name such
-/// as `python3` looked up in `search_path`, the build's `PATH`) and asks it what it is.
+/// Finds `requested` (an absolute path, a path relative to `top`, the top of the source package, or a
+/// bare name such as `python3` looked up in `search_path`, the build's `PATH`) and asks it what it is.
 ///
 /// # Errors
 /// When no such executable exists (the message names it and says how to fix it), when it does not run,
 /// when it is not CPython 3, or when its answer cannot be read.
-pub fn probe(requested: &str, search_path: Option<&std::ffi::OsStr>) -> Result<Interpreter> {
-    let cwd = std::env::current_dir().context("finding the current directory")?;
-    let found = which::which_in(requested, search_path, cwd).map_err(|_| {
+pub fn probe(
+    requested: &str,
+    search_path: Option<&std::ffi::OsStr>,
+    top: &std::path::Path,
+) -> Result<Interpreter> {
+    let found = which::which_in(requested, search_path, top).map_err(|_| {
         anyhow!(
             "Python interpreter `{requested}` not found; install it (for example the python3.11 package) \
              or name another with --python"
@@ -163,16 +166,26 @@ mod tests {
 
     #[test]
     fn missing_interpreter_names_itself() {
-        let err = probe("/nonexistent/python9.9", None).unwrap_err();
+        let err = probe("/nonexistent/python9.9", None, Path::new("/")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/python9.9"), "{err}");
     }
 
     #[test]
     fn a_bare_name_is_looked_up_in_the_path_given() {
-        let found = probe("python3", Some(std::ffi::OsStr::new("/usr/bin"))).unwrap();
+        let found = probe(
+            "python3",
+            Some(std::ffi::OsStr::new("/usr/bin")),
+            Path::new("/"),
+        )
+        .unwrap();
         let path = found.path.to_string_lossy();
         assert!(path.starts_with("/usr/bin/python3."), "{found:?}");
-        let err = probe("python3", Some(std::ffi::OsStr::new("/nonexistent"))).unwrap_err();
+        let err = probe(
+            "python3",
+            Some(std::ffi::OsStr::new("/nonexistent")),
+            Path::new("/"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("`python3` not found"), "{err}");
     }
 }

@@ -211,7 +211,9 @@ mod tests {
         .unwrap();
         Package {
             name: "app".into(),
-            tmpdir: "debian/app".into(),
+            tmpdir: dir.join("debian/app"),
+            source: "legacy".into(),
+            debian_dir: dir.join("debian"),
             automatic_dbgsym: false,
             main: true,
             config_file: None,

@@ -705,6 +705,8 @@ mod tests {
         let package = Package {
             name: "demo".into(),
             tmpdir: dir.path().join("debian/demo"),
+            source: "demo".into(),
+            debian_dir: dir.path().join("debian"),
             automatic_dbgsym: false,
             main: true,
             config_file: None,

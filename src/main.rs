@@ -86,13 +86,19 @@ fn main() -> ExitCode {
     if destdir.is_none() && program != FINISH {
         sequence_ignores(&env, flavour, &reporter);
     }
+    if env.top.as_os_str().is_empty() {
+        return fail(
+            "cannot read the current directory; run it from the top of the source package",
+        );
+    }
     let packages = match debhelper::selected_packages(
+        &env.top,
         &invocation.selection_args,
         &invocation.selection_dh_options,
         options.debhelper.tmpdir.as_deref(),
     ) {
         Ok(packages) => match destdir {
-            Some(destdir) => dh_rustvenv::buildsystem::destdir_package(packages, destdir),
+            Some(destdir) => dh_rustvenv::buildsystem::destdir_package(packages, destdir, &env.top),
             None => packages,
         },
         Err(e) => return fail(&format!("{e:#}")),

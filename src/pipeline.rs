@@ -33,10 +33,10 @@ pub fn no_strip(env: &Environment, option: bool, reporter: &Reporter) -> Result<
     if option || env.build_option("nostrip") {
         return Ok(true);
     }
-    if !Path::new("debian/rules").is_file() {
+    if !env.top.join("debian/rules").is_file() {
         return Ok(false);
     }
-    let targets = debhelper::rules_targets()?;
+    let targets = debhelper::rules_targets(&env.top)?;
     let empty = ["override_dh_strip", "override_dh_strip-arch"]
         .into_iter()
         .find(|t| targets.get(*t) == Some(&false));
@@ -261,9 +261,6 @@ pub fn write_outputs(
             lintian::EMBEDDED_LIBS
         ));
     }
-    // Lintian takes a binary package's source from its Source field, else its own name.
-    let source =
-        debhelper::source_name(Path::new("debian/control")).unwrap_or_else(|| package.name.clone());
     let unparsed: Vec<PathBuf> = outcome
         .elf_report
         .unreadable
@@ -275,7 +272,7 @@ pub fn write_outputs(
         unparsed_elf_files: &unparsed,
         unstripped: &outcome.unstripped,
         embedded_libraries: &embedded.libraries,
-        source_package: &source,
+        source_package: &package.source,
     };
     let overrides = lintian::venv_overrides(
         &package.name,
@@ -287,14 +284,14 @@ pub fn write_outputs(
     let earlier: BTreeSet<&(String, String)> = state.substvars.iter().collect();
     let now: BTreeSet<&(String, String)> = outcome.substvars.iter().collect();
     for (substvar, item) in earlier.difference(&now) {
-        debhelper::remove_substvar_items(&package.name, substvar, std::slice::from_ref(item))?;
+        debhelper::remove_substvar_items(package, substvar, std::slice::from_ref(item))?;
     }
     for (substvar, item) in now.difference(&earlier) {
         reporter.verbose_print(format!(
             "echo '{substvar}={item}' >> debian/{}.substvars",
             package.name
         ));
-        debhelper::add_substvar(&package.name, substvar, item)?;
+        debhelper::add_substvar(package, substvar, item)?;
     }
     if let Some(debug) = &outcome.debug_symbols {
         elf::record_build_ids(debug, &outcome.elf_report.build_ids)?;
@@ -341,7 +338,7 @@ pub fn strip_elf_files(
     let debug_symbols =
         (package.automatic_dbgsym && !env.build_option("noautodbgsym")).then(|| {
             elf::DebugSymbols {
-                package_dir: Path::new("debian/.debhelper").join(&package.name),
+                package_dir: package.debian_dir.join(".debhelper").join(&package.name),
                 package: package.name.clone(),
             }
         });

@@ -81,6 +81,16 @@ pub fn replace(path: &Path, content: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A file's text, or "" when it does not exist yet: how the files debhelper appends to (substvars,
+/// `<script>.debhelper` snippets) are read.
+pub fn read_or_empty(path: &Path) -> Result<String> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 /// The temporary name [`replace`] writes `path` through.
 fn temporary_name(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();

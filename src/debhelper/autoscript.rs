@@ -1,12 +1,10 @@
 //! Maintainer-script snippets: debhelper's `autoscript`, which adds a snippet between its markers
 //! to `debian/<package>.<script>.debhelper`.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
-use super::TOOL;
-use super::substvars::read_or_empty;
+use super::{Package, TOOL};
+use crate::tree::read_or_empty;
 
 /// Wraps a maintainer-script snippet in debhelper's markers and adds it to
 /// `debian/<package>.<script>.debhelper`: prepended for `prerm` and `postrm` (so removal undoes the
@@ -19,8 +17,8 @@ use super::substvars::read_or_empty;
 /// # References
 /// debhelper 13.11 `Dh_Lib.pm`, `autoscript`; debhelper(7), "Automatic generation of Debian maintainer
 /// scripts".
-pub fn autoscript(package: &str, script: &str, snippet: &str) -> Result<()> {
-    let path = PathBuf::from(format!("debian/{package}.{script}.debhelper"));
+pub fn autoscript(package: &Package, script: &str, snippet: &str) -> Result<()> {
+    let path = package.debian_file(&format!("{script}.debhelper"));
     let existing = read_or_empty(&path)?;
     let block = autoscript_block(snippet);
     if existing.contains(&block) {

@@ -123,17 +123,17 @@ pub fn control_info(control: &Path) -> Result<ControlInfo> {
     Ok(info)
 }
 
-/// Reads the relation fields of every binary package of the control file `control`, by package name,
-/// with dpkg's own parser ([`control_info`]).
+/// Reads the control file `control` with dpkg's own parser ([`control_info`]): the source package's
+/// name and the relation fields of every binary package, by package name.
 ///
 /// # Errors
 /// When perl cannot be run, or dpkg's parser rejects the file; the message names the file.
-pub fn control_relations(control: &Path) -> Result<BTreeMap<String, Relations>> {
+pub fn read_control(control: &Path) -> Result<ControlInfo> {
     let info = control_info(control)?;
     match info.rejected {
         Some(message) => Err(anyhow!("{message}"))
             .with_context(|| format!("reading the relation fields of {}", control.display())),
-        None => Ok(info.relations),
+        None => Ok(info),
     }
 }
 
@@ -176,7 +176,7 @@ mod tests {
              Description: relay\n relay.\n\nPackage: relay-doc\nArchitecture: all\nDescription: d\n d.\n",
         )
         .unwrap();
-        let packages = control_relations(&control).unwrap();
+        let packages = read_control(&control).unwrap().relations;
         let relay = &packages["relay"];
         assert_eq!(relay.fields["Depends"], "${misc:Depends}, python3-systemd");
         assert_eq!(relay.fields_naming("misc:Depends"), ["Depends"]);
@@ -190,7 +190,7 @@ mod tests {
             "Source: x\n\nPackage: x\nDepends ${misc:Depends}\n",
         )
         .unwrap();
-        let error = format!("{:#}", control_relations(&control).unwrap_err());
+        let error = format!("{:#}", read_control(&control).unwrap_err());
         assert!(error.contains(&control.display().to_string()), "{error}");
     }
     #[test]

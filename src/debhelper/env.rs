@@ -2,10 +2,16 @@
 //! ([`Environment::from_process`]), and handed forward.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
-/// The environment variables dh_rustvenv reads, captured once at start-up.
+/// The environment variables dh_rustvenv reads, and the directory it runs in, captured once at
+/// start-up.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
+    /// The directory the program was started in: the top of the source package, where dh runs every
+    /// dh_ program (debhelper(7)). Absolute; every `debian/…` path is made from it, and every
+    /// command dh_rustvenv runs starts there. Empty when the directory could not be read.
+    pub top: PathBuf,
     /// `DH_INTERNAL_OPTIONS`: options `dh` passes through an override target, separated by `\x1e`.
     pub dh_internal_options: Option<String>,
     /// `DH_OPTIONS`: options parsed before the command line.
@@ -65,7 +71,7 @@ pub const COMPILER_VARIABLES: [&str; 6] =
     ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS"];
 
 impl Environment {
-    /// Reads the variables above from the process environment.
+    /// Reads the variables above from the process environment, and the current directory.
     pub fn from_process() -> Environment {
         let var = |name: &str| std::env::var(name).ok();
         let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
@@ -77,6 +83,7 @@ impl Environment {
                 .collect()
         };
         Environment {
+            top: std::env::current_dir().unwrap_or_default(),
             dh_internal_options: var("DH_INTERNAL_OPTIONS"),
             dh_options: var("DH_OPTIONS"),
             dh_verbose: set("DH_VERBOSE"),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 
-use super::control::{Relations, control_relations};
+use super::control::{Relations, read_control};
 use crate::command::Command;
 
 /// A binary package to act on, and its package build directory.
@@ -14,7 +14,7 @@ use crate::command::Command;
 pub struct Package {
     /// The binary package's name, from `debian/control`.
     pub name: String,
-    /// The package build directory: `debian/<name>`, or the `-P`/`--tmpdir` directory.
+    /// The package build directory (absolute): `debian/<name>`, or the `-P`/`--tmpdir` directory.
     pub tmpdir: PathBuf,
     /// Whether debug information of its stripped files goes to an automatic `<name>-dbgsym` package,
     /// as dh_strip decides: the package is not `Architecture: all`, `debian/control` has no package of
@@ -25,22 +25,36 @@ pub struct Package {
     pub main: bool,
     /// Its dh_rustvenv configuration file, [`Package::pkgfile`] of `rustvenv`.
     pub config_file: Option<PathBuf>,
-    /// Its relation fields in `debian/control` ([`control_relations`]).
+    /// Its relation fields in `debian/control` ([`super::read_control`]).
     pub relations: Relations,
+    /// The source package's name (the `Source` field of `debian/control`), which dpkg-gencontrol
+    /// writes into the binary package and lintian reads its overrides by; the package's own name when
+    /// the field cannot be read.
+    pub source: String,
+    /// The source package's `debian/` directory (absolute), where its debhelper files, substvars and
+    /// maintainer-script snippets are.
+    pub debian_dir: PathBuf,
 }
 
 impl Package {
     /// The package's debhelper file of that name, as `Dh_Lib.pm`'s `pkgfile` finds it:
     /// `debian/<name>.<file>`, or `debian/<file>` for the first package; None when neither exists.
     pub fn pkgfile(&self, file: &str) -> Option<PathBuf> {
-        pkgfile(&self.name, self.main, file)
+        pkgfile(&self.debian_dir, &self.name, self.main, file)
+    }
+
+    /// `debian/<package>.<suffix>` (absolute), for the files debhelper tools write for a package
+    /// (`substvars`, `postinst.debhelper`).
+    pub fn debian_file(&self, suffix: &str) -> PathBuf {
+        self.debian_dir.join(format!("{}.{suffix}", self.name))
     }
 }
 
-/// [`Package::pkgfile`] for the package `name`, `main` when it is the first of `debian/control`.
-fn pkgfile(name: &str, main: bool, file: &str) -> Option<PathBuf> {
-    let own = PathBuf::from(format!("debian/{name}.{file}"));
-    let shared = PathBuf::from(format!("debian/{file}"));
+/// [`Package::pkgfile`] for the package `name` of the `debian` directory, `main` when it is the first
+/// of `debian/control`.
+fn pkgfile(debian: &Path, name: &str, main: bool, file: &str) -> Option<PathBuf> {
+    let own = debian.join(format!("{name}.{file}"));
+    let shared = debian.join(file);
     if own.is_file() {
         Some(own)
     } else if main && shared.is_file() {
@@ -50,19 +64,21 @@ fn pkgfile(name: &str, main: bool, file: &str) -> Option<PathBuf> {
     }
 }
 
-/// The packages to act on, in `debian/control` order, from `dh_listpackages` given the same selection
-/// options (it also reads `DH_INTERNAL_OPTIONS` and the build profiles from the environment).
+/// The packages to act on, in `debian/control` order, from `dh_listpackages` run in `top` (the top of
+/// the source package) with the same selection options (it also reads `DH_INTERNAL_OPTIONS` and the
+/// build profiles from the environment).
 ///
 /// # Errors
 /// When `dh_listpackages` cannot be run (debhelper not installed) or fails (no `debian/control`, a
 /// package named with -p that does not exist).
 pub fn selected_packages(
+    top: &Path,
     selection_args: &[String],
     selection_dh_options: &str,
     tmpdir: Option<&Path>,
 ) -> Result<Vec<Package>> {
     let list = |args: &[String], dh_options: Option<&str>| -> Result<Vec<String>> {
-        let mut command = Command::new("dh_listpackages").args(args);
+        let mut command = Command::new("dh_listpackages").args(args).dir(top);
         command = match dh_options {
             Some(value) => command.env("DH_OPTIONS", value),
             // The whole source package, whatever dh selected for this run.
@@ -84,16 +100,20 @@ pub fn selected_packages(
     }
     let all = list(&[], None)?;
     let indep = list(&["-i".to_owned()], None)?;
-    let mut relations = control_relations(Path::new("debian/control"))?;
+    let debian = top.join("debian");
+    let control = read_control(&debian.join("control"))?;
+    let mut relations = control.relations;
     Ok(selected
         .into_iter()
         .map(|name| Package {
             relations: relations.remove(&name).unwrap_or_default(),
             main: all.first() == Some(&name),
-            config_file: pkgfile(&name, all.first() == Some(&name), "rustvenv"),
-            tmpdir: tmpdir
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| Path::new("debian").join(&name)),
+            config_file: pkgfile(&debian, &name, all.first() == Some(&name), "rustvenv"),
+            source: control.source.clone().unwrap_or_else(|| name.clone()),
+            debian_dir: debian.clone(),
+            tmpdir: crate::layout::normalize(
+                &top.join(tmpdir.map_or_else(|| debian.join(&name), |d| top.join(d))),
+            ),
             automatic_dbgsym: !indep.contains(&name)
                 && !all.contains(&format!("{name}-dbgsym"))
                 && !name.ends_with("-dbg")

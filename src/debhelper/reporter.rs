@@ -68,7 +68,7 @@ impl Reporter {
     /// Without verbose the command's stdout and stderr are captured and only shown when it fails.
     ///
     /// # Errors
-    /// "could not start `cmd`: `<io error>` (PATH=…)" when it cannot be spawned; "`cmd` exited with status
+    /// "could not start `cmd`: `<io error>`; is it installed…" when it cannot be spawned; "`cmd` exited with status
     /// N" or "`cmd` was killed by signal N", followed by the last lines of its output, when it fails.
     pub fn doit(&self, command: &Command) -> Result<()> {
         self.verbose_print(command.display());

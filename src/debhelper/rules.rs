@@ -1,6 +1,8 @@
 //! `debian/rules`: its explicit targets and whether each does something, read from make's database
 //! (`make -p`) as dh reads them.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 
 use crate::command::Command;
@@ -14,9 +16,10 @@ use crate::command::Command;
 /// # References
 /// debhelper 13.11 `SequencerUtil.pm`, `rules_explicit_target`, which dh uses to skip empty override
 /// targets; this reads make's database the same way.
-pub fn rules_targets() -> Result<std::collections::BTreeMap<String, bool>> {
+pub fn rules_targets(top: &Path) -> Result<std::collections::BTreeMap<String, bool>> {
     let output = Command::new("make")
         .args(["-Rrnpsf", "debian/rules", "debhelper-fail-me"])
+        .dir(top)
         .env("LC_ALL", "C")
         .capture()
         .context("reading the targets of debian/rules")?

@@ -2,10 +2,10 @@
 //! `addsubstvar` does, and removing them again.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+
+use super::Package;
 
 /// Adds `item` to the comma-separated list of `substvar` in a substvars file's text, as `Dh_Lib.pm`'s
 /// `addsubstvar` does: the existing `name=` or `name?=` line is split on ", ", the item is added, the
@@ -89,23 +89,13 @@ pub fn unmerge_substvar(text: &str, substvar: &str, items: &[String]) -> Option<
 ///
 /// # Errors
 /// When the file cannot be read or written; the message names the file.
-pub fn remove_substvar_items(package: &str, substvar: &str, items: &[String]) -> Result<()> {
-    let path = PathBuf::from(format!("debian/{package}.substvars"));
-    let text = read_or_empty(&path)?;
+pub fn remove_substvar_items(package: &Package, substvar: &str, items: &[String]) -> Result<()> {
+    let path = package.debian_file("substvars");
+    let text = crate::tree::read_or_empty(&path)?;
     if let Some(new_text) = unmerge_substvar(&text, substvar, items) {
         crate::tree::replace(&path, new_text.as_bytes())?;
     }
     Ok(())
-}
-
-/// A file's text, or "" when it does not exist yet: how the files debhelper appends to (substvars,
-/// `<script>.debhelper` snippets) are read.
-pub(super) fn read_or_empty(path: &Path) -> Result<String> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
 }
 
 /// Adds `item` to `substvar` in `debian/<package>.substvars`, atomically (written to a `.new` file, then
@@ -113,9 +103,9 @@ pub(super) fn read_or_empty(path: &Path) -> Result<String> {
 ///
 /// # Errors
 /// When the file cannot be read or written; the message names the file.
-pub fn add_substvar(package: &str, substvar: &str, item: &str) -> Result<()> {
-    let path = PathBuf::from(format!("debian/{package}.substvars"));
-    let text = read_or_empty(&path)?;
+pub fn add_substvar(package: &Package, substvar: &str, item: &str) -> Result<()> {
+    let path = package.debian_file("substvars");
+    let text = crate::tree::read_or_empty(&path)?;
     if let Some(new_text) = merge_substvar(&text, substvar, item)? {
         crate::tree::replace(&path, new_text.as_bytes())?;
     }

@@ -15,6 +15,9 @@ use crate::options::{Installer, VenvOptions};
 /// What will be installed into a venv, checked before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallPlan {
+    /// The build's `PATH` ([`Environment::path`]): where `--test`'s shell command finds its tools
+    /// after the venv's `bin/`.
+    pub search_path: Option<std::ffi::OsString>,
     /// Arguments of the venv creation beyond the path: `--system-site-packages`, then
     /// `--extra-virtualenv-arg`s.
     pub venv_args: Vec<String>,
@@ -251,11 +254,12 @@ pub fn plan(
             (InstallerCommand::Pip(runner), "pip-cache")
         }
         Installer::Uv => (
-            InstallerCommand::Uv(find_uv(wheelhouse.as_deref())?),
+            InstallerCommand::Uv(find_uv(wheelhouse.as_deref(), env)?),
             "uv-cache",
         ),
     };
     Ok(InstallPlan {
+        search_path: env.path.clone(),
         installer,
         with_pip: options.with_pip || flavour == Flavour::DhVirtualenv,
         venv_args,
@@ -302,7 +306,7 @@ fn names_pip(tool: &str) -> bool {
 ///
 /// # Errors
 /// When there is neither; the message says how to add one.
-fn find_uv(wheelhouse: Option<&Path>) -> Result<UvSource> {
+fn find_uv(wheelhouse: Option<&Path>, env: &Environment) -> Result<UvSource> {
     let machine = match std::env::consts::ARCH {
         "x86" => "i686",
         "arm" => "armv7l",
@@ -339,7 +343,7 @@ fn find_uv(wheelhouse: Option<&Path>) -> Result<UvSource> {
     if let Some((_, _, wheel)) = wheels.pop() {
         return Ok(UvSource::Wheel(wheel));
     }
-    match which::which("uv") {
+    match which::which_in("uv", env.path.as_ref(), &env.top) {
         Ok(path) => Ok(UvSource::Path(path)),
         Err(_) => bail!(
             "--installer uv: no uv wheel for {machine} in the wheelhouse{} and no uv on PATH; add one with \

@@ -27,11 +27,11 @@ pub(super) fn run_tests(
             "no:cacheprovider",
         ]),
         TestCommand::Shell(line) => {
-            let path = format!(
-                "{}:{}",
-                staging.join("bin").display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
+            let mut path = staging.join("bin").into_os_string();
+            if let Some(build_path) = &plan.search_path {
+                path.push(":");
+                path.push(build_path);
+            }
             python_command(Path::new("/bin/sh"), plan)
                 .args(["-c", line])
                 .env("PATH", path)
