@@ -1,17 +1,34 @@
 //! dh_rustvenv: a debhelper program that builds a Python virtualenv into a Debian package.
 //!
-//! The pipeline runs once for every selected package, each stage taking what the one before returned:
-//! [`options`] and [`debhelper`] say what to act on, [`Layout`] says where, [`interpreter`] finds the
-//! Python, [`install`] builds the venv in the staging tree, [`relocate`] rewrites it for its final path,
-//! [`elf`] strips its compiled code safely, [`audit`] proves that nothing names the build tree, and
-//! [`depends`] writes `${rustvenv:Depends}`.
-//! [`build_package`] is that pipeline for one package; run from the drop-in's dh-virtualenv build
-//! system (`--buildsystem-destdir`), it takes that build system's variables and defaults
-//! ([`buildsystem`]). Rules often add files to the venv afterwards (override targets, dh_install, the
-//! staged interpreter run to generate files), so the pipeline
-//! records what it left ([`finish::State`], an [`inventory::Snapshot`]) and [`finish::finish_package`],
-//! the late stage `dh_rustvenv_finish`, takes whatever was added or changed since through the same
-//! stages before dh_strip, dh_shlibdeps and dh_md5sums run.
+//! One binary, three programs: `dh_rustvenv` ([`dh_rustvenv`]), `dh_rustvenv_finish`
+//! ([`dh_rustvenv_finish`]) and, from the dh-virtualenv drop-in, `dh_virtualenv`; `--download`
+//! fills a wheelhouse instead ([`download`]). For each selected package the pipeline runs once, each
+//! stage taking what the one before returned:
+//!
+//! ```text
+//! Environment + Options + Package                      debhelper, options
+//!   -> Layout (staging root, final root, work dir)     layout, buildsystem
+//!   -> Interpreter (version, ABI, paths)               interpreter
+//!   -> venv built in the staging root                  install (staging keeps what was there)
+//!   -> Inventory (one walk, every file classified)     inventory
+//!   -> RelocationReport                                relocate, normalize, record, bytecode
+//!   -> ElfReport                                       elf
+//!   -> libraries -> substvars                          depends
+//!   -> leaks: none, or the build fails                 audit
+//!   -> substvars, snippets, overrides, state, snapshot lintian, state, snapshot
+//! dh_rustvenv_finish: snapshot diff -> the same stages on what changed -> the whole venv audited
+//! ```
+//!
+//! [`pipeline`] runs the stages after installation for both programs; [`staging`] makes a build all
+//! or nothing. Below the stages are the leaves they share: [`tree`] (walk, the atomic writer, the ELF
+//! and execute-bit checks), [`snapshot`], [`command`] (running a program), [`interrupt`],
+//! [`shebang`] (the one `#!` parser), [`record`] (RECORD files), [`pathmatch`] and [`leak`] (finding a
+//! path in a file), [`wheelhouse`], [`debhelper`] (the environment, packages, substvars, autoscripts,
+//! debian/rules) and [`options`].
+//!
+//! The modules are declared below in that order, leaves first and programs last: a module uses only
+//! the modules declared before it, never lib.rs and never a later stage (tests/layering.rs checks
+//! this). A helper two stages need moves down to a leaf.
 
 // Leaves first, the programs last: a module uses only the modules above it (tests/layering.rs).
 pub mod tree;
