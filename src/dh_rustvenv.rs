@@ -74,7 +74,7 @@ pub fn build_package(
             package.name
         ));
     }
-    let no_strip = pipeline::no_strip(env, options.venv.no_strip, reporter)?;
+    let no_strip = crate::elf::no_strip(env, options.venv.no_strip, reporter)?;
     let package_work_dir = layout.work_dir.join(&package.name);
     let mut staging = StagingDir::create(&layout.staging_root, &package_work_dir)?;
     install::build(&layout, &interpreter, &plan, reporter)?;

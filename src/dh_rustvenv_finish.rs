@@ -16,8 +16,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::debhelper::{Environment, Package, Reporter};
+use crate::elf::no_strip;
 use crate::options::Options;
-use crate::pipeline::{no_strip, process, write_outputs};
+use crate::pipeline::{process, write_outputs};
 use crate::snapshot::Snapshot;
 use crate::state::{State, state_files};
 

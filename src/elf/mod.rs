@@ -15,17 +15,21 @@
 //! - `parse.rs`: reading ELF files: [`scan`], [`parse()`], [`machine_of`], [`check_load_segments`].
 //! - `strip.rs`: stripping them: [`strip()`], [`DebugSymbols`], [`record_build_ids`],
 //!   [`remove_debug_files`].
+//! - `stage.rs`: the stage as the pipeline runs it: [`no_strip`] (whether to strip at all) and
+//!   [`strip_elf_files`] (scan, strip the selected files, report).
 //!
-//! `strip` uses `parse` (a stripped copy is checked with [`check_load_segments`]); `parse` uses nothing
-//! of `strip`.
+//! `stage` uses `parse` and `strip`; `strip` uses `parse` (a stripped copy is checked with
+//! [`check_load_segments`]); `parse` uses nothing of `strip`.
 
 mod parse;
+mod stage;
 mod strip;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use parse::{check_load_segments, machine_of, parse, scan};
+pub use stage::{no_strip, strip_elf_files};
 pub use strip::{DebugSymbols, record_build_ids, remove_debug_files, strip};
 
 /// One ELF file of the venv, as parsed before stripping.
