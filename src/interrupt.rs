@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 
 /// The signal that interrupted a run, as an error: "interrupted by SIGTERM".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -78,9 +80,10 @@ impl Interrupts {
                     .map(|g| g.iter().copied().collect())
                     .unwrap_or_default();
                 for group in groups {
-                    let _ = std::process::Command::new("kill")
-                        .args(["-TERM", "--", &format!("-{group}")])
-                        .status();
+                    // A group that has just ended is no error: there is nothing left to stop.
+                    if let Ok(group) = i32::try_from(group) {
+                        let _ = killpg(Pid::from_raw(group), Signal::SIGTERM);
+                    }
                 }
             }
         });
