@@ -190,14 +190,20 @@ pub fn with_tool_env(command: &mut Command) -> &mut Command {
 /// Holds the machine-wide lock for tests that install or remove packages, which dpkg cannot do at the
 /// same time; released when dropped (closing the file releases flock(2)'s lock).
 pub fn dpkg_lock() -> fs::File {
+    machine_lock(&std::env::temp_dir().join("dh-rustvenv-tests-dpkg.lock"))
+}
+
+/// Holds an exclusive flock(2) lock on the file `path` (created if need be) until dropped: one test
+/// process or thread at a time on this machine.
+pub fn machine_lock(path: &Path) -> fs::File {
     use std::os::fd::AsRawFd;
     // flock(2) from the C library: `File::lock` needs Rust 1.89, and the crate builds with 1.85.
     unsafe extern "C" {
         fn flock(fd: std::os::raw::c_int, operation: std::os::raw::c_int) -> std::os::raw::c_int;
     }
     const LOCK_EX: std::os::raw::c_int = 2;
-    let file = fs::File::create(std::env::temp_dir().join("dh-rustvenv-tests-dpkg.lock"))
-        .expect("creating the lock file");
+    let file = fs::File::create(path)
+        .unwrap_or_else(|e| panic!("creating the lock file {}: {e}", path.display()));
     loop {
         // SAFETY: the descriptor belongs to `file`, which is open for the whole call.
         if unsafe { flock(file.as_raw_fd(), LOCK_EX) } == 0 {
@@ -487,12 +493,17 @@ pub fn install_host_tools(packages: &[&str]) {
 }
 
 /// Makes `target` with mmdebstrap unless it exists (under a temporary name first, so that an
-/// interrupted run leaves no half tarball under the real name).
+/// interrupted run leaves no half tarball under the real name). Tests that need the same tarball
+/// wait for each other: one makes it, the others find it made.
 pub fn mmdebstrap_once(target: &Path, args: &[&str]) {
     if target.exists() {
         return;
     }
     let name = target.file_name().unwrap().to_string_lossy();
+    let _lock = machine_lock(&target.with_file_name(format!("{name}.lock")));
+    if target.exists() {
+        return;
+    }
     let partial = target.with_file_name(format!("{}.{}.partial.tar.zst", name, std::process::id()));
     let started = std::time::Instant::now();
     run(Command::new("mmdebstrap").args(args).arg(&partial));
