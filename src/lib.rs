@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod buildsystem;
+pub mod bytecode;
 pub mod command;
 pub mod debhelper;
 pub mod depends;
@@ -25,10 +26,14 @@ pub mod interpreter;
 pub mod interrupt;
 pub mod inventory;
 pub mod layout;
+pub mod leak;
 pub mod lintian;
+pub mod normalize;
 pub mod options;
 pub mod pathmatch;
+pub mod record;
 pub mod relocate;
+pub mod shebang;
 pub mod tree;
 pub mod wheelhouse;
 
