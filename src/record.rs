@@ -120,18 +120,23 @@ fn update_record(record: &Path, changed: &BTreeSet<&Path>) -> Result<bool> {
     Ok(true)
 }
 
-/// [`update_record`] over bytes; `base` is the directory RECORD's paths are relative to. Returns the
-/// new text, or None when nothing changed. The line ending is CRLF when `text` has one, else LF.
+/// One RECORD brought up to date as [`update_records`] does, over bytes: rows of files that no
+/// longer exist are dropped, rows with a hash of the `changed` files get their new `sha256=` hash
+/// and size, other rows are kept as they are, in order. `base` is the directory RECORD's paths are
+/// relative to. Returns the new text, or None when nothing changed. The line ending is CRLF when
+/// `text` has one, else LF.
 ///
 /// # Errors
-/// When the text is not CSV, or a changed file cannot be read.
+/// When a changed file cannot be read, or the CSV reader or writer reports an error.
 pub fn rewrite_record(
     text: &[u8],
     base: &Path,
     changed: &BTreeSet<&Path>,
 ) -> Result<Option<Vec<u8>>> {
     let crlf = text.windows(2).any(|w| w == b"\r\n");
+    // Flexible: a row with more or fewer fields than the one before is written as it was read.
     let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
         .terminator(if crlf {
             csv::Terminator::CRLF
         } else {
@@ -242,6 +247,21 @@ mod tests {
         assert!(!lists(&record, &site, &site.join("\"demo/a")).unwrap());
         assert!(!lists(&record, &site, &site.join("demo/b.txt")).unwrap());
         assert!(lists(&dist_info.join("missing"), &site, &site).is_err());
+        // Rows of different lengths are kept as they are.
+        let changed = BTreeSet::new();
+        let uneven = b"demo/gone.py,a,b,c\n../../../bin/demo,sha256=y,4\n";
+        fs::create_dir_all(dir.path().join("bin")).unwrap();
+        fs::write(dir.path().join("bin/demo"), "").unwrap();
+        fs::write(site.join("x"), "").unwrap();
+        let kept = b"x,a,b,c\n../../../bin/demo,sha256=y,4\ndemo/gone.py,,\n";
+        assert_eq!(
+            rewrite_record(kept, &site, &changed).unwrap().as_deref(),
+            Some(&b"x,a,b,c\n../../../bin/demo,sha256=y,4\n"[..])
+        );
+        assert_eq!(
+            rewrite_record(uneven, &site, &changed).unwrap().as_deref(),
+            Some(&b"../../../bin/demo,sha256=y,4\n"[..])
+        );
         // A quote left open takes the rest of the text into its field, as CSV reads it.
         assert_eq!(files(b"\"open,x\nnext,y\n", &site).unwrap().len(), 1);
     }

@@ -7,8 +7,8 @@
 //! venv become relative. It removes the bytecode pip or the build left (`__pycache__`; the package
 //! byte-compiles at installation instead, [`crate::bytecode`]) and `direct_url.json` files that
 //! record a local build path (PEP 610). It returns a [`RelocationReport`], with each entry audited
-//! as left ([`crate::leak`]) and the files archive normalization ([`crate::normalize`]) is to look
-//! at; RECORD files are brought up to date later ([`crate::record`]). It writes only under
+//! as left ([`crate::leak`]) and the files archive normalization ([`mod@crate::normalize`]) is to
+//! look at; RECORD files are brought up to date later ([`crate::record`]). It writes only under
 //! `staging_root`; ELF and other binary files are left for the next stages.
 
 use std::fs;

@@ -3,7 +3,7 @@
 //! Takes `/usr/share/lintian/data/binaries/embedded-libs` ([`embedded_libraries`]) and the venv's
 //! ELF files, and returns, per file, the libraries lintian 2.116 would report as embedded in it
 //! ([`embedded_in_venv`]): the table's Perl patterns ([`PerlPattern`]) matched against the file's
-//! `strings --all` output ([`printable_strings`]). It reads files and writes nothing; the overrides
+//! `strings --all` output (`printable_strings`). It reads files and writes nothing; the overrides
 //! themselves are written by [`crate::lintian`].
 
 use std::fs;
