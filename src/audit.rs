@@ -2,29 +2,19 @@
 //!
 //! Takes the relocated venv at `staging_root` and the paths that must not appear in it (the staging
 //! path and the top of the source package, in every spelling) and scans files, text or binary, and
-//! symlink targets for them. It returns the [`Leak`]s it finds, in the order it was given the files,
-//! and writes nothing; the caller fails the build on any leak unless told to allow them. During a
-//! build, relocation reads every file once and audits it with [`leak_in`] as it leaves it; only the
-//! files changed after that (stripped, normalized, RECORDs, compiled bytecode) are read again, by
-//! [`scan_files`].
+//! symlink targets for them. It returns the [`leak::Leak`]s it finds, in the order it was given the
+//! files, and writes nothing; the caller fails the build on any leak unless told to allow them.
+//! During a build, relocation reads every file once and audits it with [`leak::leak_in`] as it
+//! leaves it; only the files changed after that (stripped, normalized, RECORDs, compiled bytecode)
+//! are read again, by [`scan_files`]. [`upstream_build_paths`] and [`describe`] are the audit's own.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::leak;
 use crate::pathmatch::PathMatcher;
-
-/// One file of the venv that names a build path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leak {
-    /// The file or symlink, in the staging tree.
-    pub file: PathBuf,
-    /// The build path it names.
-    pub path: String,
-    /// The text around the first occurrence, with non-printable bytes shown as `.`.
-    pub context: String,
-}
 
 /// Scans the given files and symlinks (their targets) for the `forbidden` paths (found only at path
 /// boundaries, [`PathMatcher`]), both cores at once; entries that no longer exist are skipped. An
@@ -37,12 +27,12 @@ pub fn scan_files(
     paths: &[PathBuf],
     forbidden: &PathMatcher,
     final_root: &[u8],
-) -> Result<Vec<Leak>> {
+) -> Result<Vec<leak::Leak>> {
     use rayon::prelude::*;
     if forbidden.is_empty() {
         return Ok(Vec::new());
     }
-    let found: Vec<Result<Option<Leak>>> = paths
+    let found: Vec<Result<Option<leak::Leak>>> = paths
         .par_iter()
         .map(|path| {
             let Ok(metadata) = fs::symlink_metadata(path) else {
@@ -58,10 +48,12 @@ pub fn scan_files(
             } else {
                 return Ok(None);
             };
-            Ok(leak_in(&content, forbidden, final_root).map(|leak| Leak {
-                file: path.clone(),
-                ..leak
-            }))
+            Ok(
+                leak::leak_in(&content, forbidden, final_root).map(|found| leak::Leak {
+                    file: path.clone(),
+                    ..found
+                }),
+            )
         })
         .collect();
     let mut leaks = Vec::new();
@@ -69,36 +61,6 @@ pub fn scan_files(
         leaks.extend(leak?);
     }
     Ok(leaks)
-}
-
-/// The first occurrence of a `forbidden` path in `content` that is not the start of `final_root`, as
-/// a [`Leak`] whose `file` is empty (the caller knows which file it read); None when there is none.
-pub fn leak_in(content: &[u8], forbidden: &PathMatcher, final_root: &[u8]) -> Option<Leak> {
-    let mut at = 0;
-    let found = loop {
-        let found = forbidden.find_from(content, at)?;
-        if !content[found.start..].starts_with(final_root) {
-            break found;
-        }
-        at = found.start + 1;
-    };
-    let start = found.start.saturating_sub(30);
-    let end = (found.end + 30).min(content.len());
-    let context: String = content[start..end]
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    Some(Leak {
-        file: PathBuf::new(),
-        path: String::from_utf8_lossy(&content[found.start..found.end]).into_owned(),
-        context,
-    })
 }
 
 /// The beginnings of the temporary directories pip builds in on any machine
@@ -132,7 +94,7 @@ pub fn upstream_build_paths() -> Result<PathMatcher> {
 
 /// The leaks as lines for an error or warning: `<file relative to the venv>: names <path>: …context…`,
 /// at most `limit` of them and a count of the rest.
-pub fn describe(leaks: &[Leak], staging_root: &Path, limit: usize) -> String {
+pub fn describe(leaks: &[leak::Leak], staging_root: &Path, limit: usize) -> String {
     let mut lines: Vec<String> = leaks
         .iter()
         .take(limit)
@@ -150,6 +112,7 @@ pub fn describe(leaks: &[Leak], staging_root: &Path, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leak::leak_in;
 
     #[test]
     fn finds_build_paths_in_text_binary_and_symlinks_but_not_the_final_path() {

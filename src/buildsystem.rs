@@ -148,10 +148,10 @@ pub fn set_variables(env: &DhVirtualenvEnvironment) -> Vec<&'static str> {
 /// substvars, maintainer-script snippets and lintian overrides are written for it; the venv goes
 /// under `destdir`, which is relative to `top` (the top of the source package) or absolute.
 pub fn destdir_package(packages: Vec<Package>, destdir: &Path, top: &Path) -> Vec<Package> {
-    let destdir = crate::layout::normalize(&top.join(destdir));
+    let destdir = crate::tree::normalize(&top.join(destdir));
     let position = packages
         .iter()
-        .position(|p| crate::layout::normalize(&p.tmpdir) == destdir)
+        .position(|p| crate::tree::normalize(&p.tmpdir) == destdir)
         .unwrap_or(0);
     packages.into_iter().skip(position).take(1).collect()
 }

@@ -222,7 +222,7 @@ pub fn resolve(
                 let expanded = entry
                     .replace("${ORIGIN}", &own_dir.to_string_lossy())
                     .replace("$ORIGIN", &own_dir.to_string_lossy());
-                let path = crate::layout::normalize(Path::new(&expanded));
+                let path = crate::tree::normalize(Path::new(&expanded));
                 match path.strip_prefix(final_root) {
                     Ok(inside) => staging_root.join(inside),
                     Err(_) => path,

@@ -8,7 +8,7 @@ use crate::layout::{Flavour, Layout};
 use crate::options::Options;
 use crate::staging::StagingDir;
 use crate::state::State;
-use crate::{buildsystem, depends, install, interpreter, pipeline, relocate};
+use crate::{buildsystem, bytecode, depends, install, interpreter, pipeline};
 
 /// What both a build and `--download` start from: where the venv goes, the interpreter, and what to
 /// install; nothing is written.
@@ -127,12 +127,12 @@ pub fn build_package(
     }
     if !options.debhelper.no_scripts {
         let bytecode = if options.venv.ship_bytecode {
-            relocate::Bytecode::Ship
+            bytecode::Bytecode::Ship
         } else {
-            relocate::Bytecode::CompileOnInstall
+            bytecode::Bytecode::CompileOnInstall
         };
         for (script, snippet) in
-            relocate::maintainer_scripts(&package.name, &layout.final_root, bytecode)
+            bytecode::maintainer_scripts(&package.name, &layout.final_root, bytecode)
         {
             debhelper::autoscript(package, script, &snippet)?;
         }

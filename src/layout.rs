@@ -5,7 +5,9 @@
 //! stage writes to is made from it: no stage reads the current directory.
 
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use crate::tree::normalize;
 
 use anyhow::{Result, bail};
 
@@ -167,22 +169,6 @@ impl Layout {
             work_dir: top.join(WORK_DIR),
         })
     }
-}
-
-/// Resolves `.` and `..` components and drops trailing slashes, without touching the file system
-/// (symlinks are not followed: `a/b/..` is `a`).
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The ways a path may be spelled in files: as given and, when it differs, with symlinks resolved.

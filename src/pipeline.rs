@@ -17,7 +17,7 @@ use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::layout::Flavour;
 use crate::snapshot::Snapshot;
 use crate::state::{State, SubstvarItem, Unstripped, state_files};
-use crate::{audit, depends, elf, lintian, pathmatch, relocate};
+use crate::{audit, bytecode, depends, elf, lintian, normalize, pathmatch, record, relocate};
 
 /// What [`process`] found and did.
 #[derive(Debug, Default)]
@@ -97,7 +97,7 @@ pub fn process(
                 .map(|(path, why)| (path.clone(), why.to_string())),
         );
         let normalized = reporter.timed(name, "normalize", || {
-            relocate::strip_nondeterminism(&relocated.archive_candidates, reporter)
+            normalize::strip_nondeterminism(&relocated.archive_candidates, reporter)
         })?;
         let rewritten: BTreeSet<&Path> = relocated
             .rewritten
@@ -106,9 +106,8 @@ pub fn process(
             .chain(&normalized)
             .map(PathBuf::as_path)
             .collect();
-        let records = reporter.timed(name, "record", || {
-            relocate::update_records(root, &rewritten)
-        })?;
+        let records =
+            reporter.timed(name, "record", || record::update_records(root, &rewritten))?;
         // What changed after relocation read it is read again by the audit: stripped files,
         // normalized archives, RECORDs, and the bytecode --ship-bytecode compiles.
         let mut reread: BTreeSet<PathBuf> = elf_report
@@ -120,7 +119,7 @@ pub fn process(
             .collect();
         if state.ship_bytecode && relocated.regular_files > 0 {
             reporter.timed(name, "bytecode", || {
-                relocate::compile_bytecode(root, &state.final_root, reporter)
+                bytecode::compile_bytecode(root, &state.final_root, reporter)
             })?;
             reread.extend(
                 crate::tree::walk(root)
@@ -223,13 +222,14 @@ pub fn write_outputs(
     work_dir: &Path,
     reporter: &Reporter,
 ) -> Result<String> {
-    let embedded = lintian::embedded_libraries(Path::new(lintian::EMBEDDED_LIBS))?;
+    let embedded =
+        lintian::embedded::embedded_libraries(Path::new(lintian::embedded::EMBEDDED_LIBS))?;
     for key in &embedded.unreadable {
         reporter.warning(format!(
             "package {}: the entry {key} of {} has a pattern that cannot be run here; its \
              embedded-library tags are not overridden",
             package.name,
-            lintian::EMBEDDED_LIBS
+            lintian::embedded::EMBEDDED_LIBS
         ));
     }
     let unparsed: Vec<PathBuf> = outcome
@@ -305,14 +305,14 @@ pub fn audit_venv(
     package: &Package,
     staging_root: &Path,
     (forbidden, final_root): (&pathmatch::PathMatcher, &[u8]),
-    leaks: &[audit::Leak],
+    leaks: &[crate::leak::Leak],
     reread: &std::collections::BTreeSet<PathBuf>,
     allow_leaks: bool,
     reporter: &Reporter,
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let again: Vec<PathBuf> = reread.iter().cloned().collect();
-    let mut leaks: Vec<audit::Leak> = leaks
+    let mut leaks: Vec<crate::leak::Leak> = leaks
         .iter()
         .filter(|l| !reread.contains(&l.file))
         .cloned()

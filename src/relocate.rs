@@ -1,26 +1,26 @@
-//! Makes a venv built at the staging path work at its final path.
+//! Relocation: makes a venv built at the staging path work at its final path.
 //!
 //! Takes the venv that install built at `staging_root` and rewrites, in place, every reference to
 //! `staging_root` into `final_root`: console-script shebangs (pip's `/bin/sh` + `'''exec'` form for
-//! long paths becomes a plain shebang when the final path allows), every activate script, `pyvenv.cfg`,
-//! `.pth` files and any other text file; absolute symlinks into the venv become relative. It removes the
-//! bytecode pip or the build left (`__pycache__`; the package byte-compiles at installation instead),
-//! removes `direct_url.json` files that record a local build path (PEP 610). [`update_records`] later
-//! brings every dist-info `RECORD` (PEP 376, PEP 627) up to date with the files as shipped, once the ELF
-//! stage has stripped what it strips. It writes only under `staging_root`; ELF and other binary files
-//! are left for the next stages.
+//! long paths becomes a plain shebang when the final path allows, [`crate::shebang`]), every
+//! activate script, `pyvenv.cfg`, `.pth` files and any other text file; absolute symlinks into the
+//! venv become relative. It removes the bytecode pip or the build left (`__pycache__`; the package
+//! byte-compiles at installation instead, [`crate::bytecode`]) and `direct_url.json` files that
+//! record a local build path (PEP 610). It returns a [`RelocationReport`], with each entry audited
+//! as left ([`crate::leak`]) and the files archive normalization ([`mod@crate::normalize`]) is to
+//! look at; RECORD files are brought up to date later ([`crate::record`]). It writes only under
+//! `staging_root`; ELF and other binary files are left for the next stages.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
-use base64::Engine as _;
-use sha2::Digest as _;
 
+use crate::leak::{Leak, leak_in};
 use crate::pathmatch::PathMatcher;
+use crate::shebang::{plain_shebang, venv_shebang};
 use crate::tree::{replace as replace_file, walk};
 
 /// Where a venv was built, and where it will live.
@@ -63,22 +63,18 @@ pub struct RelocationReport {
     /// Executable files that are neither ELF nor script, whose execute bits were removed.
     pub made_not_executable: Vec<PathBuf>,
     /// The regular files File::StripNondeterminism may have a normalizer for ([`archive_candidate`]),
-    /// for [`strip_nondeterminism`].
+    /// for [`crate::normalize::strip_nondeterminism`].
     pub archive_candidates: Vec<PathBuf>,
     /// How many regular files were selected (and read).
     pub regular_files: usize,
-    /// The audit of the entries as relocation left them ([`crate::audit::leak_in`]): the selected
+    /// The audit of the entries as relocation left them ([`leak_in`]): the selected
     /// files and symlinks that still name a forbidden path, in walk order.
-    pub leaks: Vec<crate::audit::Leak>,
+    pub leaks: Vec<Leak>,
     /// The selected files and symlinks that name a temporary build path of another machine
     /// ([`crate::audit::upstream_build_paths`]), in walk order: upstream's content, reported and never
     /// rewritten.
-    pub upstream: Vec<crate::audit::Leak>,
+    pub upstream: Vec<Leak>,
 }
-
-/// The longest shebang line (with `#!` and the newline) the kernel reads whole everywhere; pip and
-/// distlib use the same limit before they fall back to the `/bin/sh` form.
-pub const MAX_SHEBANG: usize = 127;
 
 /// Relocates the entries of the venv at `staging_root` that `selected` accepts (all of them when
 /// dh_rustvenv builds the venv; what rules added or changed since, in the late stage). Selected
@@ -127,13 +123,13 @@ pub fn relocate(
             Change::Rewritten => report.rewritten.push(path.clone()),
         }
         if let Some(leak) = outcome.leak {
-            report.leaks.push(crate::audit::Leak {
+            report.leaks.push(Leak {
                 file: path.clone(),
                 ..leak
             });
         }
         if let Some(found) = outcome.upstream {
-            report.upstream.push(crate::audit::Leak {
+            report.upstream.push(Leak {
                 file: path.clone(),
                 ..found
             });
@@ -154,9 +150,9 @@ struct Outcome {
     archive_candidate: bool,
     made_not_executable: bool,
     /// What the audit finds in the entry as left.
-    leak: Option<crate::audit::Leak>,
+    leak: Option<Leak>,
     /// A build path of upstream's machines in the entry as left.
-    upstream: Option<crate::audit::Leak>,
+    upstream: Option<Leak>,
 }
 
 enum Change {
@@ -185,8 +181,8 @@ fn relocate_entry(
         leak: None,
         upstream: None,
     };
-    let audit = |content: &[u8]| crate::audit::leak_in(content, forbidden, &relocation.final_root);
-    let foreign = |content: &[u8]| crate::audit::leak_in(content, upstream, &relocation.final_root);
+    let audit = |content: &[u8]| leak_in(content, forbidden, &relocation.final_root);
+    let foreign = |content: &[u8]| leak_in(content, upstream, &relocation.final_root);
     if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
         fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         outcome.change = Change::BytecodeRemoved;
@@ -248,39 +244,6 @@ fn relocate_entry(
     Ok(outcome)
 }
 
-/// Brings the `RECORD` of every installed distribution (a `*.dist-info` directly in a `site-packages`
-/// directory) up to date with the files as shipped: rows of files that no longer exist are dropped,
-/// and rows of the `changed` files (rewritten by relocation, stripped by the ELF stage) get their new
-/// hash and size. A RECORD deeper down belongs to a copy vendored inside a package (setuptools'
-/// `_vendor/wheel-*.dist-info`): it is that package's data and stays as installed. Returns the RECORD
-/// files that changed.
-///
-/// # Errors
-/// When a RECORD cannot be read, parsed as CSV or written; the message names it.
-///
-/// # References
-/// PEP 376 and PEP 627; the binary distribution format specification.
-pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<Vec<PathBuf>> {
-    let mut updated = Vec::new();
-    for entry in walk(staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        let path = entry.path();
-        let dist_info = path.parent();
-        let is_record = path.file_name().is_some_and(|n| n == "RECORD")
-            && dist_info
-                .and_then(Path::file_name)
-                .is_some_and(|d| d.as_encoded_bytes().ends_with(b".dist-info"))
-            && dist_info
-                .and_then(Path::parent)
-                .and_then(Path::file_name)
-                .is_some_and(|d| d == "site-packages");
-        if is_record && update_record(path, changed)? {
-            updated.push(path.to_path_buf());
-        }
-    }
-    Ok(updated)
-}
-
 /// Whether File::StripNondeterminism may have a normalizer for the file at `path` with `content`: the
 /// names its `get_normalizer_for_file` accepts before it asks file(1) what the file is (`.a`, `.cpio`,
 /// `.mo`/`.gmo`, `.gz`/`.dz`, `.jar` and its kin, `.jmod`, `.html` for javadoc, `.bflt`, `.uimage`,
@@ -309,56 +272,6 @@ pub fn archive_candidate(path: &Path, content: &[u8]) -> bool {
         }
     });
     named || (content.starts_with(b"#!") && !is_text(content))
-}
-
-/// What `dh_strip_nondeterminism` would do to the venv, done before `RECORD` is updated: every file
-/// that File::StripNondeterminism has a normalizer for (gzip, zip and jar files, ar archives, gettext
-/// catalogues, among others) is normalized, with `SOURCE_DATE_EPOCH` as the canonical time. The add-on
-/// keeps dh_strip_nondeterminism out of the venv, which would otherwise change those files after
-/// RECORD recorded them. Only `files` are considered; names are handed to Perl separated by NUL, so a
-/// name holding a newline is still one name. Returns the files handed to a normalizer (changed or not).
-///
-/// # Errors
-/// When perl or the module cannot be run, or a normalizer fails on a file (the message names it).
-///
-/// # References
-/// dh_strip_nondeterminism(1) and debhelper 13.11's `dh_strip_nondeterminism`, which this mirrors
-/// (except for binNMUs, where it takes the date of the last non-binNMU changelog entry).
-pub fn strip_nondeterminism(
-    files: &[PathBuf],
-    reporter: &crate::debhelper::Reporter,
-) -> Result<Vec<PathBuf>> {
-    const SCRIPT: &str = "use strict; use warnings; use File::StripNondeterminism;
-File::StripNondeterminism::init();
-$File::StripNondeterminism::canonical_time = $ENV{SOURCE_DATE_EPOCH} if length($ENV{SOURCE_DATE_EPOCH} // '');
-local $/ = \"\\0\";
-while (my $path = <STDIN>) {
-    chomp $path;
-    next unless -f $path && ! -l $path;
-    my $normalize = File::StripNondeterminism::get_normalizer_for_file($path) or next;
-    eval { $normalize->($path); 1 } or die \"$path: $@\";
-    print \"$path\\0\";
-}";
-    if files.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut list = Vec::new();
-    for file in files {
-        list.extend_from_slice(file.as_os_str().as_encoded_bytes());
-        list.push(0);
-    }
-    let command = crate::command::Command::new("perl")
-        .args(["-e", SCRIPT])
-        .stdin(list);
-    reporter.verbose_print("# normalizing archives in the venv as dh_strip_nondeterminism does");
-    let output = command
-        .query_bytes()
-        .context("normalizing the venv's archives (File::StripNondeterminism)")?;
-    Ok(output
-        .split(|&b| b == 0)
-        .filter(|name| !name.is_empty())
-        .map(|name| PathBuf::from(std::ffi::OsStr::from_bytes(name)))
-        .collect())
 }
 
 /// Removes the `__pycache__` directories under `root` that hold nothing (any more).
@@ -420,85 +333,15 @@ fn is_local_direct_url(path: &Path) -> Result<bool> {
 /// Rewrites a text file's content for the final path; None when it does not name the staging path.
 ///
 /// Every occurrence of a staging path at path boundaries ([`PathMatcher`]) is replaced by the final
-/// path. A
-/// script in pip's long-path form (`#!/bin/sh`, then `'''exec' <python> "$0" "$@"`, then `' '''`) whose
-/// interpreter ends up inside the final path gets a plain `#!<python>` line instead, when that line fits
-/// in [`MAX_SHEBANG`] bytes and the path has no space: shells and lintian then read it as the Python
-/// script it is.
+/// path. A script in pip's long-path form (`#!/bin/sh`, then `'''exec' <python> "$0" "$@"`, then
+/// `' '''`) whose interpreter ends up inside the final path gets a plain `#!<python>` line instead
+/// ([`plain_shebang`]), when that line fits in [`crate::shebang::MAX_SHEBANG`] bytes and the path
+/// has no space: shells and lintian then read it as the Python script it is.
 pub fn rewrite_text(content: &[u8], relocation: &Relocation) -> Option<Vec<u8>> {
     let text = relocation
         .staging
         .replace_all(content, &relocation.final_root)?;
     Some(plain_shebang(&text, &relocation.final_root).unwrap_or(text))
-}
-
-/// Turns pip's `/bin/sh` + `'''exec'` script header into `#!<python>` when `<python>` lies in
-/// `final_root`, has no space, and the line fits; None when the text is not in that form.
-pub fn plain_shebang(text: &[u8], final_root: &[u8]) -> Option<Vec<u8>> {
-    let rest = text.strip_prefix(b"#!/bin/sh\n'''exec' ")?;
-    let line_end = rest.iter().position(|&b| b == b'\n')?;
-    let exec_line = &rest[..line_end];
-    let body = rest[line_end + 1..].strip_prefix(b"' '''\n")?;
-    let args = b" \"$0\" \"$@\"";
-    let python = exec_line.strip_suffix(args)?;
-    let python = python
-        .strip_prefix(b"\"")
-        .and_then(|p| p.strip_suffix(b"\""))
-        .unwrap_or(python);
-    let inside = python.starts_with(final_root) && python.get(final_root.len()) == Some(&b'/');
-    let line_len = 2 + python.len() + 1;
-    if !inside || python.contains(&b' ') || line_len > MAX_SHEBANG {
-        return None;
-    }
-    let mut out = b"#!".to_vec();
-    out.extend_from_slice(python);
-    out.push(b'\n');
-    out.extend_from_slice(body);
-    Some(out)
-}
-
-/// An executable script's text with its `#!` line pointed at the venv's interpreter, when that line
-/// calls a generic Python (`#!/usr/bin/env python3`, `#!/usr/bin/python`, `#!python`,
-/// `#!/usr/local/bin/python3.11`): run as a program, it must see the venv's packages, as dh_python3
-/// points the scripts of Debian's Python packages at Debian's python3. Arguments after the interpreter
-/// are kept. None when the line names another interpreter or would not fit in [`MAX_SHEBANG`] bytes.
-pub fn venv_shebang(text: &[u8], final_root: &[u8]) -> Option<Vec<u8>> {
-    let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
-    let line = &text[2..line_end];
-    let mut words = line
-        .split(|b| *b == b' ' || *b == b'\t')
-        .filter(|w| !w.is_empty());
-    let mut interpreter = words.next()?;
-    if interpreter == b"/usr/bin/env" {
-        interpreter = words.next()?;
-    }
-    let rest: Vec<&[u8]> = words.collect();
-    let (dir, name) = match interpreter.iter().rposition(|&b| b == b'/') {
-        Some(at) => (&interpreter[..=at], &interpreter[at + 1..]),
-        None => (&b""[..], interpreter),
-    };
-    let generic_dir = [&b""[..], b"/bin/", b"/usr/bin/", b"/usr/local/bin/"].contains(&dir);
-    let version = name.strip_prefix(b"python")?;
-    let python = version.is_empty()
-        || version == b"3"
-        || version
-            .strip_prefix(b"3.")
-            .is_some_and(|minor| !minor.is_empty() && minor.iter().all(u8::is_ascii_digit));
-    if !generic_dir || !python {
-        return None;
-    }
-    let mut out = b"#!".to_vec();
-    out.extend_from_slice(final_root);
-    out.extend_from_slice(b"/bin/python");
-    for word in rest {
-        out.push(b' ');
-        out.extend_from_slice(word);
-    }
-    if out.len() + 1 > MAX_SHEBANG {
-        return None;
-    }
-    out.extend_from_slice(&text[line_end..]);
-    Some(out)
 }
 
 /// Makes a symlink that points into the staging path relative; returns whether it changed it.
@@ -546,197 +389,6 @@ pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
         out.push(".");
     }
     out
-}
-
-/// Brings a `RECORD` up to date: rows of files that no longer exist are dropped, rows of rewritten
-/// files get their new `sha256=` hash and size; the order of rows and the line ending are kept.
-/// Returns whether the file changed.
-///
-/// # References
-/// PEP 376 and PEP 627 (RECORD's CSV rows: path, `algorithm=urlsafe-base64-nopad-digest`, size); the
-/// binary distribution format specification (hash rows may be empty for RECORD itself and bytecode).
-fn update_record(record: &Path, changed: &BTreeSet<&Path>) -> Result<bool> {
-    let text = fs::read(record).with_context(|| format!("reading {}", record.display()))?;
-    let base = record
-        .parent()
-        .and_then(Path::parent)
-        .with_context(|| format!("{} is not inside a dist-info directory", record.display()))?;
-    let Some(new) = rewrite_record(&text, base, changed)
-        .with_context(|| format!("reading {} as CSV", record.display()))?
-    else {
-        return Ok(false);
-    };
-    replace_file(record, &new)?;
-    Ok(true)
-}
-
-/// [`update_record`] over bytes; `base` is the directory RECORD's paths are relative to. Returns the
-/// new text, or None when nothing changed.
-///
-/// # Errors
-/// When the text is not CSV, or a changed file cannot be read.
-pub fn rewrite_record(
-    text: &[u8],
-    base: &Path,
-    changed: &BTreeSet<&Path>,
-) -> Result<Option<Vec<u8>>> {
-    let crlf = text.windows(2).any(|w| w == b"\r\n");
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text);
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(if crlf {
-            csv::Terminator::CRLF
-        } else {
-            csv::Terminator::Any(b'\n')
-        })
-        .from_writer(Vec::new());
-    let mut modified = false;
-    for row in reader.byte_records() {
-        let row = row?;
-        let Some(name) = row.get(0) else { continue };
-        let file = crate::layout::normalize(&base.join(&*String::from_utf8_lossy(name)));
-        if fs::symlink_metadata(&file).is_err() {
-            modified = true;
-            continue;
-        }
-        let has_hash = row.get(1).is_some_and(|h| !h.is_empty());
-        if has_hash && changed.contains(file.as_path()) {
-            let content = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let digest = sha2::Sha256::digest(&content);
-            let hash = format!(
-                "sha256={}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
-            );
-            writer.write_record([name, hash.as_bytes(), content.len().to_string().as_bytes()])?;
-            modified = true;
-        } else {
-            writer.write_byte_record(&row)?;
-        }
-    }
-    if !modified {
-        return Ok(None);
-    }
-    Ok(Some(writer.into_inner().map_err(|e| e.into_error())?))
-}
-
-/// How the package handles bytecode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bytecode {
-    /// Ship none; postinst compiles the venv at its final path (the default).
-    CompileOnInstall,
-    /// Ship hash-based .pyc files compiled at build time for the final path (`--ship-bytecode`).
-    Ship,
-}
-
-/// Compiles the venv's `lib` directory for `--ship-bytecode`: checked-hash .pyc files (PEP 552), so
-/// neither the build time nor file times reach them, with the staging path replaced by the final one
-/// in every code object's file name (`compileall -s/-p`, Python 3.9 and later).
-///
-/// # Errors
-/// When compileall fails (a module with a syntax error, for example); the message ends with its last
-/// error line.
-pub fn compile_bytecode(
-    staging_root: &Path,
-    final_root: &Path,
-    reporter: &crate::debhelper::Reporter,
-) -> Result<()> {
-    // -B: the interpreter must not write bytecode of its own while starting (setuptools' .pth imports
-    // _distutils_hack), which compileall would then take for up to date; -f recompiles everything.
-    let command = crate::command::Command::new(staging_root.join("bin/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args([
-            "-B",
-            "-m",
-            "compileall",
-            "-f",
-            "-q",
-            "-j0",
-            "--invalidation-mode",
-            "checked-hash",
-            "-s",
-        ])
-        .arg(staging_root)
-        .arg("-p")
-        .arg(final_root)
-        .arg(staging_root.join("lib"));
-    reporter
-        .doit(&command)
-        .context("compiling the venv's bytecode (--ship-bytecode)")
-}
-
-/// The maintainer-script snippets of a venv package: dh-virtualenv's variables, and the bytecode
-/// policy.
-///
-/// - **Variables.** The `postinst` and `prerm` snippets start by setting `dh_venv_install_dir` (the
-///   venv's final path) and `dh_venv_package` (the binary package), as dh-virtualenv 1.2.2's did
-///   (`autoscripts/postinst-dh-virtualenv`, `prerm-dh-virtualenv`, filled by `bin/dh_virtualenv`).
-///   debhelper pastes the snippets in place of `#DEBHELPER#`, so a package's own code after it can use
-///   them (`cd "$dh_venv_install_dir/lib"`), as packages written for dh-virtualenv do.
-/// - **Bytecode.** By default the package ships no bytecode and `postinst` byte-compiles the venv at
-///   its final path (so every `.pyc` names that path, by construction); with [`Bytecode::Ship`] there
-///   is nothing to compile. Either way `prerm` removes every `__pycache__` directory, including those
-///   Python wrote while the program ran, and `postrm` sweeps what appeared after `prerm` and the
-///   directories dpkg could not remove because of it, so that removal leaves nothing behind.
-/// - **Triggers.** dh-virtualenv's `postinst` acted on `triggered` for an interpreter
-///   (`/usr/bin/python3.X`, a file trigger) and for its named trigger
-///   `dh-virtualenv-interpreter-update`, which packages declare interest in with their own
-///   `debian/<package>.triggers`. A venv made by `python3 -m venv` links its interpreter to the
-///   system's, so an interpreter upgrade needs nothing of it but fresh bytecode: `triggered` compiles
-///   the venv again (with [`Bytecode::Ship`], it does nothing) and never fails.
-///
-/// Returns (script, snippet) pairs for [`crate::debhelper::autoscript`].
-///
-/// # References
-/// Debian Python Policy 3.7 ("Byte compilation"), which dh_python3's `py3compile`/`py3clean` implement
-/// for Debian's own packages; deb-triggers(5) and deb-postinst(5) for `triggered`.
-pub fn maintainer_scripts(
-    package: &str,
-    final_root: &Path,
-    bytecode: Bytecode,
-) -> Vec<(&'static str, String)> {
-    use crate::command::shell_quote;
-    let venv = shell_quote(&final_root.to_string_lossy());
-    // Sorted and always single-quoted, as dh-virtualenv wrote them.
-    let quoted = |value: &str| format!("'{}'", value.replace('\'', r"'\''"));
-    let variables = format!(
-        "dh_venv_install_dir={}\ndh_venv_package={}",
-        quoted(&final_root.to_string_lossy()),
-        quoted(package)
-    );
-    let clean = format!(
-        "find {venv} -depth -type d -name __pycache__ -exec rm -rf {{}} + 2>/dev/null || true"
-    );
-    let postinst = match bytecode {
-        Bytecode::CompileOnInstall => format!(
-            "{variables}\n\
-             if [ \"$1\" = configure ] || [ \"$1\" = triggered ] || [ \"$1\" = abort-upgrade ] || [ \"$1\" = abort-deconfigure ] || [ \"$1\" = abort-remove ]; then\n\
-             \tif [ -x {venv}/bin/python ]; then\n\
-             \t\t{venv}/bin/python -m compileall -q -j0 {venv}/lib >/dev/null 2>&1 || true\n\
-             \tfi\n\
-             fi"
-        ),
-        Bytecode::Ship => variables.clone(),
-    };
-    vec![
-        ("postinst", postinst),
-        (
-            "prerm",
-            format!("{variables}\nif [ -d {venv} ]; then\n\t{clean}\nfi"),
-        ),
-        (
-            "postrm",
-            format!(
-                "if [ \"$1\" = remove ] || [ \"$1\" = purge ]; then\n\
-                 \tif [ -d {venv} ]; then\n\
-                 \t\t{clean}\n\
-                 \t\tfind {venv} -depth -type d -empty -delete 2>/dev/null || true\n\
-                 \tfi\n\
-                 fi"
-            ),
-        ),
-    ]
 }
 
 #[cfg(test)]
@@ -886,35 +538,6 @@ mod tests {
     }
 
     #[test]
-    fn record_rows_follow_the_files_as_shipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let site = dir.path().join("lib/python3.11/site-packages");
-        let dist_info = site.join("demo-1.0.dist-info");
-        fs::create_dir_all(&dist_info).unwrap();
-        fs::create_dir_all(dir.path().join("bin")).unwrap();
-        fs::write(
-            dir.path().join("bin/demo"),
-            "#!/opt/venvs/demo/bin/python\n",
-        )
-        .unwrap();
-        fs::write(site.join("demo.py"), "x = 1\n").unwrap();
-        let record = "../../../bin/demo,sha256=stale,40\r\ndemo.py,sha256=keep,6\r\n\
-                      __pycache__/demo.cpython-311.pyc,,\r\ndemo-1.0.dist-info/RECORD,,\r\n";
-        fs::write(dist_info.join("RECORD"), record).unwrap();
-        let script = dir.path().join("bin/demo");
-        let changed: BTreeSet<&Path> = [script.as_path()].into_iter().collect();
-        assert!(update_record(&dist_info.join("RECORD"), &changed).unwrap());
-        let digest = sha2::Sha256::digest(b"#!/opt/venvs/demo/bin/python\n");
-        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-        assert_eq!(
-            fs::read_to_string(dist_info.join("RECORD")).unwrap(),
-            format!(
-                "../../../bin/demo,sha256={hash},29\r\ndemo.py,sha256=keep,6\r\ndemo-1.0.dist-info/RECORD,,\r\n"
-            )
-        );
-    }
-
-    #[test]
     fn relocates_a_tree_and_relinks_absolute_symlinks() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("opt/venvs/demo");
@@ -1052,54 +675,6 @@ mod tests {
     }
 
     #[test]
-    fn a_record_vendored_inside_a_package_is_left_as_installed() {
-        let dir = tempfile::tempdir().unwrap();
-        let site = dir.path().join("lib/python3.11/site-packages");
-        let vendored = site.join("setuptools/_vendor/wheel-0.46.3.dist-info");
-        let installed = site.join("demo-1.0.dist-info");
-        fs::create_dir_all(&vendored).unwrap();
-        fs::create_dir_all(&installed).unwrap();
-        let rows = "../../../../bin/wheel,sha256=x,10\n";
-        fs::write(vendored.join("RECORD"), rows).unwrap();
-        fs::write(installed.join("RECORD"), "../../../bin/gone,sha256=x,10\n").unwrap();
-        let updated = update_records(dir.path(), &BTreeSet::new()).unwrap();
-        assert_eq!(updated, [installed.join("RECORD")]);
-        assert_eq!(fs::read_to_string(vendored.join("RECORD")).unwrap(), rows);
-    }
-
-    #[test]
-    fn executable_scripts_calling_a_generic_python_get_the_venvs() {
-        let venv = b"/opt/venvs/demo";
-        let cases: [(&[u8], Option<&[u8]>); 8] = [
-            (
-                b"#!/usr/bin/env python3\nimport x\n",
-                Some(b"#!/opt/venvs/demo/bin/python\nimport x\n"),
-            ),
-            (
-                b"#!/usr/bin/python -u\n",
-                Some(b"#!/opt/venvs/demo/bin/python -u\n"),
-            ),
-            (b"#!python\n", Some(b"#!/opt/venvs/demo/bin/python\n")),
-            (
-                b"#!/usr/local/bin/python3.11\n",
-                Some(b"#!/opt/venvs/demo/bin/python\n"),
-            ),
-            (b"#!/bin/sh\n", None),
-            (b"#!/usr/bin/env perl\n", None),
-            (b"#!/usr/bin/python2.7\n", None),
-            (b"#!/opt/venvs/demo/bin/python\n", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(
-                venv_shebang(text, venv).as_deref(),
-                expected,
-                "{}",
-                String::from_utf8_lossy(text)
-            );
-        }
-    }
-
-    #[test]
     fn executables_that_are_neither_elf_nor_script_lose_their_execute_bits() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("opt/venvs/demo");
@@ -1134,75 +709,6 @@ mod tests {
         assert_eq!(
             fs::metadata(&tool).unwrap().permissions().mode() & 0o777,
             0o755
-        );
-    }
-
-    #[test]
-    fn a_name_holding_a_newline_is_normalized_as_one_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        // A directory named "a\n": the file's name, split at the newline, would be "…/a" and an
-        // absolute path outside the venv.
-        let outside = root.join("outside.zip");
-        let mut tricky = root.as_os_str().as_encoded_bytes().to_vec();
-        tricky.extend_from_slice(b"/venv/a\n");
-        tricky.extend_from_slice(outside.as_os_str().as_encoded_bytes());
-        let tricky = PathBuf::from(std::ffi::OsStr::from_bytes(&tricky));
-        fs::create_dir_all(tricky.parent().unwrap()).unwrap();
-        let make_zip = |path: &Path| {
-            let code = "import sys, zipfile\n\
-                        with zipfile.ZipFile(sys.argv[1], 'w') as z:\n    \
-                        z.writestr(zipfile.ZipInfo('x.txt', (2001, 2, 3, 4, 5, 6)), 'x')\n";
-            let status = std::process::Command::new("/usr/bin/python3")
-                .args(["-c", code])
-                .arg(path)
-                .status()
-                .unwrap();
-            assert!(status.success());
-        };
-        make_zip(&outside);
-        make_zip(&tricky);
-        let before = fs::read(&outside).unwrap();
-        let reporter = crate::debhelper::Reporter::default();
-        let normalized = strip_nondeterminism(std::slice::from_ref(&tricky), &reporter).unwrap();
-        assert_eq!(normalized, std::slice::from_ref(&tricky));
-        assert_eq!(
-            fs::read(&outside).unwrap(),
-            before,
-            "normalized outside the venv"
-        );
-        assert_ne!(
-            fs::read(&tricky).unwrap(),
-            before,
-            "the venv's own archive was not normalized"
-        );
-    }
-
-    #[test]
-    fn maintainer_scripts_set_dh_virtualenvs_variables_and_accept_triggers() {
-        let scripts = maintainer_scripts(
-            "relay",
-            Path::new("/usr/lib/relay's venv"),
-            Bytecode::CompileOnInstall,
-        );
-        let script = |name: &str| &scripts.iter().find(|(s, _)| *s == name).unwrap().1;
-        for name in ["postinst", "prerm"] {
-            assert!(
-                script(name).starts_with(
-                    "dh_venv_install_dir='/usr/lib/relay'\\''s venv'\ndh_venv_package='relay'\n"
-                ),
-                "{}",
-                script(name)
-            );
-        }
-        assert!(script("postinst").contains("[ \"$1\" = triggered ]"));
-        let shipped = maintainer_scripts("relay", Path::new("/opt/venvs/relay"), Bytecode::Ship);
-        assert_eq!(
-            shipped[0],
-            (
-                "postinst",
-                "dh_venv_install_dir='/opt/venvs/relay'\ndh_venv_package='relay'".to_owned()
-            )
         );
     }
 }

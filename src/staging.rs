@@ -154,12 +154,7 @@ fn installed_by(venv: &Path, path: &Path) -> Option<String> {
         }
         let dist_info = record.parent()?;
         let base = dist_info.parent()?;
-        let text = fs::read_to_string(record).ok()?;
-        let listed = text.lines().any(|row| {
-            let name = row.split(',').next().unwrap_or_default();
-            crate::layout::normalize(&base.join(name)) == path
-        });
-        if listed {
+        if crate::record::lists(record, base, path).unwrap_or(false) {
             let name = dist_info.file_name()?.to_string_lossy();
             return Some(name.trim_end_matches(".dist-info").to_owned());
         }

@@ -18,11 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dh_rustvenv::elf;
-use dh_rustvenv::lintian::shebang_interpreter;
 use dh_rustvenv::pathmatch::PathMatcher;
-use dh_rustvenv::relocate::{
-    MAX_SHEBANG, Relocation, plain_shebang, rewrite_record, rewrite_text, venv_shebang,
-};
+use dh_rustvenv::record::rewrite_record;
+use dh_rustvenv::relocate::{Relocation, rewrite_text};
+use dh_rustvenv::shebang::{MAX_SHEBANG, Shebang, plain_shebang, venv_shebang};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -259,20 +258,47 @@ fn fuzz_relocation_of_text_files() {
     );
 }
 
-/// ASCII white space as the shebang parsers split words on it.
+/// The program a `#!` line runs (for `/usr/bin/env`, the program env runs), as lintian's check reads
+/// it.
+fn shebang_interpreter(text: &[u8]) -> Option<Vec<u8>> {
+    Shebang::parse(text)?.command().map(<[u8]>::to_vec)
+}
+
+/// ASCII white space as the shebang parser splits words on it.
 fn blanks(min: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(prop_oneof![Just(b' '), Just(b'\t')], min..4)
 }
 
-/// A word of a `#!` line: no white space, not an option.
+/// A word of a `#!` line: no white space, not an option, not an assignment (which env would skip).
 fn word() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
-        any::<u8>().prop_filter("no white space", |b| !b.is_ascii_whitespace()),
+        any::<u8>().prop_filter("no white space, no =", |b| {
+            !b.is_ascii_whitespace() && *b != b'='
+        }),
         1..20,
     )
     .prop_filter("not an option, not env", |w| {
         w[0] != b'-' && w.as_slice() != b"/usr/bin/env"
     })
+}
+
+/// What env(1) reads before the program, as one or two words: clusters of short options without an
+/// argument (`-S` last: the rest of its word would be split off as a word of its own), `-`, the
+/// options that take an argument in both their spellings, `--`, and `NAME=value` assignments.
+fn env_option() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        "-[abcdefghijklmnopqrstvwxyz0]{0,3}S?".prop_map(String::into_bytes),
+        Just(b"-u NAME".to_vec()),
+        Just(b"-uNAME".to_vec()),
+        Just(b"-iu\tNAME".to_vec()),
+        Just(b"--unset=NAME".to_vec()),
+        Just(b"--unset NAME".to_vec()),
+        Just(b"-C /tmp".to_vec()),
+        Just(b"--chdir=/".to_vec()),
+        Just(b"--ignore-environment".to_vec()),
+        Just(b"--split-string".to_vec()),
+        Just(b"NAME=value".to_vec()),
+    ]
 }
 
 #[test]
@@ -288,10 +314,7 @@ fn fuzz_shebang_parsers() {
     // arguments, and the rest of the file.
     let line = (
         blanks(0),
-        proptest::option::of(proptest::collection::vec(
-            (blanks(1), "-[a-zS]{0,3}".prop_map(String::into_bytes)),
-            0..3,
-        )),
+        proptest::option::of(proptest::collection::vec((blanks(1), env_option()), 0..3)),
         blanks(0),
         word(),
         proptest::collection::vec((blanks(1), path_bytes(8)), 0..3),
@@ -319,13 +342,24 @@ fn fuzz_shebang_parsers() {
             if !text.starts_with(b"#!") {
                 prop_assert_eq!(shebang_interpreter(&text), None);
             }
+            // The parts put back together are the text.
+            if let Some(shebang) = Shebang::parse(&text) {
+                let whole = [b"#!", shebang.line, shebang.line_ending, shebang.body].concat();
+                prop_assert_eq!(whole, text.clone());
+                prop_assert!(!shebang.interpreter.is_empty());
+                prop_assert!(!shebang.line.ends_with(b"\r"));
+                prop_assert!([&b""[..], b"\n", b"\r\n", b"\r"].contains(&shebang.line_ending));
+            }
 
             // On a line built from its parts: the interpreter it was built with.
             let mut built = b"#!".to_vec();
             built.extend_from_slice(&lead);
             if let Some(options) = &env {
                 built.extend_from_slice(b"/usr/bin/env");
-                for (blank, option) in options {
+                // Options first, then assignments, as env(1) reads them.
+                let is_option = |(_, option): &&(Vec<u8>, Vec<u8>)| option.starts_with(b"-");
+                let assignments = options.iter().filter(|o| !is_option(o));
+                for (blank, option) in options.iter().filter(is_option).chain(assignments) {
                     built.extend_from_slice(blank);
                     built.extend_from_slice(option);
                 }
@@ -364,7 +398,25 @@ fn fuzz_shebang_parsers() {
                     .iter()
                     .position(|&b| b == b'\n')
                     .unwrap_or(fixed.len());
-                prop_assert!(line < 127);
+                prop_assert!(line < MAX_SHEBANG);
+                // Where the final path reads as one word of a `#!` line (no white space, no `=`, not an
+                // option), only the interpreter changes: env runs the venv's python with the options
+                // it had, and the arguments, the line ending and the rest of the file are kept.
+                let one_word = final_root.first().is_none_or(|&b| b == b'/')
+                    && !final_root
+                        .iter()
+                        .any(|b| b.is_ascii_whitespace() || *b == b'=');
+                if one_word {
+                    let before = Shebang::parse(&text).expect("a line was rewritten");
+                    let after = Shebang::parse(&fixed).expect("the new line is a shebang");
+                    let mut python = final_root.clone();
+                    python.extend_from_slice(b"/bin/python");
+                    prop_assert_eq!(after.command(), Some(python.as_slice()));
+                    prop_assert_eq!(&after.env_words, &before.env_words);
+                    prop_assert_eq!(&after.args, &before.args);
+                    prop_assert_eq!(after.line_ending, before.line_ending);
+                    prop_assert_eq!(after.body, before.body);
+                }
             }
             if let Some(plain) = plain_shebang(&text, &final_root) {
                 let mut expected = b"#!".to_vec();
@@ -444,15 +496,13 @@ fn fuzz_record_reading_and_writing() {
             } else {
                 BTreeSet::new()
             };
-            // Text that is no CSV (a quote left open swallows the rows after it) is an error, never a
-            // panic.
-            let Ok(new) = rewrite_record(text.as_bytes(), &base, &changed) else {
-                return Ok(());
-            };
+            // Any text reads as CSV (a quote left open swallows the rows after it); never a panic.
+            let new = rewrite_record(text.as_bytes(), &base, &changed)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
             // What a user checks: rows of files that are gone are dropped, rows of rewritten files
             // with a hash get the file's hash and size, every other row is kept as it was, in order.
             let file_of =
-                |row: &[String]| -> PathBuf { dh_rustvenv::layout::normalize(&base.join(&row[0])) };
+                |row: &[String]| -> PathBuf { dh_rustvenv::tree::normalize(&base.join(&row[0])) };
             let mut expected = Vec::new();
             for row in csv_rows(text.as_bytes()) {
                 if row.is_empty() {
@@ -517,9 +567,20 @@ fn fuzz_elf_classifier_on_corrupted_elf_files() {
         if truncate {
             bytes.truncate(cut);
         }
-        // Either a classification or an error; never a panic.
-        let _ = elf::parse(&bytes, true);
-        let _ = elf::check_load_segments(&bytes);
+        // Either a classification or an error that says what is wrong; never a panic.
+        let parsed = elf::parse(&bytes, true);
+        let segments = elf::check_load_segments(&bytes);
+        match &parsed {
+            Ok(file) => prop_assert!(file.path.as_os_str().is_empty()),
+            Err(e) => prop_assert!(!e.is_empty()),
+        }
+        if let Err(e) = &segments {
+            prop_assert!(!e.is_empty());
+            // Both read the bytes with the same parser: what it rejects, both reject.
+            if e.starts_with("the stripped file does not parse") {
+                prop_assert!(parsed.is_err());
+            }
+        }
         Ok(())
     });
 }

@@ -111,7 +111,7 @@ pub fn selected_packages(
             config_file: pkgfile(&debian, &name, all.first() == Some(&name), "rustvenv"),
             source: control.source.clone().unwrap_or_else(|| name.clone()),
             debian_dir: debian.clone(),
-            tmpdir: crate::layout::normalize(
+            tmpdir: crate::tree::normalize(
                 &top.join(tmpdir.map_or_else(|| debian.join(&name), |d| top.join(d))),
             ),
             automatic_dbgsym: !indep.contains(&name)

@@ -292,13 +292,7 @@ pub fn plan(
 /// Whether the `--pip-tool` name `tool` is pip itself under one of the names the venv's bin/ gives it:
 /// `pip`, `pip3` or `pip3.N` (N a number).
 fn names_pip(tool: &str) -> bool {
-    let version = tool.strip_prefix("pip").unwrap_or(tool);
-    tool.starts_with("pip")
-        && (version.is_empty()
-            || version == "3"
-            || version
-                .strip_prefix("3.")
-                .is_some_and(|minor| minor.parse::<u32>().is_ok()))
+    crate::shebang::versioned_name(tool.as_bytes(), b"pip").is_some()
 }
 
 /// Finds uv for `--installer uv`: the newest uv wheel in the wheelhouse built for this machine

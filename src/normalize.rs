@@ -1,0 +1,111 @@
+//! Archive normalization: what dh_strip_nondeterminism would do to the venv, done by the add-on.
+//!
+//! Takes the files relocation found to be possible archives
+//! ([`crate::relocate::RelocationReport::archive_candidates`]) and runs File::StripNondeterminism
+//! over them, with `SOURCE_DATE_EPOCH` as the canonical time, before `RECORD` is brought up to date
+//! ([`crate::record`]). It writes only the files it is given, in place; it returns the files it
+//! handed to a normalizer.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// What `dh_strip_nondeterminism` would do to the venv, done before `RECORD` is updated: every file
+/// that File::StripNondeterminism has a normalizer for (gzip, zip and jar files, ar archives, gettext
+/// catalogues, among others) is normalized, with `SOURCE_DATE_EPOCH` as the canonical time. The add-on
+/// keeps dh_strip_nondeterminism out of the venv, which would otherwise change those files after
+/// RECORD recorded them. Only `files` are considered; names are handed to Perl separated by NUL, so a
+/// name holding a newline is still one name. Returns the files handed to a normalizer (changed or not).
+///
+/// # Errors
+/// When perl or the module cannot be run, or a normalizer fails on a file (the message names it).
+///
+/// # References
+/// dh_strip_nondeterminism(1) and debhelper 13.11's `dh_strip_nondeterminism`, which this mirrors
+/// (except for binNMUs, where it takes the date of the last non-binNMU changelog entry).
+pub fn strip_nondeterminism(
+    files: &[PathBuf],
+    reporter: &crate::debhelper::Reporter,
+) -> Result<Vec<PathBuf>> {
+    const SCRIPT: &str = "use strict; use warnings; use File::StripNondeterminism;
+File::StripNondeterminism::init();
+$File::StripNondeterminism::canonical_time = $ENV{SOURCE_DATE_EPOCH} if length($ENV{SOURCE_DATE_EPOCH} // '');
+local $/ = \"\\0\";
+while (my $path = <STDIN>) {
+    chomp $path;
+    next unless -f $path && ! -l $path;
+    my $normalize = File::StripNondeterminism::get_normalizer_for_file($path) or next;
+    eval { $normalize->($path); 1 } or die \"$path: $@\";
+    print \"$path\\0\";
+}";
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut list = Vec::new();
+    for file in files {
+        list.extend_from_slice(file.as_os_str().as_encoded_bytes());
+        list.push(0);
+    }
+    let command = crate::command::Command::new("perl")
+        .args(["-e", SCRIPT])
+        .stdin(list);
+    reporter.verbose_print("# normalizing archives in the venv as dh_strip_nondeterminism does");
+    let output = command
+        .query_bytes()
+        .context("normalizing the venv's archives (File::StripNondeterminism)")?;
+    Ok(output
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| PathBuf::from(std::ffi::OsStr::from_bytes(name)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn a_name_holding_a_newline_is_normalized_as_one_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A directory named "a\n": the file's name, split at the newline, would be "…/a" and an
+        // absolute path outside the venv.
+        let outside = root.join("outside.zip");
+        let mut tricky = root.as_os_str().as_encoded_bytes().to_vec();
+        tricky.extend_from_slice(b"/venv/a\n");
+        tricky.extend_from_slice(outside.as_os_str().as_encoded_bytes());
+        let tricky = PathBuf::from(std::ffi::OsStr::from_bytes(&tricky));
+        fs::create_dir_all(tricky.parent().unwrap()).unwrap();
+        let make_zip = |path: &Path| {
+            let code = "import sys, zipfile\n\
+                        with zipfile.ZipFile(sys.argv[1], 'w') as z:\n    \
+                        z.writestr(zipfile.ZipInfo('x.txt', (2001, 2, 3, 4, 5, 6)), 'x')\n";
+            let status = std::process::Command::new("/usr/bin/python3")
+                .args(["-c", code])
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        make_zip(&outside);
+        make_zip(&tricky);
+        let before = fs::read(&outside).unwrap();
+        let reporter = crate::debhelper::Reporter::default();
+        let normalized = strip_nondeterminism(std::slice::from_ref(&tricky), &reporter).unwrap();
+        assert_eq!(normalized, std::slice::from_ref(&tricky));
+        assert_eq!(
+            fs::read(&outside).unwrap(),
+            before,
+            "normalized outside the venv"
+        );
+        assert_ne!(
+            fs::read(&tricky).unwrap(),
+            before,
+            "the venv's own archive was not normalized"
+        );
+    }
+}
