@@ -143,11 +143,12 @@ impl Inventory {
         self.entries.iter().filter(|e| e.is_elf())
     }
 
-    /// The entry at `path`, if the inventory lists it.
-    pub fn get_mut(&mut self, path: &Path) -> Option<&mut Entry> {
-        // Entries are sorted as the walk lists them (by file name within each directory), which is
-        // not the order of whole paths, so this is a scan; callers use it once per changed entry.
-        self.entries.iter_mut().find(|e| e.path == path)
+    /// The paths of the regular files, in walk order.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.entries
+            .iter()
+            .filter(|e| e.is_file())
+            .map(|e| e.path.as_path())
     }
 
     /// Drops the entries `removed` names (files and directories a stage removed from the tree).

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::debhelper::{self, Environment, Package, Reporter};
+use crate::inventory::Inventory;
 use crate::layout::Flavour;
 use crate::snapshot::Snapshot;
 use crate::state::{State, SubstvarItem, Unstripped, state_files};
@@ -30,6 +31,8 @@ pub struct Outcome {
     pub substvars: Vec<SubstvarItem>,
     /// The ELF files left unstripped because stripping would break them, earlier runs' included.
     pub unstripped: Vec<Unstripped>,
+    /// The venv's entries as the stages left them.
+    pub inventory: Inventory,
 }
 
 /// Runs the stages after installation on the venv of `state`: relocation, stripping, archive
@@ -54,9 +57,16 @@ pub fn process(
     let name = package.name.as_str();
     let forbidden = forbidden_paths(&relocation, &state.top)?;
     let upstream = audit::upstream_build_paths()?;
+    // The one walk of the venv: every later stage takes its entries from here.
+    let mut inventory = reporter.timed(name, "inventory", || Inventory::scan(root))?;
     let relocated = reporter
         .timed(name, "relocate", || {
-            relocate::relocate(root, &relocation, &selected, (&forbidden, &upstream))
+            relocate::relocate(
+                &mut inventory,
+                &relocation,
+                &selected,
+                (&forbidden, &upstream),
+            )
         })
         .context("relocating the venv")?;
     for file in &relocated.rewritten {
@@ -73,7 +83,14 @@ pub fn process(
         ));
     }
     let (elf_report, debug_symbols) = reporter.timed(name, "elf", || {
-        elf::strip_elf_files(package, root, &selected, state.no_strip, env, reporter)
+        elf::strip_elf_files(
+            package,
+            &inventory,
+            &selected,
+            state.no_strip,
+            env,
+            reporter,
+        )
     })?;
     // Archive normalization, RECORD, bytecode, the audit and the dependencies; when one fails, the
     // debug files this run wrote for the -dbgsym package go with the failure.
@@ -106,8 +123,9 @@ pub fn process(
             .chain(&normalized)
             .map(PathBuf::as_path)
             .collect();
-        let records =
-            reporter.timed(name, "record", || record::update_records(root, &rewritten))?;
+        let records = reporter.timed(name, "record", || {
+            record::update_records(inventory.files(), &rewritten)
+        })?;
         // What changed after relocation read it is read again by the audit: stripped files,
         // normalized archives, RECORDs, and the bytecode --ship-bytecode compiles.
         let mut reread: BTreeSet<PathBuf> = elf_report
@@ -121,6 +139,8 @@ pub fn process(
             reporter.timed(name, "bytecode", || {
                 bytecode::compile_bytecode(root, &state.final_root, reporter)
             })?;
+            // The bytecode compileall just wrote is not in the inventory: --ship-bytecode walks the
+            // venv once more to find it.
             reread.extend(
                 crate::tree::walk(root)
                     .filter_map(|e| e.ok())
@@ -185,6 +205,7 @@ pub fn process(
             debug_symbols,
             substvars,
             unstripped,
+            inventory,
         }),
         Err(e) => {
             elf::remove_debug_files(&elf_report.debug_files);
@@ -244,6 +265,7 @@ pub fn write_outputs(
         unstripped: &outcome.unstripped,
         embedded_libraries: &embedded.libraries,
         source_package: &package.source,
+        entries: &outcome.inventory.entries,
     };
     let overrides = lintian::venv_overrides(
         &package.name,

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 use crate::tree::normalize;
-use crate::tree::{replace as replace_file, walk};
+use crate::tree::replace as replace_file;
 
 /// A CSV reader of RECORD's rows: no header, rows of any length (a row may lack its hash and size).
 fn reader(text: &[u8]) -> csv::Reader<&[u8]> {
@@ -62,8 +62,8 @@ pub fn lists(record: &Path, base: &Path, path: &Path) -> Result<bool> {
     Ok(files.iter().any(|f| f == path))
 }
 
-/// Brings the `RECORD` of every installed distribution (a `*.dist-info` directly in a `site-packages`
-/// directory) up to date with the files as shipped: rows of files that no longer exist are dropped,
+/// Brings the `RECORD` of every installed distribution among `files` (the venv's regular files; a
+/// RECORD counts when [`is_installed_record`]) up to date with the files as shipped: rows of files that no longer exist are dropped,
 /// and rows of the `changed` files (rewritten by relocation, stripped by the ELF stage) get their new
 /// hash and size. A RECORD deeper down belongs to a copy vendored inside a package (setuptools'
 /// `_vendor/wheel-*.dist-info`): it is that package's data and stays as installed. Returns the RECORD
@@ -74,25 +74,31 @@ pub fn lists(record: &Path, base: &Path, path: &Path) -> Result<bool> {
 ///
 /// # References
 /// PEP 376 and PEP 627; the binary distribution format specification.
-pub fn update_records(staging_root: &Path, changed: &BTreeSet<&Path>) -> Result<Vec<PathBuf>> {
+pub fn update_records<'a>(
+    files: impl IntoIterator<Item = &'a Path>,
+    changed: &BTreeSet<&Path>,
+) -> Result<Vec<PathBuf>> {
     let mut updated = Vec::new();
-    for entry in walk(staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        let path = entry.path();
-        let dist_info = path.parent();
-        let is_record = path.file_name().is_some_and(|n| n == "RECORD")
-            && dist_info
-                .and_then(Path::file_name)
-                .is_some_and(|d| d.as_encoded_bytes().ends_with(b".dist-info"))
-            && dist_info
-                .and_then(Path::parent)
-                .and_then(Path::file_name)
-                .is_some_and(|d| d == "site-packages");
-        if is_record && update_record(path, changed)? {
+    for path in files.into_iter().filter(|p| is_installed_record(p)) {
+        if update_record(path, changed)? {
             updated.push(path.to_path_buf());
         }
     }
     Ok(updated)
+}
+
+/// Whether `path` is the `RECORD` of an installed distribution: `<name>.dist-info/RECORD` directly in
+/// a `site-packages` directory (PEP 376's layout).
+pub fn is_installed_record(path: &Path) -> bool {
+    let dist_info = path.parent();
+    path.file_name().is_some_and(|n| n == "RECORD")
+        && dist_info
+            .and_then(Path::file_name)
+            .is_some_and(|d| d.as_encoded_bytes().ends_with(b".dist-info"))
+        && dist_info
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .is_some_and(|d| d == "site-packages")
 }
 
 /// Brings a `RECORD` up to date: rows of files that no longer exist are dropped, rows of rewritten
@@ -216,7 +222,9 @@ mod tests {
         let rows = "../../../../bin/wheel,sha256=x,10\n";
         fs::write(vendored.join("RECORD"), rows).unwrap();
         fs::write(installed.join("RECORD"), "../../../bin/gone,sha256=x,10\n").unwrap();
-        let updated = update_records(dir.path(), &BTreeSet::new()).unwrap();
+        let records = [vendored.join("RECORD"), installed.join("RECORD")];
+        let updated =
+            update_records(records.iter().map(PathBuf::as_path), &BTreeSet::new()).unwrap();
         assert_eq!(updated, [installed.join("RECORD")]);
         assert_eq!(fs::read_to_string(vendored.join("RECORD")).unwrap(), rows);
     }

@@ -11,6 +11,7 @@
 //! look at; RECORD files are brought up to date later ([`crate::record`]). It writes only under
 //! `staging_root`; ELF and other binary files are left for the next stages.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -18,10 +19,11 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::inventory::{Entry, HEAD_BYTES, Inventory, Kind, class_of};
 use crate::leak::{Leak, leak_in};
 use crate::pathmatch::PathMatcher;
 use crate::shebang::{plain_shebang, venv_shebang};
-use crate::tree::{replace as replace_file, walk};
+use crate::tree::replace as replace_file;
 
 /// Where a venv was built, and where it will live.
 #[derive(Debug, Clone)]
@@ -85,29 +87,49 @@ pub struct RelocationReport {
 /// # Errors
 /// When a file or directory of the venv cannot be read or written; the message names it.
 pub fn relocate(
-    staging_root: &Path,
+    inventory: &mut Inventory,
     relocation: &Relocation,
     selected: &(dyn Fn(&Path) -> bool + Sync),
     (forbidden, upstream): (&PathMatcher, &PathMatcher),
 ) -> Result<RelocationReport> {
     use rayon::prelude::*;
-    let mut entries = Vec::new();
-    for entry in walk(staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        if !entry.file_type().is_dir() && selected(entry.path()) {
-            entries.push(entry);
-        }
-    }
+    let staging_root = inventory.root.clone();
+    let chosen: Vec<usize> = (0..inventory.entries.len())
+        .filter(|&i| {
+            let entry = &inventory.entries[i];
+            entry.kind != Kind::Directory && selected(&entry.path)
+        })
+        .collect();
     // Each entry is read once and rewritten on its own, both cores at once; the outcomes are taken
     // in walk order.
-    let outcomes: Vec<Result<Outcome>> = entries
+    let outcomes: Vec<Result<Outcome>> = chosen
         .par_iter()
-        .map(|entry| relocate_entry(entry, staging_root, relocation, (forbidden, upstream)))
+        .map(|&i| {
+            let entry = &inventory.entries[i];
+            relocate_entry(entry, &staging_root, relocation, (forbidden, upstream))
+        })
         .collect();
     let mut report = RelocationReport::default();
-    for (entry, outcome) in entries.iter().zip(outcomes) {
-        let path = entry.path().to_path_buf();
+    let mut removed = BTreeSet::new();
+    for (i, outcome) in chosen.into_iter().zip(outcomes) {
         let outcome = outcome?;
+        let entry = &mut inventory.entries[i];
+        // The inventory follows what relocation did: a new #! line, execute bits removed.
+        if let Kind::File { mode, class } = &mut entry.kind {
+            if let Some(head) = &outcome.new_head {
+                *class = class_of(head);
+            }
+            if outcome.made_not_executable {
+                *mode &= !0o111;
+            }
+        }
+        let path = entry.path.clone();
+        if matches!(
+            outcome.change,
+            Change::BytecodeRemoved | Change::DirectUrlRemoved | Change::ScmIgnoreRemoved
+        ) {
+            removed.insert(path.clone());
+        }
         if outcome.read {
             report.regular_files += 1;
         }
@@ -138,7 +160,8 @@ pub fn relocate(
             report.made_not_executable.push(path);
         }
     }
-    remove_empty_bytecode_dirs(staging_root)?;
+    inventory.forget(&removed);
+    remove_empty_bytecode_dirs(inventory)?;
     Ok(report)
 }
 
@@ -153,6 +176,8 @@ struct Outcome {
     leak: Option<Leak>,
     /// A build path of upstream's machines in the entry as left.
     upstream: Option<Leak>,
+    /// The first bytes of a file relocation rewrote, for the inventory's classification.
+    new_head: Option<Vec<u8>>,
 }
 
 enum Change {
@@ -166,14 +191,14 @@ enum Change {
 
 /// Relocates one entry of the venv (not a directory): see [`relocate`].
 fn relocate_entry(
-    entry: &walkdir::DirEntry,
+    entry: &Entry,
     staging_root: &Path,
     relocation: &Relocation,
     (forbidden, upstream): (&PathMatcher, &PathMatcher),
 ) -> Result<Outcome> {
-    let path = entry.path();
-    let file_type = entry.file_type();
+    let path = entry.path.as_path();
     let mut outcome = Outcome {
+        new_head: None,
         change: Change::None,
         read: false,
         archive_candidate: false,
@@ -183,10 +208,10 @@ fn relocate_entry(
     };
     let audit = |content: &[u8]| leak_in(content, forbidden, &relocation.final_root);
     let foreign = |content: &[u8]| leak_in(content, upstream, &relocation.final_root);
-    if file_type.is_file() && path.extension().is_some_and(|e| e == "pyc") {
+    if entry.is_file() && path.extension().is_some_and(|e| e == "pyc") {
         fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         outcome.change = Change::BytecodeRemoved;
-    } else if file_type.is_symlink() {
+    } else if entry.kind == Kind::Symlink {
         if relink(path, staging_root, relocation)? {
             outcome.change = Change::Relinked;
         }
@@ -194,7 +219,7 @@ fn relocate_entry(
             .with_context(|| format!("reading the symlink {}", path.display()))?;
         outcome.leak = audit(target.as_os_str().as_bytes());
         outcome.upstream = foreign(target.as_os_str().as_bytes());
-    } else if file_type.is_file() {
+    } else if let Kind::File { mode, .. } = entry.kind {
         if path.parent() == Some(staging_root)
             && path.file_name().is_some_and(|n| n == ".gitignore")
             && is_venv_scm_ignore(path)?
@@ -216,11 +241,6 @@ fn relocate_entry(
         } else {
             None
         };
-        let mode = entry
-            .metadata()
-            .with_context(|| format!("reading {}", path.display()))?
-            .permissions()
-            .mode();
         if crate::tree::is_executable(mode) && !crate::tree::is_elf(&content) {
             let current = new.as_deref().unwrap_or(&content);
             if current.starts_with(b"#!") {
@@ -238,6 +258,7 @@ fn relocate_entry(
         outcome.upstream = foreign(new.as_deref().unwrap_or(&content));
         if let Some(new) = new {
             replace_file(path, &new)?;
+            outcome.new_head = Some(new[..new.len().min(HEAD_BYTES)].to_vec());
             outcome.change = Change::Rewritten;
         }
     }
@@ -274,13 +295,16 @@ pub fn archive_candidate(path: &Path, content: &[u8]) -> bool {
     named || (content.starts_with(b"#!") && !is_text(content))
 }
 
-/// Removes the `__pycache__` directories under `root` that hold nothing (any more).
-fn remove_empty_bytecode_dirs(root: &Path) -> Result<()> {
-    let dirs: Vec<PathBuf> = walk(root)
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_dir() && e.file_name() == "__pycache__")
-        .map(|e| e.into_path())
+/// Removes the `__pycache__` directories of the inventory that hold nothing (any more), and forgets
+/// them.
+fn remove_empty_bytecode_dirs(inventory: &mut Inventory) -> Result<()> {
+    let dirs: Vec<PathBuf> = inventory
+        .entries
+        .iter()
+        .filter(|e| e.kind == Kind::Directory && e.path.file_name() == Some("__pycache__".as_ref()))
+        .map(|e| e.path.clone())
         .collect();
+    let mut removed = BTreeSet::new();
     for dir in dirs.iter().rev() {
         let empty = fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
@@ -288,8 +312,10 @@ fn remove_empty_bytecode_dirs(root: &Path) -> Result<()> {
             .is_none();
         if empty {
             fs::remove_dir(dir).with_context(|| format!("removing {}", dir.display()))?;
+            removed.insert(dir.clone());
         }
     }
+    inventory.forget(&removed);
     Ok(())
 }
 
@@ -558,7 +584,7 @@ mod tests {
         )
         .unwrap();
         let report = relocate(
-            &root,
+            &mut Inventory::scan(&root).unwrap(),
             &relocation,
             &|_| true,
             (&relocation.staging, &none()),
@@ -601,7 +627,7 @@ mod tests {
         )
         .unwrap();
         let report = relocate(
-            &root,
+            &mut Inventory::scan(&root).unwrap(),
             &relocation,
             &|_| true,
             (&relocation.staging, &none()),
@@ -614,7 +640,7 @@ mod tests {
         // A .gitignore of the user's at the top, with patterns of its own, stays.
         fs::write(root.join(".gitignore"), "*\n!keep.txt\n").unwrap();
         let report = relocate(
-            &root,
+            &mut Inventory::scan(&root).unwrap(),
             &relocation,
             &|_| true,
             (&relocation.staging, &none()),
@@ -648,7 +674,7 @@ mod tests {
         )
         .unwrap();
         let report = relocate(
-            &root,
+            &mut Inventory::scan(&root).unwrap(),
             &relocation,
             &|p: &Path| !p.ends_with("unselected"),
             (&relocation.staging, &none()),
@@ -690,7 +716,7 @@ mod tests {
         let relocation =
             Relocation::new(vec![b"/build/x".to_vec()], b"/opt/venvs/demo".to_vec()).unwrap();
         let report = relocate(
-            &root,
+            &mut Inventory::scan(&root).unwrap(),
             &relocation,
             &|_| true,
             (&relocation.staging, &none()),

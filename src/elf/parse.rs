@@ -8,34 +8,23 @@ use anyhow::{Context, Result};
 use goblin::elf::{Elf, header, program_header};
 
 use super::{ElfFile, ElfKind, ElfReport};
+use crate::inventory::Inventory;
 
 /// The page size the loader checks segment alignment against (x86-64, arm64 with 4 KiB pages).
 const PAGE_SIZE: u64 = 4096;
 
-/// Finds and parses every ELF file under `staging_root`, in walk order.
+/// Parses every file the inventory classified as ELF (by its magic number, not its name), in walk
+/// order; no other file is read.
 ///
 /// # Errors
 /// When a file cannot be read. A file that starts with the ELF magic but does not parse is not an
 /// error: it is listed in [`ElfReport::unreadable`].
-pub fn scan(staging_root: &Path) -> Result<ElfReport> {
+pub fn scan(inventory: &Inventory) -> Result<ElfReport> {
     let mut report = ElfReport::default();
-    for entry in crate::tree::walk(staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", staging_root.display()))?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let path = entry.path();
-        // Only ELF files are read whole; of the others, the four bytes of the magic number.
-        let mut magic = [0u8; 4];
-        let opened = fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        if std::io::Read::read_exact(&mut &opened, &mut magic).is_err()
-            || !crate::tree::is_elf(&magic)
-        {
-            continue;
-        }
+    for entry in inventory.elf_files() {
+        let path = entry.path.as_path();
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let executable = entry.metadata().map(|m| is_executable(&m)).unwrap_or(false);
-        match parse(&bytes, executable) {
+        match parse(&bytes, entry.is_executable()) {
             Ok(file) => report.files.push(ElfFile {
                 path: path.to_path_buf(),
                 ..file
@@ -44,12 +33,6 @@ pub fn scan(staging_root: &Path) -> Result<ElfReport> {
         }
     }
     Ok(report)
-}
-
-/// Whether a file with this metadata has an execute bit.
-fn is_executable(metadata: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    crate::tree::is_executable(metadata.permissions().mode())
 }
 
 /// The RPATH and RUNPATH entries of `elf` that are not relative to `$ORIGIN`, as lintian reads them

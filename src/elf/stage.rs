@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::{DebugSymbols, ElfReport, SkipReason, scan, strip};
 use crate::debhelper::{self, Environment, Package, Reporter};
+use crate::inventory::Inventory;
 
 /// Whether the venv's ELF files stay unstripped: `DEB_BUILD_OPTIONS=nostrip`, `--no-strip`, or an
 /// empty `override_dh_strip` (or `override_dh_strip-arch`) target in debian/rules, which is how rules
@@ -38,20 +39,21 @@ pub fn no_strip(env: &Environment, option: bool, reporter: &Reporter) -> Result<
     Ok(empty.is_some())
 }
 
-/// The ELF stage: finds the venv's ELF files and strips those `selected` accepts, unless `no_strip`,
+/// The ELF stage: parses the venv's ELF files (those the inventory classified so) and strips those `selected` accepts, unless `no_strip`,
 /// sending debug information to the automatic -dbgsym package unless `noautodbgsym`; reports what it
 /// found and did, and warns about files it could not read or had to leave alone. Returns the report
 /// (every ELF file of the venv, for the dependencies; what this run stripped) and where debug
 /// information went.
 pub fn strip_elf_files(
     package: &Package,
-    staging_root: &Path,
+    inventory: &Inventory,
     selected: &dyn Fn(&Path) -> bool,
     no_strip: bool,
     env: &Environment,
     reporter: &Reporter,
 ) -> Result<(ElfReport, Option<DebugSymbols>)> {
-    let mut report = scan(staging_root)?;
+    let staging_root = inventory.root.as_path();
+    let mut report = scan(inventory)?;
     let shown = |path: &Path| {
         path.strip_prefix(staging_root)
             .unwrap_or(path)

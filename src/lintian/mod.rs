@@ -12,13 +12,13 @@
 //! lintian matches it. The overrides are one block between marker lines, which a later run replaces.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::debhelper::Package;
 use crate::elf::ElfFile;
+use crate::inventory::Entry;
 use crate::shebang::{NameVersion, Shebang, versioned_name};
 
 pub mod embedded;
@@ -46,6 +46,8 @@ pub struct VenvFacts<'a> {
     /// The package's source package name, which turns off the table's entries of the library it
     /// builds.
     pub source_package: &'a str,
+    /// The venv's entries, as the inventory classified them (scripts with their `#!` line).
+    pub entries: &'a [Entry],
 }
 
 /// The override block for the venv at `staging_root`, which lives at `final_root`.
@@ -90,7 +92,7 @@ pub fn venv_overrides(
         .unwrap_or(final_root)
         .display()
         .to_string();
-    let scripts = ScriptsFound::scan(staging_root, final_root);
+    let scripts = ScriptsFound::of(facts.entries, staging_root, final_root);
     let mut text = format!(
         "{OVERRIDES_START} tags that a virtualenv in {} makes inherent.\n",
         final_root.display()
@@ -236,32 +238,26 @@ struct ScriptsFound {
 }
 
 impl ScriptsFound {
-    fn scan(staging_root: &Path, final_root: &Path) -> ScriptsFound {
-        use std::os::unix::fs::PermissionsExt;
+    /// What the scripts among `entries` (the venv's, at `staging_root`) are, for a venv living at
+    /// `final_root`: their `#!` lines as the inventory read them, no file read again.
+    fn of(entries: &[Entry], staging_root: &Path, final_root: &Path) -> ScriptsFound {
         let venv_python = final_root.join("bin/python");
         let venv_python = venv_python.as_os_str().as_encoded_bytes();
+        let (bin, lib) = (staging_root.join("bin"), staging_root.join("lib"));
         let mut found = ScriptsFound::default();
-        for (dir, in_lib) in [("bin", false), ("lib", true)] {
-            let entries = crate::tree::walk(&staging_root.join(dir)).filter_map(|e| e.ok());
-            for entry in entries.filter(|e| e.file_type().is_file()) {
-                let mut head = [0u8; 256];
-                let Ok(read) = fs::File::open(entry.path()).and_then(|mut f| f.read(&mut head))
-                else {
-                    continue;
-                };
-                let Some(interpreter) = Shebang::parse(&head[..read]).and_then(|s| s.command())
-                else {
-                    continue;
-                };
-                let executable = entry
-                    .metadata()
-                    .is_ok_and(|m| crate::tree::is_executable(m.permissions().mode()));
-                if in_lib {
-                    found.unusual_in_lib |= !is_usual_interpreter(interpreter);
-                    found.not_executable_in_lib |= !executable;
-                } else {
-                    found.venv_python_in_bin |= interpreter.starts_with(venv_python);
-                }
+        for entry in entries {
+            let Some(interpreter) = entry
+                .shebang_line()
+                .and_then(Shebang::parse)
+                .and_then(|s| s.command())
+            else {
+                continue;
+            };
+            if entry.path.starts_with(&lib) {
+                found.unusual_in_lib |= !is_usual_interpreter(interpreter);
+                found.not_executable_in_lib |= !entry.is_executable();
+            } else if entry.path.starts_with(&bin) {
+                found.venv_python_in_bin |= interpreter.starts_with(venv_python);
             }
         }
         found
@@ -319,6 +315,7 @@ pub fn install_overrides(package: &Package, overrides: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::elf::ElfKind;
+    use crate::inventory::Inventory;
     use embedded::parse_embedded_libraries;
     use embedded::tests::TABLE_EXCERPT;
 
@@ -368,7 +365,12 @@ mod tests {
         fs::write(&backup, "#!/bin/sh\n").unwrap();
         fs::set_permissions(&backup, fs::Permissions::from_mode(0o755)).unwrap();
         let final_root = Path::new("/opt/venvs/demo");
-        let first = venv_overrides("demo", final_root, &staging, &VenvFacts::default());
+        let scanned = Inventory::scan(&staging).unwrap();
+        let facts = VenvFacts {
+            entries: &scanned.entries,
+            ..VenvFacts::default()
+        };
+        let first = venv_overrides("demo", final_root, &staging, &facts);
         assert!(first.contains("demo: unusual-interpreter /opt/venvs/demo/bin/python*"));
         assert!(first.contains("dir-or-file-in-opt [opt/venvs/*]"));
         assert!(!first.contains("[opt/venvs/demo/lib/*]"), "{first}");
@@ -378,7 +380,12 @@ mod tests {
             "#!/usr/bin/env python\n",
         )
         .unwrap();
-        let second = venv_overrides("demo", final_root, &staging, &VenvFacts::default());
+        let scanned = Inventory::scan(&staging).unwrap();
+        let facts = VenvFacts {
+            entries: &scanned.entries,
+            ..VenvFacts::default()
+        };
+        let second = venv_overrides("demo", final_root, &staging, &facts);
         assert!(second.contains("demo: unusual-interpreter * [opt/venvs/demo/lib/*]"));
         assert!(second.contains("demo: script-not-executable [opt/venvs/demo/lib/*]"));
 
@@ -462,6 +469,7 @@ mod tests {
             unstripped: &unstripped,
             embedded_libraries: &[],
             source_package: "demo",
+            entries: &[],
         };
         let text = venv_overrides("demo", Path::new("/opt/venvs/demo"), &staging, &facts);
         let site = "opt/venvs/demo/lib/python3.11/site-packages";
@@ -486,6 +494,7 @@ mod tests {
             unstripped: &[],
             embedded_libraries: &embedded,
             source_package: "demo",
+            entries: &[],
         };
         let text = venv_overrides("demo", Path::new("/opt/venvs/demo"), &staging, &facts);
         assert!(
@@ -533,7 +542,8 @@ mod tests {
         let table = parse_embedded_libraries(TABLE_EXCERPT);
         let final_root = Path::new("/usr/lib/demo");
         // The ELF files as the ELF stage finds them.
-        let report = crate::elf::scan(&staging).unwrap();
+        let report =
+            crate::elf::scan(&crate::inventory::Inventory::scan(&staging).unwrap()).unwrap();
         let unparsed: Vec<PathBuf> = report.unreadable.iter().map(|(p, _)| p.clone()).collect();
         let overrides = |source: &str| {
             let facts = VenvFacts {
@@ -590,7 +600,11 @@ mod tests {
         )
         .unwrap();
         fs::write(dir.path().join("lib/mod.py"), "#!/usr/bin/env python\n").unwrap();
-        let none = VenvFacts::default();
+        let scanned = Inventory::scan(dir.path()).unwrap();
+        let none = VenvFacts {
+            entries: &scanned.entries,
+            ..VenvFacts::default()
+        };
         let opt = venv_overrides("demo", Path::new("/opt/venvs/demo"), dir.path(), &none);
         assert!(
             opt.contains("demo: dir-or-file-in-opt [opt/venvs/*]\n"),
