@@ -7,12 +7,15 @@
 //! During a build, relocation reads every file once and audits it with [`leak::leak_in`] as it
 //! leaves it; only the files changed after that (stripped, normalized, RECORDs, compiled bytecode)
 //! are read again, by [`scan_files`]. [`upstream_build_paths`] and [`describe`] are the audit's own.
+//! [`forbidden_paths`] says what must not appear; [`audit_venv`] is the stage as the pipeline runs
+//! it: the leaks relocation found, updated with the files read again, fail the build or warn.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
+use crate::debhelper::{Package, Reporter};
 use crate::leak;
 use crate::pathmatch::PathMatcher;
 
@@ -107,6 +110,69 @@ pub fn describe(leaks: &[leak::Leak], staging_root: &Path, limit: usize) -> Stri
         lines.push(format!("  and {} more", leaks.len() - limit));
     }
     lines.join("\n")
+}
+
+/// The paths no file of the venv may name: this build's, that is the staging path and the top of the
+/// source package in every spelling. The temporary directories pip, uv and the build backends work
+/// in are inside the source package (the install stage gives them a `TMPDIR` there), so they are
+/// among them; a `/tmp/pip-*` path found in the venv is upstream's ([`upstream_build_paths`]).
+///
+/// # Errors
+/// When they cannot be made into a pattern.
+pub fn forbidden_paths(
+    relocation: &crate::relocate::Relocation,
+    top: &Path,
+) -> Result<PathMatcher> {
+    PathMatcher::new(
+        relocation
+            .staging
+            .paths()
+            .iter()
+            .cloned()
+            .chain(crate::layout::spellings(top)),
+    )
+}
+
+/// The audit stage: fails when a file of the venv still names the staging path or the source package's
+/// directory, unless leaks are allowed (then it warns). `leaks` are what relocation found as it read
+/// each file; the files changed since (`reread`) are read again, and what they hold replaces that.
+pub fn audit_venv(
+    package: &Package,
+    staging_root: &Path,
+    (forbidden, final_root): (&PathMatcher, &[u8]),
+    leaks: &[leak::Leak],
+    reread: &std::collections::BTreeSet<PathBuf>,
+    allow_leaks: bool,
+    reporter: &Reporter,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let again: Vec<PathBuf> = reread.iter().cloned().collect();
+    let mut leaks: Vec<leak::Leak> = leaks
+        .iter()
+        .filter(|l| !reread.contains(&l.file))
+        .cloned()
+        .collect();
+    leaks.extend(scan_files(&again, forbidden, final_root)?);
+    leaks.sort_by(|a, b| a.file.cmp(&b.file));
+    reporter.verbose_print(format!(
+        "# audit: {} leak(s), {} file(s) read again, in {} ms",
+        leaks.len(),
+        again.len(),
+        started.elapsed().as_millis()
+    ));
+    if leaks.is_empty() {
+        return Ok(());
+    }
+    let listing = describe(&leaks, staging_root, 20);
+    let message = format!(
+        "{} file(s) in the venv still name the build directory:\n{listing}",
+        leaks.len()
+    );
+    if !allow_leaks {
+        bail!("{message}\nfix the files above, or pass --allow-leaks to build the package anyway");
+    }
+    reporter.warning(format!("package {}: {message}", package.name));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::command::Command;
 use crate::debhelper::{Relations, Reporter};
@@ -409,6 +409,22 @@ pub fn library_dependencies(
     reporter.verbose_print(format!("# depends: {}", libraries.join(", ")));
     dependencies.extend(libraries);
     Ok(dependencies)
+}
+
+/// Whether the package build directory `tmpdir` (absolute) holds an ELF file outside the venv at
+/// `staging_root`.
+pub fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
+    if !tmpdir.is_dir() {
+        // The venv of dh-virtualenv's build system went to debian/tmp, before dh_install.
+        return Ok(false);
+    }
+    for entry in crate::tree::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
+        let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
+        if entry.file_type().is_file() && crate::tree::is_elf_file(entry.path()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

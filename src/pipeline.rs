@@ -11,14 +11,14 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::inventory::Inventory;
 use crate::layout::Flavour;
 use crate::snapshot::Snapshot;
 use crate::state::{State, SubstvarItem, Unstripped, state_files};
-use crate::{audit, bytecode, depends, elf, lintian, normalize, pathmatch, record, relocate};
+use crate::{audit, bytecode, depends, elf, lintian, normalize, record, relocate};
 
 /// What [`process`] found and did.
 #[derive(Debug, Default)]
@@ -55,7 +55,7 @@ pub fn process(
         state.final_root.as_os_str().as_encoded_bytes().to_vec(),
     )?;
     let name = package.name.as_str();
-    let forbidden = forbidden_paths(&relocation, &state.top)?;
+    let forbidden = audit::forbidden_paths(&relocation, &state.top)?;
     let upstream = audit::upstream_build_paths()?;
     // The one walk of the venv: every later stage takes its entries from here.
     let mut inventory = reporter.timed(name, "inventory", || Inventory::scan(root))?;
@@ -150,7 +150,7 @@ pub fn process(
             );
         }
         reporter.timed(name, "audit", || {
-            audit_venv(
+            audit::audit_venv(
                 package,
                 root,
                 (&forbidden, &relocation.final_root),
@@ -173,7 +173,7 @@ pub fn process(
             .context("working out the shared-library dependencies")?;
         let shlibs_taken = state.flavour == Flavour::DhVirtualenv
             && !libraries.is_empty()
-            && elf_outside(&state.top.join(&package.tmpdir), root)?;
+            && depends::elf_outside(&state.top.join(&package.tmpdir), root)?;
         if shlibs_taken {
             reporter.warning(format!(
                 "package {}: it has ELF files outside the venv, for which dh_shlibdeps rewrites \
@@ -212,22 +212,6 @@ pub fn process(
             Err(e)
         }
     }
-}
-
-/// Whether the package build directory `tmpdir` (absolute) holds an ELF file outside the venv at
-/// `staging_root`.
-fn elf_outside(tmpdir: &Path, staging_root: &Path) -> Result<bool> {
-    if !tmpdir.is_dir() {
-        // The venv of dh-virtualenv's build system went to debian/tmp, before dh_install.
-        return Ok(false);
-    }
-    for entry in crate::tree::walk(tmpdir).filter_entry(|e| e.path() != staging_root) {
-        let entry = entry.with_context(|| format!("reading {}", tmpdir.display()))?;
-        if entry.file_type().is_file() && crate::tree::is_elf_file(entry.path()) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Writes what [`process`] worked out: the lintian overrides the venv as shipped needs, the substvars
@@ -297,67 +281,4 @@ pub fn write_outputs(
     crate::tree::replace(&snapshot_file, snapshot.to_text().as_bytes())?;
     crate::tree::replace(&state_file, state.to_json().as_bytes())?;
     Ok(overrides)
-}
-
-/// The paths no file of the venv may name: this build's, that is the staging path and the top of the
-/// source package in every spelling. The temporary directories pip, uv and the build backends work
-/// in are inside the source package (the install stage gives them a `TMPDIR` there), so they are
-/// among them; a `/tmp/pip-*` path found in the venv is upstream's ([`audit::upstream_build_paths`]).
-///
-/// # Errors
-/// When they cannot be made into a pattern.
-pub fn forbidden_paths(
-    relocation: &relocate::Relocation,
-    top: &Path,
-) -> Result<pathmatch::PathMatcher> {
-    pathmatch::PathMatcher::new(
-        relocation
-            .staging
-            .paths()
-            .iter()
-            .cloned()
-            .chain(crate::layout::spellings(top)),
-    )
-}
-
-/// The audit stage: fails when a file of the venv still names the staging path or the source package's
-/// directory, unless leaks are allowed (then it warns). `leaks` are what relocation found as it read
-/// each file; the files changed since (`reread`) are read again, and what they hold replaces that.
-pub fn audit_venv(
-    package: &Package,
-    staging_root: &Path,
-    (forbidden, final_root): (&pathmatch::PathMatcher, &[u8]),
-    leaks: &[crate::leak::Leak],
-    reread: &std::collections::BTreeSet<PathBuf>,
-    allow_leaks: bool,
-    reporter: &Reporter,
-) -> Result<()> {
-    let started = std::time::Instant::now();
-    let again: Vec<PathBuf> = reread.iter().cloned().collect();
-    let mut leaks: Vec<crate::leak::Leak> = leaks
-        .iter()
-        .filter(|l| !reread.contains(&l.file))
-        .cloned()
-        .collect();
-    leaks.extend(audit::scan_files(&again, forbidden, final_root)?);
-    leaks.sort_by(|a, b| a.file.cmp(&b.file));
-    reporter.verbose_print(format!(
-        "# audit: {} leak(s), {} file(s) read again, in {} ms",
-        leaks.len(),
-        again.len(),
-        started.elapsed().as_millis()
-    ));
-    if leaks.is_empty() {
-        return Ok(());
-    }
-    let listing = audit::describe(&leaks, staging_root, 20);
-    let message = format!(
-        "{} file(s) in the venv still name the build directory:\n{listing}",
-        leaks.len()
-    );
-    if !allow_leaks {
-        bail!("{message}\nfix the files above, or pass --allow-leaks to build the package anyway");
-    }
-    reporter.warning(format!("package {}: {message}", package.name));
-    Ok(())
 }
