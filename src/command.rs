@@ -32,13 +32,13 @@ pub enum Shown {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CommandError {
     /// The command could not be started at all (not installed, not executable):
-    /// "could not start `program`: <io error>; is it installed, and in the build's PATH?".
+    /// "could not start `program`: `<io error>`; is it installed, and in the build's PATH?".
     #[error("{message}")]
     NotStarted {
         /// The whole message.
         message: String,
     },
-    /// The command ran and failed: "`pip` exited with status 1: <its last error line>", and
+    /// The command ran and failed: "`pip` exited with status 1: `<its last error line>`", and
     /// everything it printed (stdout and stderr interleaved; empty when its output went to the
     /// terminal).
     #[error("{message}")]

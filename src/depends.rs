@@ -8,8 +8,9 @@
 //! the final path: found inside the venv (through `$ORIGIN` RPATH/RUNPATH, its own directory, or a
 //! bundled library of that SONAME) it is bundled and adds nothing; found on the system it goes to
 //! `dpkg-shlibdeps`, which maps it to its package and minimum version through the shlibs and symbols
-//! files. [`write_substvars`] adds the results to `debian/<package>.substvars` with debhelper's merge
-//! semantics; it is the only thing this stage writes.
+//! files. [`place_dependencies`] says which substvar each dependency goes to, one that
+//! `debian/control` reads; the pipeline writes them to `debian/<package>.substvars` with debhelper's
+//! merge semantics. This stage writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

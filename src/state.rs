@@ -31,7 +31,7 @@ pub struct State {
     pub ship_bytecode: bool,
     /// `--allow-leaks`.
     pub allow_leaks: bool,
-    /// Whether ELF files stay unstripped ([`no_strip`]).
+    /// Whether ELF files stay unstripped ([`crate::elf::no_strip`]).
     pub no_strip: bool,
     /// `--ignore-library`.
     pub ignore_library: Vec<String>,

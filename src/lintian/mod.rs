@@ -41,7 +41,7 @@ pub struct VenvFacts<'a> {
     /// ELF files left unstripped because stripping would break them, with the reason; those with a
     /// symbol table get an override.
     pub unstripped: &'a [(PathBuf, String)],
-    /// The entries of lintian's table of embedded libraries, from [`embedded_libraries`].
+    /// The entries of lintian's table of embedded libraries, from [`embedded::embedded_libraries`].
     pub embedded_libraries: &'a [EmbeddedLibrary],
     /// The package's source package name, which turns off the table's entries of the library it
     /// builds.
