@@ -118,7 +118,7 @@ pub fn build_package(
         pipeline::write_outputs(package, state, &outcome, &package_work_dir, reporter)
     })?;
     if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
-        let user_overrides = user_overrides.display();
+        let user_overrides = package.shown(&user_overrides);
         reporter.warning(format!(
             "package {}: dh_lintian will install {user_overrides} in place of the overrides dh_rustvenv \
              installs; add these lines to it:\n{overrides}",

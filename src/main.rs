@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("{e:#}")),
     };
     for package in &packages {
-        let package_options = match package_options(&invocation, package) {
+        let package_options = match package_options(&invocation, package, &env.top) {
             Ok(package_options) => package_options,
             Err(message) => return fail(&format!("package {}: {message}", package.name)),
         };
@@ -160,23 +160,24 @@ fn sequence_ignores(env: &Environment, flavour: Flavour, reporter: &Reporter) {
 fn package_options(
     invocation: &options::Invocation,
     package: &debhelper::Package,
+    top: &std::path::Path,
 ) -> Result<Option<options::Options>, String> {
     let Some(path) = &package.config_file else {
         return Ok(None);
     };
     let words =
-        debhelper::read_package_config(path, &package.name).map_err(|e| format!("{e:#}"))?;
+        debhelper::read_package_config(path, &package.name, top).map_err(|e| format!("{e:#}"))?;
     let mut options = invocation.for_package(&words).map_err(|e| {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or_default().to_owned();
         format!(
             "{}: {}",
-            path.display(),
+            package.shown(path),
             first.strip_prefix("error: ").unwrap_or(&first)
         )
     })?;
     options::apply_compat(&mut options)
-        .map_err(|message| format!("{}: {message}", path.display()))?;
+        .map_err(|message| format!("{}: {message}", package.shown(path)))?;
     Ok(Some(options))
 }
 

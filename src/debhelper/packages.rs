@@ -43,6 +43,13 @@ impl Package {
         pkgfile(&self.debian_dir, &self.name, self.main, file)
     }
 
+    /// `path` as messages name it: relative to the top of the source package (`debian/demo.rustvenv`)
+    /// when it is inside it, as the user wrote it.
+    pub fn shown<'a>(&self, path: &'a Path) -> std::path::Display<'a> {
+        let top = self.debian_dir.parent().unwrap_or(&self.debian_dir);
+        path.strip_prefix(top).unwrap_or(path).display()
+    }
+
     /// `debian/<package>.<suffix>` (absolute), for the files debhelper tools write for a package
     /// (`substvars`, `postinst.debhelper`).
     pub fn debian_file(&self, suffix: &str) -> PathBuf {
@@ -126,36 +133,30 @@ pub fn selected_packages(
 /// Reads a package's configuration file: dh_rustvenv options, as on the command line, any number on
 /// a line, split as a POSIX shell splits words; empty lines and lines starting with `#` are skipped.
 /// An executable file is run instead (debhelper(7), "Executable debhelper config files", which dh-exec
-/// relies on), with `DH_CONFIG_ACT_ON_PACKAGES` set to the package, and its output is read.
+/// relies on), in `top` (the top of the source package), with `DH_CONFIG_ACT_ON_PACKAGES` set to the
+/// package, and its output is read.
 ///
 /// # Errors
 /// When the file cannot be read, the executable fails, or a line has an unterminated quote; the
-/// message names the file and the line.
-pub fn read_package_config(path: &Path, package: &str) -> Result<Vec<String>> {
+/// message names the file (relative to `top`) and the line.
+pub fn read_package_config(path: &Path, package: &str, top: &Path) -> Result<Vec<String>> {
     use std::os::unix::fs::PermissionsExt;
+    let path = &top.join(path);
+    let shown = path.strip_prefix(top).unwrap_or(path).display();
     let executable = crate::tree::is_executable(
         fs::metadata(path)
-            .with_context(|| format!("reading {}", path.display()))?
+            .with_context(|| format!("reading {shown}"))?
             .permissions()
             .mode(),
     );
     let text = if executable {
-        let program = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            Path::new(".").join(path)
-        };
-        Command::new(program)
+        Command::new(path)
+            .dir(top)
             .env("DH_CONFIG_ACT_ON_PACKAGES", package)
             .query()
-            .with_context(|| {
-                format!(
-                    "running the executable configuration file {}",
-                    path.display()
-                )
-            })?
+            .with_context(|| format!("running the executable configuration file {shown}"))?
     } else {
-        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        fs::read_to_string(path).with_context(|| format!("reading {shown}"))?
     };
     let mut words = Vec::new();
     for (number, line) in text.lines().enumerate() {
@@ -163,8 +164,8 @@ pub fn read_package_config(path: &Path, package: &str) -> Result<Vec<String>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let split = shell_words::split(line)
-            .map_err(|e| anyhow!("{}, line {}: {e}", path.display(), number + 1))?;
+        let split =
+            shell_words::split(line).map_err(|e| anyhow!("{shown}, line {}: {e}", number + 1))?;
         words.extend(split);
     }
     Ok(words)
@@ -185,7 +186,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            read_package_config(&plain, "demo").unwrap(),
+            read_package_config(&plain, "demo", dir.path()).unwrap(),
             [
                 "--requirements",
                 "reqs/base file.txt",
@@ -201,11 +202,13 @@ mod tests {
         .unwrap();
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(
-            read_package_config(&script, "other").unwrap(),
+            read_package_config(&script, "other", dir.path()).unwrap(),
             ["--install-suffix=other-venv"]
         );
         fs::write(&plain, "--requirements 'unterminated\n").unwrap();
-        let err = read_package_config(&plain, "demo").unwrap_err().to_string();
+        let err = read_package_config(&plain, "demo", dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("demo.rustvenv, line 1"), "{err}");
     }
 }
