@@ -30,6 +30,8 @@
 //! the modules declared before it, never lib.rs and never a later stage (tests/layering.rs checks
 //! this). A helper two stages need moves down to a leaf.
 
+#![warn(missing_docs)]
+
 // Leaves first, the programs last: a module uses only the modules above it (tests/layering.rs).
 pub mod tree;
 pub mod snapshot;

@@ -21,8 +21,11 @@ pub enum Identity {
     Directory,
     /// A regular file: size in bytes, modification time in nanoseconds since the epoch, inode.
     File {
+        /// Its size in bytes.
         size: u64,
+        /// Its modification time, in nanoseconds since the epoch.
         mtime_ns: i128,
+        /// Its inode number.
         inode: u64,
     },
     /// A symlink, by its raw target.
