@@ -28,8 +28,8 @@ use std::process::{Command, Output};
 
 use common::{
     InstalledTools, VERIFY_RECORDS, deb_field, deb_paths, debs_in, describe, dpkg_lock, edit,
-    files_naming, lintian_complaints, purge_if_installed, run, run_unchecked, scratch, wheelhouse,
-    write,
+    files_naming, lintian_complaints, offline_build_command, purge_if_installed, run,
+    run_unchecked, scratch, write,
 };
 
 const COPYRIGHT: &str = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
@@ -252,18 +252,9 @@ fn legacy_stale(dir: &Path) {
 /// a build machine's PATH (so `--python python3` is Debian's, whatever interpreters this machine has
 /// in front of it).
 fn build(dir: &Path) -> Output {
-    let mut command = Command::new("dpkg-buildpackage");
+    let mut command = offline_build_command(dir);
     command
-        .args(["-us", "-uc", "-b"])
-        .current_dir(dir)
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("PIP_NO_INDEX", "1")
-        .env("PIP_FIND_LINKS", wheelhouse())
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env_remove("DH_VERBOSE")
-        .env_remove("DH_OPTIONS")
-        .env_remove("DEB_BUILD_OPTIONS")
-        .env_remove("PERL5LIB")
         .env_remove("DH_RUSTVENV_INSTALL_ROOT")
         .env_remove("DH_VIRTUALENV_INSTALL_ROOT");
     run_unchecked(&mut command)

@@ -43,8 +43,8 @@ use std::process::{Command, Output};
 
 use common::{
     InstalledTools, deb_field, deb_paths, describe, dpkg_lock, edit, files_naming,
-    lintian_complaints, purge_if_installed, run, run_unchecked, scratch, sha256, wheelhouse,
-    wheelhouse_file, write,
+    lintian_complaints, offline_build_command, purge_if_installed, run, run_unchecked, scratch,
+    sha256, wheelhouse_file, write,
 };
 
 const COPYRIGHT: &str = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
@@ -346,17 +346,7 @@ fn migrate_ledger(dir: &Path) {
 /// with DH_VERBOSE=1 when `verbose`; panics with its output when it fails. Returns the .deb of
 /// `package` and the build's output.
 fn build(dir: &Path, package: &str, verbose: bool) -> (PathBuf, String) {
-    let mut command = Command::new("dpkg-buildpackage");
-    command
-        .args(["-us", "-uc", "-b"])
-        .current_dir(dir)
-        .env("PIP_NO_INDEX", "1")
-        .env("PIP_FIND_LINKS", wheelhouse())
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env_remove("DH_VERBOSE")
-        .env_remove("DH_OPTIONS")
-        .env_remove("DEB_BUILD_OPTIONS")
-        .env_remove("PERL5LIB");
+    let mut command = offline_build_command(dir);
     if verbose {
         command.env("DH_VERBOSE", "1");
     }

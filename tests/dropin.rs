@@ -23,8 +23,8 @@ use std::process::{Command, Output};
 
 use common::{
     InstalledTools, deb_field, deb_paths, debs_in, describe, dpkg_lock, edit, elf_sections,
-    files_naming, lintian_complaints, purge_if_installed, run, run_unchecked, scratch, sha256,
-    wheelhouse, write,
+    files_naming, lintian_complaints, offline_build_command, purge_if_installed, run,
+    run_unchecked, scratch, sha256, wheelhouse, write,
 };
 
 /// debian/source/format, debian/copyright and debian/changelog of a native source package.
@@ -344,18 +344,7 @@ fn migrate_legacy_portal(dir: &Path) {
 
 /// Runs dpkg-buildpackage in `dir` with the installed tools, offline from the tests' wheelhouse.
 fn build(dir: &Path) -> Output {
-    let mut command = Command::new("dpkg-buildpackage");
-    command
-        .args(["-us", "-uc", "-b"])
-        .current_dir(dir)
-        .env("PIP_NO_INDEX", "1")
-        .env("PIP_FIND_LINKS", wheelhouse())
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env_remove("DH_VERBOSE")
-        .env_remove("DH_OPTIONS")
-        .env_remove("DEB_BUILD_OPTIONS")
-        .env_remove("PERL5LIB");
-    run_unchecked(&mut command)
+    run_unchecked(&mut offline_build_command(dir))
 }
 
 /// What a user checks of one built package, for the closing report.

@@ -62,6 +62,24 @@ pub fn scratch(prefix: &str) -> tempfile::TempDir {
         .expect("creating a scratch directory")
 }
 
+/// `dpkg-buildpackage -us -uc -b` in the source package `dir`, as a user runs it with the installed
+/// tools, offline from the tests' wheelhouse: pip finds nothing but it, and none of the tester's own
+/// debhelper, dh_rustvenv or Perl settings reach the build.
+pub fn offline_build_command(dir: &Path) -> Command {
+    let mut command = Command::new("dpkg-buildpackage");
+    command
+        .args(["-us", "-uc", "-b"])
+        .current_dir(dir)
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_FIND_LINKS", wheelhouse())
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("DH_VERBOSE")
+        .env_remove("DH_OPTIONS")
+        .env_remove("DEB_BUILD_OPTIONS")
+        .env_remove("PERL5LIB");
+    command
+}
+
 /// The wheelhouse every fixture installs from, built once per test process by
 /// tests/fixtures/build_wheelhouse.py with Debian's setuptools and wheel: setuptools and wheel (the
 /// build backend), greetlib (a pure-Python wheel) and fastsum (an sdist with a C extension linking
