@@ -11,7 +11,7 @@ use crate::tree::normalize;
 
 use anyhow::{Result, bail};
 
-use crate::debhelper::{self, Environment, Package};
+use crate::debhelper::{Environment, Package};
 use crate::options::Options;
 
 /// The directory venvs are installed under when `DH_RUSTVENV_INSTALL_ROOT` is not set.
@@ -128,7 +128,7 @@ impl Layout {
         let default_name = match destdir {
             Some(_) => match &env.dh_virtualenv.install_suffix {
                 Some(suffix) => suffix.clone(),
-                None => debhelper::source_package(top)?,
+                None => package.source.clone(),
             },
             None => package.name.clone(),
         };

@@ -137,29 +137,6 @@ pub fn read_control(control: &Path) -> Result<ControlInfo> {
     }
 }
 
-/// The source package's name: the `Source` field of the first stanza of `control` (normally
-/// `debian/control`), which dpkg-gencontrol writes into each binary package when it differs from
-/// the package's name, read by [`control_info`]. None when the file cannot be read or its first
-/// stanza has no such field (a later stanza dpkg rejects does not hide it).
-pub fn source_name(control: &Path) -> Option<String> {
-    control_info(control).ok()?.source
-}
-
-/// The source package's name, from the `Source:` field of `debian/control` under `top` (what
-/// debhelper's `sourcepackage()` reads): the build system's default venv name.
-///
-/// # Errors
-/// When `debian/control` cannot be read or has no `Source:` field in its first stanza.
-pub fn source_package(top: &Path) -> Result<String> {
-    let path = top.join("debian/control");
-    source_name(&path).ok_or_else(|| {
-        anyhow!(
-            "{} has no Source: field in its first paragraph; add the source package's name",
-            path.display()
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,10 +179,11 @@ mod tests {
             "source: demo-src\nMaintainer: x\n\nPackage: demo\nSource: other\n",
         )
         .unwrap();
-        assert_eq!(source_name(&control).as_deref(), Some("demo-src"));
+        let source = |control: &Path| control_info(control).unwrap().source;
+        assert_eq!(source(&control).as_deref(), Some("demo-src"));
         fs::write(&control, "Maintainer: x\n Source: no\n\nSource: late\n").unwrap();
-        assert_eq!(source_name(&control), None);
-        assert_eq!(source_name(&dir.path().join("missing")), None);
+        assert_eq!(source(&control), None);
+        assert_eq!(source(&dir.path().join("missing")), None);
     }
     #[test]
     fn the_source_package_name_comes_from_debian_control() {
@@ -216,9 +194,14 @@ mod tests {
             "# comment\nSource: legacy-web\nSection: web\n\nPackage: legacy-web-app\n",
         )
         .unwrap();
-        assert_eq!(source_package(dir.path()).unwrap(), "legacy-web");
+        let source = || {
+            control_info(&dir.path().join("debian/control"))
+                .unwrap()
+                .source
+        };
+        assert_eq!(source().as_deref(), Some("legacy-web"));
         std::fs::write(dir.path().join("debian/control"), "Package: x\n").unwrap();
-        assert!(source_package(dir.path()).is_err());
+        assert_eq!(source(), None);
     }
 
     #[test]
@@ -239,7 +222,6 @@ mod tests {
             info.relations["demo"].fields["Depends"],
             "${misc:Depends}, python3-new"
         );
-        assert_eq!(source_name(&control).as_deref(), Some("demo-src"));
 
         let missing = control_info(&dir.path().join("missing")).unwrap();
         assert_eq!(missing.source, None);

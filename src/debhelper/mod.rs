@@ -14,7 +14,7 @@
 //! - `packages.rs`: [`Package`], [`selected_packages`] (`dh_listpackages`), [`Package::pkgfile`],
 //!   [`read_package_config`].
 //! - `control.rs`: `debian/control` through one call to dpkg's parser: [`control_info`]
-//!   ([`ControlInfo`]), [`Relations`], [`read_control`], [`source_name`], [`source_package`].
+//!   ([`ControlInfo`]), [`Relations`], [`read_control`].
 //! - `substvars.rs`: [`merge_substvar`], [`unmerge_substvar`], [`add_substvar`],
 //!   [`remove_substvar_items`].
 //! - `autoscript.rs`: [`autoscript()`], [`autoscript_block`].
@@ -32,9 +32,7 @@ mod rules;
 mod substvars;
 
 pub use autoscript::{autoscript, autoscript_block};
-pub use control::{
-    ControlInfo, Relations, control_info, read_control, source_name, source_package,
-};
+pub use control::{ControlInfo, Relations, control_info, read_control};
 pub use env::{COMPILER_VARIABLES, DhVirtualenvEnvironment, Environment};
 pub use packages::{Package, read_package_config, selected_packages};
 pub use reporter::Reporter;
