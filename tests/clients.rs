@@ -496,6 +496,22 @@ fn text(output: &Output) -> String {
 const RELAY_VENV: &str = "/opt/venvs/relay";
 const STAMPED_MARK: &str = "/tmp/pip-req-build-abc123";
 
+/// What every built package must be: lintian reports no error, and no file names the build directory.
+fn check_clean(checks: &mut Checks, label: &str, figures: &Figures) {
+    checks.check(
+        label,
+        "lintian reports no E:",
+        figures.errors.is_empty(),
+        || figures.errors.join("\n"),
+    );
+    checks.check(
+        label,
+        "no file of the package names the build directory",
+        figures.naming_build_dir.is_empty(),
+        || format!("{:?}", figures.naming_build_dir),
+    );
+}
+
 /// The checks of one built relay .deb, before installing it.
 fn check_relay_deb(checks: &mut Checks, label: &str, figures: &Figures, extracted: &Path) {
     for library in ["python3.11", "libc6", "zlib1g", "libpq5"] {
@@ -511,18 +527,7 @@ fn check_relay_deb(checks: &mut Checks, label: &str, figures: &Figures, extracte
             || figures.depends.clone(),
         );
     }
-    checks.check(
-        label,
-        "lintian reports no E:",
-        figures.errors.is_empty(),
-        || figures.errors.join("\n"),
-    );
-    checks.check(
-        label,
-        "no file of the package names the build directory",
-        figures.naming_build_dir.is_empty(),
-        || format!("{:?}", figures.naming_build_dir),
-    );
+    check_clean(checks, label, figures);
     let site = extracted.join("data/opt/venvs/relay/lib/python3.11/site-packages/stamped");
     let wheel = wheelhouse_file("stamped-");
     for member in ["stamped/include/stamped.h", "stamped/_origin.py"] {
@@ -808,18 +813,7 @@ fn ledger_steps(checks: &mut Checks, tmp: &Path, migrated: bool, report: &mut Ve
         embedded.is_empty(),
         || format!("{embedded:#?}"),
     );
-    checks.check(
-        label,
-        "lintian reports no E:",
-        figures.errors.is_empty(),
-        || figures.errors.join("\n"),
-    );
-    checks.check(
-        label,
-        "no file of the package names the build directory",
-        figures.naming_build_dir.is_empty(),
-        || format!("{:?}", figures.naming_build_dir),
-    );
+    check_clean(checks, label, &figures);
     let doubled: Vec<PathBuf> = files_naming(&extracted, "/usr/lib//");
     checks.check(
         label,
