@@ -35,6 +35,7 @@
 // Leaves first, the programs last: a module uses only the modules above it (tests/layering.rs).
 pub mod tree;
 pub mod snapshot;
+pub mod outputs;
 pub mod interrupt;
 pub mod command;
 pub mod shebang;
