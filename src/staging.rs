@@ -152,6 +152,9 @@ pub struct Transaction {
     journal: Journal,
     /// Where the files to copy into the new venv are (a [`Kind::Rebuild`]).
     preexisting: Option<PathBuf>,
+    /// What was added to the earlier venv since its last run (relative paths under `before`), which a
+    /// [`Kind::Rebuild`] keeps too.
+    added: Vec<PathBuf>,
     done: bool,
 }
 
@@ -190,6 +193,7 @@ impl Transaction {
             top: top.to_path_buf(),
             journal,
             preexisting: None,
+            added: Vec::new(),
             done: false,
         };
         transaction.write_journal()?;
@@ -197,11 +201,13 @@ impl Transaction {
         match kind {
             Kind::Rebuild if exists => {
                 move_dir(root, &before)?;
-                transaction.preexisting = if earlier_venv {
-                    Some(work_dir.join(PREEXISTING)).filter(|p| p.is_dir())
+                if earlier_venv {
+                    transaction.preexisting =
+                        Some(work_dir.join(PREEXISTING)).filter(|p| p.is_dir());
+                    transaction.added = added_since_last_run(&before, work_dir)?;
                 } else {
-                    Some(before)
-                };
+                    transaction.preexisting = Some(before);
+                }
             }
             Kind::Rebuild => {}
             Kind::Modify => copy_dir(root, &before, true)?,
@@ -216,22 +222,61 @@ impl Transaction {
     /// When pip installed a file where an earlier one stood: the message names both, and the
     /// distribution that installed it; or when the copy fails.
     pub fn restore_preexisting(&self) -> Result<()> {
+        let root = &self.journal.root;
+        if !self.added.is_empty() {
+            let before = self.work_dir.join(BEFORE);
+            let mut found = Vec::new();
+            for relative in &self.added {
+                let entry = before.join(relative);
+                if fs::symlink_metadata(root.join(relative)).is_ok() {
+                    found.push(root.join(relative));
+                } else if entry.is_dir() && !entry.is_symlink() {
+                    found.extend(collisions(&entry, &root.join(relative))?);
+                }
+            }
+            self.refuse_collision(found.first())?;
+            let copied = Command::new("cp")
+                .args(["-a", "--parents", "--"])
+                .args(&self.added)
+                .arg(root)
+                .dir(&before)
+                .capture()?;
+            if !copied.0 {
+                bail!(
+                    "copying what was added to the venv since the last run back into {}: {}",
+                    root.display(),
+                    copied.1.trim()
+                );
+            }
+        }
         let Some(from) = &self.preexisting else {
             return Ok(());
         };
+        self.refuse_collision(collisions(from, root)?.first())?;
+        self.copy_preexisting(from)
+    }
+
+    /// The error for a file that was in the venv directory before, where pip installed one.
+    fn refuse_collision(&self, path: Option<&PathBuf>) -> Result<()> {
+        let Some(path) = path else {
+            return Ok(());
+        };
+        let owner = installed_by(&self.journal.root, path)
+            .map(|d| format!(" (from the distribution {d})"))
+            .unwrap_or_default();
+        bail!(
+            "{} was in the venv directory before the venv was created (put there by dh_install or an \
+             earlier override target), and pip installed a file at the same place{owner}; install \
+             your file under another name, or after dh_rustvenv (in an override_dh_rustvenv target)",
+            path.display(),
+        );
+    }
+
+    /// Copies what the venv directory held before (the files put there before the first run) into the
+    /// new venv.
+    fn copy_preexisting(&self, from: &Path) -> Result<()> {
         let root = &self.journal.root;
-        if let Some(path) = collisions(from, root)?.first() {
-            let owner = installed_by(root, path)
-                .map(|d| format!(" (from the distribution {d})"))
-                .unwrap_or_default();
-            bail!(
-                "{} was in the venv directory before the venv was created (put there by dh_install or an \
-                 earlier override target), and pip installed a file at the same place{owner}; install \
-                 your file under another name, or after dh_rustvenv (in an override_dh_rustvenv target)",
-                path.display(),
-            );
-        }
-        let mut source = from.clone().into_os_string();
+        let mut source = from.as_os_str().to_os_string();
         source.push("/.");
         let copied = Command::new("cp")
             .arg("-a")
@@ -298,6 +343,19 @@ impl Drop for Transaction {
             let _ = roll_back(&self.work_dir, &self.journal);
         }
     }
+}
+
+/// What was added to the venv kept in `before` since the last run of either program committed (the
+/// entries its snapshot does not list); nothing when there is no snapshot.
+fn added_since_last_run(before: &Path, work_dir: &Path) -> Result<Vec<PathBuf>> {
+    let (_, snapshot_file) = crate::state::state_files(work_dir);
+    let Ok(text) = fs::read_to_string(&snapshot_file) else {
+        return Ok(Vec::new());
+    };
+    let Ok(earlier) = crate::snapshot::Snapshot::from_text(&text) else {
+        return Ok(Vec::new());
+    };
+    Ok(crate::snapshot::Snapshot::take(before)?.added_since(&earlier))
 }
 
 /// Finishes a committed run: what the directory held before becomes the pre-existing files (a first
@@ -615,16 +673,24 @@ mod tests {
         assert_eq!(listing(&f.root), before);
         assert!(!f.work.join(JOURNAL).exists());
 
-        // A successful run, then a second one without dh_prep.
+        // A successful run, then a second one without dh_prep, after rules added a file.
+        let with_snapshot = |root: &Path| {
+            let mut outputs = Outputs::new();
+            let snapshot = crate::snapshot::Snapshot::take(root).unwrap();
+            outputs.write(f.work.join("snapshot"), snapshot.to_text());
+            outputs
+        };
         let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
         install(&f.root);
         t.restore_preexisting().unwrap();
-        t.commit(Outputs::new()).unwrap();
+        t.commit(with_snapshot(&f.root)).unwrap();
+        fs::create_dir_all(f.root.join("share/extra")).unwrap();
+        fs::write(f.root.join("share/extra/added"), "added later\n").unwrap();
         let built = listing(&f.root);
         let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
         install(&f.root);
         t.restore_preexisting().unwrap();
-        t.commit(Outputs::new()).unwrap();
+        t.commit(with_snapshot(&f.root)).unwrap();
         assert_eq!(listing(&f.root), built);
         assert_eq!(
             fs::read_to_string(f.root.join("etc/pre.conf")).unwrap(),
