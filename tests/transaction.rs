@@ -243,3 +243,46 @@ fn the_late_stage_in_a_copy_of_a_built_tree_changes_only_the_copy() {
     assert_eq!(listing(&source.dir), original, "the original tree changed");
     assert_no_temporaries(&copy);
 }
+
+/// Unmounts a file system when dropped.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn the_work_directory_on_another_file_system_is_no_obstacle() {
+    let tmp = scratch("txn-xdev-");
+    let source = SourcePackage::new(tmp.path(), "rvxdev");
+    let work = source.dir.join("debian/.debhelper");
+    fs::create_dir_all(&work).unwrap();
+    // The venv is built in debian/rvxdev, the work directory is a tmpfs: moving the venv directory
+    // aside and back crosses file systems.
+    run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512m", "tmpfs"])
+        .arg(&work));
+    let _mount = Mount(work.clone());
+    let venv = source.dir.join("debian/rvxdev/opt/venvs/rvxdev");
+    source.write("debian/rvxdev/opt/venvs/rvxdev/etc/pre.conf", "kept\n");
+    for round in ["first", "second"] {
+        let output = dh_rustvenv(&source, &[]);
+        assert!(
+            output.status.success(),
+            "{round} run: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            fs::read_to_string(venv.join("etc/pre.conf")).unwrap(),
+            "kept\n"
+        );
+    }
+    let built = listing(&venv);
+    source.write("requirements.txt", "nosuchdist==1.0\n");
+    let output = dh_rustvenv(&source, &[]);
+    assert_eq!(output.status.code(), Some(255));
+    assert_eq!(listing(&venv), built, "the venv directory changed");
+    assert_no_temporaries(&source.dir);
+}
