@@ -266,8 +266,9 @@ impl Transaction {
             .unwrap_or_default();
         bail!(
             "{} was in the venv directory before the venv was created (put there by dh_install or an \
-             earlier override target), and pip installed a file at the same place{owner}; install \
-             your file under another name, or after dh_rustvenv (in an override_dh_rustvenv target)",
+             earlier override target), and pip installed {}{owner} as well; install your file \
+             under another name, or after dh_rustvenv (in an override_dh_rustvenv target)",
+            path.display(),
             path.display(),
         );
     }
