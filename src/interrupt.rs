@@ -258,15 +258,15 @@ mod tests {
             .args(["-c", "sleep 60 & wait"])
             .spawn()
             .unwrap();
-        let mut found = BTreeSet::new();
+        let mut below_shell = BTreeSet::new();
         for _ in 0..100 {
-            found = descendants(std::process::id());
-            if found.len() >= 2 && found.contains(&shell.id()) {
+            below_shell = descendants(shell.id());
+            if !below_shell.is_empty() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let below_shell = descendants(shell.id());
+        let found = descendants(std::process::id());
         for pid in &below_shell {
             let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
         }
