@@ -135,6 +135,22 @@ impl Command {
             .join(" ")
     }
 
+    /// [`Command::display`] for an error message: an argument of several lines (a `python -c`
+    /// script) is cut to its first line and `...`, so that the error stays one line.
+    fn display_brief(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|w| {
+                let word = w.to_string_lossy();
+                match word.split_once('\n') {
+                    Some((first, _)) => format!("{}...", shell_quote(first)),
+                    None => shell_quote(&word),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn expression(&self) -> duct::Expression {
         let mut expr = duct::cmd(&self.program, &self.args)
             .unchecked()
@@ -207,7 +223,7 @@ impl Command {
         }
         let tail = failure_summary(&output.stdout);
         let message = if tail.is_empty() {
-            format!("`{}` {status}", self.display())
+            format!("`{}` {status}", self.display_brief())
         } else {
             format!("{name} {status}: {tail}")
         };
@@ -257,11 +273,16 @@ impl Command {
             .map_err(|e| self.not_started(e))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr = stderr.trim();
+            let said = if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {stderr}")
+            };
             bail!(
-                "`{}` exited with status {}: {}",
-                self.display(),
+                "`{}` exited with status {}{said}",
+                self.display_brief(),
                 output.status.code().unwrap_or(-1),
-                stderr.trim()
             );
         }
         Ok(output.stdout)
@@ -349,6 +370,15 @@ mod tests {
             "ERROR: No matching distribution found for nosuch==1.0"
         );
         assert_eq!(failure_summary(b"one\ntwo\n"), "two");
+    }
+
+    #[test]
+    fn a_failed_query_names_a_script_argument_by_its_first_line_only() {
+        let err = Command::new("sh")
+            .args(["-c", "exit 3\necho never\n"])
+            .query()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "`sh -c 'exit 3'...` exited with status 3");
     }
 
     #[test]
