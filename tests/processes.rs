@@ -1,7 +1,8 @@
 //! What becomes of the commands dh_rustvenv runs when dh_rustvenv is stopped while pip builds: a
 //! kill of the build's process group, a SIGKILL of dh_rustvenv alone, a SIGTERM of dh_rustvenv alone.
-//! Each test runs the real dh_rustvenv on a source package whose project build blocks, and looks in
-//! /proc for what is left.
+//! Each of those tests runs the real dh_rustvenv on a source package whose project build blocks, and
+//! looks in /proc for what is left. The last tests check what a run refuses or warns about before it
+//! starts any process.
 
 mod common;
 
@@ -223,4 +224,86 @@ fn a_sigterm_of_dh_rustvenv_alone_ends_pip_and_its_descendants_and_cleans_up() {
     );
     assert!(!source.dir.join("src/fixtureapp.egg-info").exists());
     assert!(!source.dir.join("build").exists());
+}
+
+// What a run refuses or warns about before it starts any command.
+
+/// A source package with one binary package and nothing else, for runs that stop before pip.
+fn bare_source(parent: &Path) -> PathBuf {
+    let dir = parent.join("bare-1.0");
+    fs::create_dir_all(dir.join("debian")).unwrap();
+    fs::write(
+        dir.join("debian/control"),
+        "Source: bare\nBuild-Depends: debhelper-compat (= 13)\n\nPackage: bare\nArchitecture: all\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// dh_rustvenv with the tool environment, in `dir`.
+fn dh_rustvenv_in(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dh_rustvenv"));
+    command.current_dir(dir);
+    common::with_tool_env(&mut command);
+    command
+}
+
+#[test]
+fn a_control_character_in_the_install_suffix_or_root_is_refused_naming_it() {
+    let tmp = scratch("processes-control-");
+    let dir = bare_source(tmp.path());
+    let output = common::run_unchecked(
+        dh_rustvenv_in(&dir)
+            .arg("--no-act")
+            .arg("--install-suffix=bare\nx"),
+    );
+    assert_eq!(output.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "dh_rustvenv: error: --install-suffix holds a control character (U+000A): `bare\\nx`\n"
+    );
+    let output = common::run_unchecked(
+        dh_rustvenv_in(&dir)
+            .arg("--no-act")
+            .env("DH_RUSTVENV_INSTALL_ROOT", "/opt/venvs\n"),
+    );
+    assert_eq!(output.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "dh_rustvenv: error: DH_RUSTVENV_INSTALL_ROOT holds a control character (U+000A): \
+         `/opt/venvs\\n`\n"
+    );
+}
+
+#[test]
+fn options_without_effect_are_warned_about_once() {
+    let tmp = scratch("processes-ineffective-");
+    let dir = bare_source(tmp.path());
+    fs::create_dir_all(dir.join("debian/wheelhouse")).unwrap();
+    let mut command = dh_rustvenv_in(&dir);
+    command.args([
+        "--no-act",
+        "--skip-install",
+        "--extras=web",
+        "--test-command=make check",
+        "--index-url=https://mirror.example/simple",
+    ]);
+    let output = run(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("dh_rustvenv: warning: "))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "dh_rustvenv: warning: --test-command has no effect without --test, which runs it; add \
+             --test or remove --test-command",
+            "dh_rustvenv: warning: --extras web has no effect with --skip-install, which does not \
+             install the source package they are extras of",
+            "dh_rustvenv: warning: --index-url has no effect: the install is offline, from the \
+             wheelhouse debian/wheelhouse only (--download fills it from the index)",
+        ],
+        "{stderr}"
+    );
 }
