@@ -307,3 +307,66 @@ fn options_without_effect_are_warned_about_once() {
         "{stderr}"
     );
 }
+
+/// The `-X` options `dh --no-act` shows for dh_strip with the rustvenv add-on and the install root
+/// `root`, in a source package with the binary package `demo-one`.
+fn strip_exclusions(dir: &Path, root: &str) -> Vec<String> {
+    let mut command = Command::new("dh");
+    command
+        .args(["binary", "--with", "rustvenv", "--no-act"])
+        .current_dir(dir)
+        .env("PERL5LIB", common::repo().join("debhelper"))
+        .env("DH_RUSTVENV_INSTALL_ROOT", root)
+        .env_remove("DH_VIRTUALENV_INSTALL_ROOT")
+        .env_remove("DH_OPTIONS")
+        .env_remove("DH_INTERNAL_OPTIONS");
+    let output = run(&mut command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("dh_strip -a"))
+        .unwrap_or_else(|| panic!("no dh_strip in\n{stdout}"));
+    line.split_whitespace()
+        .filter(|w| w.starts_with("-X"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_sequence_excludes_the_install_root_as_dh_rustvenv_normalizes_it() {
+    let tmp = scratch("processes-exclusions-");
+    let dir = tmp.path().join("demo-1.0");
+    fs::create_dir_all(dir.join("debian")).unwrap();
+    fs::write(
+        dir.join("debian/control"),
+        "Source: demo\nBuild-Depends: debhelper-compat (= 13)\n\n\
+         Package: demo-one\nArchitecture: any\nDescription: x\n x\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("debian/changelog"),
+        "demo (1.0) unstable; urgency=medium\n\n  * Test.\n\n -- dh-rustvenv tests <tests@example.org>  \
+         Sat, 21 Nov 2026 00:00:00 +0000\n",
+    )
+    .unwrap();
+    for (root, expected) in [
+        ("/opt//venvs/", &["-Xopt/venvs/"][..]),
+        ("/opt/./venvs/.", &["-Xopt/venvs/"]),
+        ("/usr//lib/", &["-Xusr/lib/demo-one/"]),
+        // dh_rustvenv resolves .. without looking at the file system; so must the -X.
+        ("/usr/lib/x/..", &["-Xusr/lib/demo-one/"]),
+        (
+            "/usr/share/python/../../share/python",
+            &["-Xusr/share/python/"],
+        ),
+        // dh_rustvenv refuses /, and -X/ would exclude the whole package.
+        ("/", &[]),
+        ("/opt/..", &[]),
+    ] {
+        assert_eq!(
+            strip_exclusions(&dir, root),
+            expected,
+            "install root {root}"
+        );
+    }
+}
