@@ -1,8 +1,9 @@
 //! What becomes of the commands dh_rustvenv runs when dh_rustvenv is stopped while pip builds: a
 //! kill of the build's process group, a SIGKILL of dh_rustvenv alone, a SIGTERM of dh_rustvenv alone.
 //! Each of those tests runs the real dh_rustvenv on a source package whose project build blocks, and
-//! looks in /proc for what is left. The last tests check what a run refuses or warns about before it
-//! starts any process.
+//! looks in /proc for what is left. Then: what a run refuses or warns about before it starts any
+//! process, the sequence add-on's `-X` for the ELF tools, and the maintainer scripts of an installed
+//! package run by dpkg with the admin's Python settings.
 
 mod common;
 
@@ -369,4 +370,41 @@ fn the_sequence_excludes_the_install_root_as_dh_rustvenv_normalizes_it() {
             "install root {root}"
         );
     }
+}
+
+#[test]
+fn an_installed_package_compiles_in_its_venv_only_and_removal_keeps_the_admins_directory() {
+    let tmp = scratch("processes-bytecode-");
+    let source = SourcePackage::new(tmp.path(), "rvbytecode");
+    let debs = source.build(&["-b"]);
+    let deb = &debs
+        .iter()
+        .find(|(name, _)| name == "rvbytecode")
+        .unwrap()
+        .1;
+    let venv = Path::new("/opt/venvs/rvbytecode");
+    let prefix = tmp.path().join("pycache-prefix");
+    let _lock = common::dpkg_lock();
+    common::purge_if_installed("rvbytecode");
+    // The admin's settings reach dpkg's maintainer scripts.
+    run(Command::new("dpkg")
+        .arg("-i")
+        .arg(deb)
+        .env("PYTHONPYCACHEPREFIX", &prefix)
+        .env("PYTHONDONTWRITEBYTECODE", "1"));
+    let cache = venv.join("lib/python3.11/site-packages/fixtureapp/__pycache__");
+    let compiled_in_venv = cache.is_dir();
+    let outside = prefix.exists();
+    let admins = venv.join("local");
+    fs::create_dir_all(&admins).unwrap();
+    let removed = common::run_unchecked(Command::new("dpkg").args(["--remove", "rvbytecode"]));
+    let admins_kept = admins.is_dir();
+    let package_gone = !venv.join("lib").exists() && !venv.join("bin").exists();
+    let _ = fs::remove_dir_all(venv);
+    common::purge_if_installed("rvbytecode");
+    assert!(removed.status.success(), "dpkg --remove failed");
+    assert!(compiled_in_venv, "postinst did not byte-compile the venv");
+    assert!(!outside, "postinst wrote bytecode to PYTHONPYCACHEPREFIX");
+    assert!(admins_kept, "removal deleted the admin's empty directory");
+    assert!(package_gone, "removal left the package's directories");
 }
