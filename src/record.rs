@@ -35,7 +35,7 @@ pub struct MalformedRecord {
 }
 
 /// A RECORD file whose text is not PEP 376's CSV rows ([`MalformedRecord`]): the message names the
-/// file, the line and what is wrong, and says what to do.
+/// file, the row and what is wrong, and says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {malformed}; {BROKEN_WHEEL_HINT}", record.display())]
 pub struct BrokenRecord {
