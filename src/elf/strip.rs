@@ -334,7 +334,12 @@ mod tests {
             &crate::debhelper::Reporter::default(),
         )
         .unwrap();
-        assert_eq!(report.stripped, [path.clone()], "{:?}", report.skipped);
+        assert_eq!(
+            report.stripped,
+            std::slice::from_ref(&path),
+            "{:?}",
+            report.skipped
+        );
         assert_eq!(fs::read_to_string(&outside).unwrap(), "keep me\n");
         assert_eq!(fs::read_link(&planted).unwrap(), outside);
         assert_eq!(
