@@ -58,6 +58,44 @@ pub(crate) fn make_temp_dir(plan: &InstallPlan) -> Result<()> {
     })
 }
 
+/// Creates [`InstallPlan::cache_dir`] and removes everything else in the directory that holds it
+/// (`pip-cache/` or `uv-cache/` of the work directory): the caches of earlier runs, kept under the
+/// keys of other local distributions, which could hand out what was built from a file since replaced
+/// under the same name. When that directory is a symlink, the link is removed (never what it points
+/// to) and a directory made in its place: the cache is written nowhere but in the work directory.
+///
+/// # Errors
+/// When a directory cannot be created, read or removed; the message names it.
+pub(crate) fn prepare_cache_dir(plan: &InstallPlan) -> Result<()> {
+    let cache = &plan.cache_dir;
+    if let Some(parent) = cache.parent() {
+        match fs::symlink_metadata(parent) {
+            Ok(metadata) if metadata.is_dir() => {
+                let entries = fs::read_dir(parent)
+                    .with_context(|| format!("reading {}", parent.display()))?;
+                for entry in entries {
+                    let entry = entry.with_context(|| format!("reading {}", parent.display()))?;
+                    if Some(entry.file_name().as_os_str()) == cache.file_name() {
+                        continue;
+                    }
+                    let path = entry.path();
+                    // remove_dir_all removes a symlink itself, never what it points to.
+                    let removed = match entry.file_type() {
+                        Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+                        _ => fs::remove_file(&path),
+                    };
+                    removed
+                        .with_context(|| format!("removing the stale cache {}", path.display()))?;
+                }
+            }
+            Ok(_) => fs::remove_file(parent)
+                .with_context(|| format!("removing {}, not a directory", parent.display()))?,
+            Err(_) => {}
+        }
+    }
+    fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))
+}
+
 /// Installs the upgrades, `--preinstall`, the requirements file and the source package into the venv
 /// at `layout.staging_root`, each with one installer call, in that order.
 pub(super) fn install_distributions(
@@ -297,4 +335,55 @@ fn remove_uv_records(staging_root: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::fixtures::{env, interpreter, layout, options};
+
+    #[test]
+    fn earlier_caches_go_and_a_symlinked_cache_directory_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        let plan = crate::install::plan(
+            &layout(dir.path()),
+            &options(),
+            &interpreter(),
+            &env(),
+            crate::layout::Flavour::Rustvenv,
+            None,
+        )
+        .unwrap();
+        let caches = plan.cache_dir.parent().unwrap().to_path_buf();
+        fs::create_dir_all(caches.join("0123456789abcdef/wheels")).unwrap();
+        fs::create_dir_all(plan.cache_dir.join("wheels")).unwrap();
+        fs::write(caches.join("selfcheck.json"), "{}").unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("keep"), "").unwrap();
+        std::os::unix::fs::symlink(&outside, caches.join("linked")).unwrap();
+        prepare_cache_dir(&plan).unwrap();
+        let names: Vec<_> = fs::read_dir(&caches)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [plan.cache_dir.file_name().unwrap()]);
+        assert!(
+            plan.cache_dir.join("wheels").is_dir(),
+            "this run's cache was removed"
+        );
+        assert!(outside.join("keep").exists());
+        // pip-cache itself a symlink: what it points to is left alone, nothing is written there.
+        fs::remove_dir_all(&caches).unwrap();
+        std::os::unix::fs::symlink(&outside, &caches).unwrap();
+        prepare_cache_dir(&plan).unwrap();
+        let outside_names: Vec<_> = fs::read_dir(&outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(outside_names, ["keep"]);
+        assert!(fs::symlink_metadata(&caches).unwrap().is_dir());
+        assert!(plan.cache_dir.is_dir());
+    }
 }
