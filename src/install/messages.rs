@@ -21,11 +21,6 @@ use crate::interrupt::Interrupted;
 ///
 /// Disk-full is looked at first: pip that runs out of space while unpacking says nothing about
 /// missing distributions, but a later line could quote a requirement that is.
-///
-/// # Known limitations
-/// Not called yet: the `offline` context of [`super::venv`] still adds the `--download` hint to every
-/// failed install from a wheelhouse; it is to call this with the error instead.
-#[allow(dead_code)]
 pub(crate) fn install_hint(error: &anyhow::Error, wheelhouse: Option<&Path>) -> Option<String> {
     if error
         .chain()

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::compilers::{with_compilers, write_compiler_wrappers};
-use super::messages::hash_problem;
+use super::messages::{hash_problem, install_hint};
 use super::plan::{InstallPlan, InstallerCommand, PipRunner, UvSource, project_spec};
 use super::residue::doit_without_residue;
 use crate::command::{Command, CommandError};
@@ -122,12 +122,20 @@ pub(super) fn install_distributions(
         ],
         None => plan.index_args.clone(),
     };
-    let offline = |step: String| match &plan.wheelhouse {
-        Some(dir) => format!(
-            "{step} from the wheelhouse {} only (add what is missing with dh_rustvenv --download)",
-            dir.strip_prefix(&layout.top).unwrap_or(dir).display()
-        ),
+    // The wheelhouse as the user names it, relative to the top of the source package.
+    let wheelhouse = plan
+        .wheelhouse
+        .as_deref()
+        .map(|dir| dir.strip_prefix(&layout.top).unwrap_or(dir));
+    let offline = |step: String| match wheelhouse {
+        Some(dir) => format!("{step} from the wheelhouse {} only", dir.display()),
         None => step,
+    };
+    // A failed install, with the step and what to do about it when the installer's output says
+    // (a distribution missing from the wheelhouse, a full disk).
+    let failed = |error: anyhow::Error, step: String| match install_hint(&error, wheelhouse) {
+        Some(hint) => error.context(format!("{step}: {hint}")),
+        None => error.context(offline(step)),
     };
     // `--pip-tool`: `python bin/<tool> install`, as dh_virtualenv runs it; otherwise uv, the venv's
     // pip once it has one, or pip from the interpreter's wheel.
@@ -169,20 +177,20 @@ pub(super) fn install_distributions(
                     .args(&plan.requirements_pip_args)
                     .args(&plan.upgrades),
             )
-            .with_context(|| {
-                let step = offline(format!("upgrading {}", plan.upgrades.join(", ")));
+            .map_err(|error| {
+                let step = format!("upgrading {}", plan.upgrades.join(", "));
                 if plan.wheelhouse.is_some() {
-                    return step;
+                    return failed(error, step);
                 }
                 // dh_virtualenv does not give --extra-pip-arg to the upgrade (its #197), so the
                 // --no-index/--find-links of an offline build do not reach it.
-                format!(
+                error.context(format!(
                     "{step}: the upgrade does not get --extra-pip-arg (as with dh_virtualenv), so it \
                      looked for {} in the package index; to build offline, put the wheels in \
                      debian/wheelhouse or name their directory with --wheelhouse, which every pip \
                      call uses (dh_rustvenv --download fills it)",
                     plan.upgrades.join(", ")
-                )
+                ))
             })?;
         venv_has_pip |= plan
             .upgrades
@@ -196,7 +204,7 @@ pub(super) fn install_distributions(
                     .args(&plan.pip_args)
                     .args(&plan.preinstall),
             )
-            .with_context(|| offline("installing the --preinstall requirements".to_owned()))?;
+            .map_err(|e| failed(e, "installing the --preinstall requirements".to_owned()))?;
     }
     // What --preinstall installed counts: a pip it pinned is the one to install the rest with.
     venv_has_pip |= !reporter.no_act && staging.join("bin/pip").exists();
@@ -231,7 +239,7 @@ pub(super) fn install_distributions(
             {
                 bail!("installing {name}: {problem}");
             }
-            return Err(e).with_context(|| offline(format!("installing {name}")));
+            return Err(failed(e, format!("installing {name}")));
         }
     }
     if let Some(project) = &plan.project {
@@ -239,11 +247,11 @@ pub(super) fn install_distributions(
             .args(&plan.pip_args)
             .arg(project_spec(project, &plan.extras))
             .dir(project);
-        doit_without_residue(reporter, &installer, project, layout)?.with_context(|| {
-            offline(format!(
-                "installing the source package from {}",
-                project.display()
-            ))
+        doit_without_residue(reporter, &installer, project, layout)?.map_err(|e| {
+            failed(
+                e,
+                format!("installing the source package from {}", project.display()),
+            )
         })?;
     }
     if uv.is_some() && !reporter.no_act {
