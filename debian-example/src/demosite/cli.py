@@ -12,7 +12,11 @@ from demosite import config as configuration
 
 
 def application(config):
-    """The WSGI application for the configuration `config`; built in each gunicorn worker."""
+    """The WSGI application for the configuration `config`; built in each gunicorn worker.
+
+    A master started from an older version calls this function of the installed version after a
+    reload (see Server.load): its name and its argument must stay as they are.
+    """
     from demosite.app import create_app
 
     return create_app(config)
