@@ -218,7 +218,7 @@ fn classifier_spdx(classifier: &str) -> Option<&'static str> {
 }
 
 /// The license of a distribution: PEP 639's `License-Expression` when given; else the SPDX identifier
-/// of its `License ::` classifiers when they all map to one ([`classifier_spdx`]); else the first
+/// of its `License ::` classifiers when they all map to one (an unambiguous classifier); else the first
 /// line of the `License` field as a name; else none.
 ///
 /// # References
