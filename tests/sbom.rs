@@ -97,7 +97,16 @@ fn with_sbom_requirements(parent: &Path) -> SourcePackage {
         "requirements.txt",
         "greetlib==1.0\nfastsum==1.0\nbundled==1.0\n",
     );
-    source.rules("override_dh_rustvenv:\n\tdh_rustvenv --wheelhouse wheelhouse\n");
+    // A distribution rules add after dh_rustvenv: dh_rustvenv_finish writes the SBOM anew.
+    let late = format!(
+        "debian/{PACKAGE}/opt/venvs/{PACKAGE}/lib/python3.11/site-packages/late_dist-2.0.dist-info"
+    );
+    source.rules(&format!(
+        "override_dh_rustvenv:\n\tdh_rustvenv --wheelhouse wheelhouse\n\
+         \tmkdir -p {late}\n\
+         \tprintf 'Metadata-Version: 2.1\\nName: late_dist\\nVersion: 2.0\\n' > {late}/METADATA\n\
+         \tprintf 'late_dist-2.0.dist-info/METADATA,,\\nlate_dist-2.0.dist-info/RECORD,,\\n' > {late}/RECORD\n"
+    ));
     source
 }
 
@@ -157,6 +166,7 @@ fn the_sbom_lists_the_venv_validates_and_is_the_same_from_any_build_directory() 
         .collect();
     assert_eq!(purls, installed_purls(&venv));
     assert!(purls.contains("pkg:pypi/greetlib@1.0"), "{purls:?}");
+    assert!(purls.contains("pkg:pypi/late-dist@2.0"), "{purls:?}");
     let component = |purl: &str| {
         components
             .iter()
