@@ -212,7 +212,6 @@ fn classifier_spdx(classifier: &str) -> Option<&'static str> {
         "GNU General Public License v3 or later (GPLv3+)" => "GPL-3.0-or-later",
         "GNU Lesser General Public License v3 or later (LGPLv3+)" => "LGPL-3.0-or-later",
         "GNU Affero General Public License v3 or later (AGPLv3+)" => "AGPL-3.0-or-later",
-        "GNU Affero General Public License v3" => "AGPL-3.0-only",
         _ => return None,
     })
 }
