@@ -1284,7 +1284,11 @@ pub fn copyright_fragment(distributions: &[Distribution], final_root: &Path) -> 
         out.push('\n');
         let globs: Vec<String> = globs.into_iter().collect();
         out.push_str(&format!("Files: {}\n", globs.join("\n ")));
-        out.push_str("Copyright: not stated in the metadata; see the license files\n");
+        out.push_str(if files.is_empty() {
+            "Copyright: not stated in the metadata\n"
+        } else {
+            "Copyright: not stated in the metadata; see the license files\n"
+        });
         out.push_str(&format!("License: {license_field}\n"));
         out.push_str(&format!("Comment: {comment}\n"));
     }

@@ -231,14 +231,22 @@ fn the_sbom_lists_the_venv_validates_and_is_the_same_from_any_build_directory() 
         "{fragment}"
     );
 
-    // --no-sbom: no SBOM in the venv.
+    // The drop-in's dh_virtualenv: no SBOM, as dh-virtualenv writes none.
     let (source, _) = &builds[0];
-    let mut command = source.dh_rustvenv();
-    command.args(["--no-sbom", "--wheelhouse", "wheelhouse"]);
-    run(&mut command);
     let staged = source
         .dir
         .join(format!("debian/{PACKAGE}/opt/venvs/{PACKAGE}"));
+    let mut command = Command::new(common::tool_dir().join("dh_virtualenv"));
+    command.current_dir(&source.dir).args(source.offline_args());
+    common::with_tool_env(&mut command);
+    run(&mut command);
+    assert!(staged.join("bin/python").exists());
+    assert!(!staged.join(format!("{PACKAGE}.cdx.json")).exists());
+
+    // --no-sbom: no SBOM in the venv.
+    let mut command = source.dh_rustvenv();
+    command.args(["--no-sbom", "--wheelhouse", "wheelhouse"]);
+    run(&mut command);
     assert!(staged.join("bin/python").exists());
     assert!(!staged.join(format!("{PACKAGE}.cdx.json")).exists());
 }
