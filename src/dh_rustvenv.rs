@@ -84,9 +84,10 @@ pub fn build_package(
         &layout.top,
         layout.build_dir_explicit,
     )?;
-    let mut transaction = Transaction::begin(
+    let transaction = Transaction::begin(
         &layout.staging_root,
         &package_work_dir,
+        &crate::elf::debug_package_dir(package).join("dbgsym-root"),
         &layout.top,
         Kind::Rebuild,
     )?;
@@ -126,7 +127,6 @@ pub fn build_package(
         source_date_epoch: env.source_date_epoch,
     };
     let outcome = pipeline::process(package, &state, None, env, reporter)?;
-    transaction.add_outside(&outcome.elf_report.debug_files)?;
 
     // Every output, and only then is the venv kept.
     reporter.interrupts.check()?;

@@ -125,10 +125,14 @@ pub fn finish_package(
         ));
         return Ok(());
     }
-    let mut transaction =
-        Transaction::begin(&state.staging_root, &work_dir, &env.top, Kind::Modify)?;
+    let transaction = Transaction::begin(
+        &state.staging_root,
+        &work_dir,
+        &crate::elf::debug_package_dir(package).join("dbgsym-root"),
+        &env.top,
+        Kind::Modify,
+    )?;
     let outcome = process(package, &state, Some(&changed), env, reporter)?;
-    transaction.add_outside(&outcome.elf_report.debug_files)?;
     let mut outputs = Outputs::new();
     reporter.timed(&package.name, "outputs", || {
         write_outputs(&mut outputs, package, state, &outcome, &work_dir, reporter)

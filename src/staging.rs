@@ -77,8 +77,13 @@ struct Journal {
     /// `before` holds the files put in the directory before a venv was built there: at the commit it
     /// becomes `preexisting`.
     fresh: bool,
-    /// Files written outside the venv for it (debug files for the -dbgsym package).
-    outside: Vec<PathBuf>,
+    /// The directory debug files for the -dbgsym package go to (`debian/.debhelper/<package>/dbgsym-root`).
+    debug_dir: PathBuf,
+    /// What it held when the run began (paths relative to it): anything else a roll-back removes.
+    debug_before: Vec<PathBuf>,
+    /// The directories the outputs are staged in, beside their targets: a roll-back removes the
+    /// temporaries a killed run left there.
+    output_dirs: Vec<PathBuf>,
     /// The outputs' (temporary, target) pairs while committing.
     outputs: Vec<(PathBuf, PathBuf)>,
 }
@@ -94,7 +99,13 @@ impl Journal {
             "before": self.before,
             "created": self.created,
             "fresh": self.fresh,
-            "outside": self.outside.iter().map(|p| path(p)).collect::<Vec<_>>(),
+            "debug_dir": path(&self.debug_dir),
+            "debug_before": self
+                .debug_before
+                .iter()
+                .map(|p| crate::snapshot::hex(p.as_os_str().as_encoded_bytes()))
+                .collect::<Vec<_>>(),
+            "output_dirs": self.output_dirs.iter().map(|p| path(p)).collect::<Vec<_>>(),
             "outputs": self
                 .outputs
                 .iter()
@@ -127,8 +138,18 @@ impl Journal {
             before: value.get("before")?.as_bool()?,
             created: usize::try_from(value.get("created")?.as_u64()?).ok()?,
             fresh: value.get("fresh")?.as_bool()?,
-            outside: value
-                .get("outside")?
+            debug_dir: path(value.get("debug_dir")?)?,
+            debug_before: value
+                .get("debug_before")?
+                .as_array()?
+                .iter()
+                .map(|v| {
+                    let bytes = crate::snapshot::unhex(v.as_str()?)?;
+                    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
+                })
+                .collect::<Option<_>>()?,
+            output_dirs: value
+                .get("output_dirs")?
                 .as_array()?
                 .iter()
                 .map(path)
@@ -160,7 +181,9 @@ pub struct Transaction {
 
 impl Transaction {
     /// Starts a run on the venv directory `root`, with `work_dir` the package's work directory
-    /// (`debian/.debhelper/rustvenv/<package>`) and `top` the top of the source package. A journal
+    /// (`debian/.debhelper/rustvenv/<package>`), `debug_dir` the directory of the -dbgsym package's
+    /// files (`debian/.debhelper/<package>/dbgsym-root`: what the run adds there goes with a
+    /// roll-back) and `top` the top of the source package. A journal
     /// left by a killed run is rolled back (or completed) first. For a [`Kind::Rebuild`], what the
     /// directory holds is moved aside and `root` does not exist when this returns; for a
     /// [`Kind::Modify`], a copy is made.
@@ -168,7 +191,13 @@ impl Transaction {
     /// # Errors
     /// When `root` is a file or a symlink (something in the way of the venv), or the directory cannot
     /// be moved or copied; nothing is changed then.
-    pub fn begin(root: &Path, work_dir: &Path, top: &Path, kind: Kind) -> Result<Transaction> {
+    pub fn begin(
+        root: &Path,
+        work_dir: &Path,
+        debug_dir: &Path,
+        top: &Path,
+        kind: Kind,
+    ) -> Result<Transaction> {
         recover(work_dir, top)?;
         let exists = fs::symlink_metadata(root).is_ok();
         if exists && (root.is_symlink() || !root.is_dir()) {
@@ -183,6 +212,8 @@ impl Transaction {
         let earlier_venv = exists && root.join("pyvenv.cfg").is_file();
         let journal = Journal {
             root: root.to_path_buf(),
+            debug_dir: debug_dir.to_path_buf(),
+            debug_before: listing(debug_dir),
             before: exists,
             created: root.ancestors().take_while(|d| !d.exists()).count(),
             fresh: kind == Kind::Rebuild && !earlier_venv,
@@ -295,19 +326,6 @@ impl Transaction {
         Ok(())
     }
 
-    /// Records files written outside the venv for it (debug files for the -dbgsym package), which a
-    /// roll-back removes.
-    ///
-    /// # Errors
-    /// When the journal cannot be written.
-    pub fn add_outside(&mut self, files: &[PathBuf]) -> Result<()> {
-        if files.is_empty() {
-            return Ok(());
-        }
-        self.journal.outside.extend(files.iter().cloned());
-        self.write_journal()
-    }
-
     /// Writes every output and keeps the venv: the outputs go to temporaries first, and only when all
     /// are written are they renamed into place; then what the directory held before is dropped.
     ///
@@ -315,6 +333,14 @@ impl Transaction {
     /// When an output cannot be written (a full disk): nothing is changed then, and dropping the
     /// transaction puts the venv directory back.
     pub fn commit(mut self, outputs: Outputs) -> Result<()> {
+        let mut dirs: Vec<PathBuf> = outputs
+            .paths()
+            .filter_map(|p| p.parent().map(Path::to_path_buf))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        self.journal.output_dirs = dirs;
+        self.write_journal()?;
         let staged = outputs.stage()?;
         self.journal.committing = true;
         self.journal.outputs = staged.pairs().to_vec();
@@ -387,9 +413,12 @@ fn complete(work_dir: &Path, journal: &Journal) -> Result<()> {
 /// and removes the journal.
 fn roll_back(work_dir: &Path, journal: &Journal) -> Result<()> {
     let root = journal.root.as_path();
-    crate::elf::remove_debug_files(&journal.outside);
+    remove_debug_files_since(&journal.debug_dir, &journal.debug_before);
     for (temporary, _) in &journal.outputs {
         let _ = fs::remove_file(temporary);
+    }
+    for dir in &journal.output_dirs {
+        remove_temporaries(dir);
     }
     let before = work_dir.join(BEFORE);
     remove_if_there(&partial_name(&before))?;
@@ -412,6 +441,45 @@ fn roll_back(work_dir: &Path, journal: &Journal) -> Result<()> {
     }
     // Else the run was killed before it moved anything: the directory is as it was.
     remove_if_there(&work_dir.join(JOURNAL))
+}
+
+/// The entries under `dir` (relative to it, sorted): what the -dbgsym package's directory holds.
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    crate::tree::walk(dir)
+        .skip(1)
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.path().strip_prefix(dir).ok().map(Path::to_path_buf))
+        .collect()
+}
+
+/// Removes what was added under `dir` since it held `before` (debug files, objcopy's temporaries),
+/// and the directories that were made for them.
+fn remove_debug_files_since(dir: &Path, before: &[PathBuf]) {
+    let before: std::collections::BTreeSet<&PathBuf> = before.iter().collect();
+    // Deepest first, so that a directory is empty when it is reached.
+    for relative in listing(dir).into_iter().rev() {
+        if before.contains(&relative) {
+            continue;
+        }
+        let path = dir.join(&relative);
+        if path.is_dir() && !path.is_symlink() {
+            let _ = fs::remove_dir(&path);
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
+/// Removes the temporaries a run left directly in `dir` ([`crate::tree::is_temporary`]).
+fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if crate::tree::is_temporary(&entry.file_name()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Rolls back (or completes) a run of either program that was killed, as the journal it left in the
@@ -632,6 +700,7 @@ mod tests {
         top: PathBuf,
         root: PathBuf,
         work: PathBuf,
+        debug: PathBuf,
     }
 
     fn fixture() -> Fixture {
@@ -643,6 +712,7 @@ mod tests {
         fs::write(root.join("etc/pre.conf"), "kept\n").unwrap();
         Fixture {
             _dir: dir,
+            debug: top.join("debian/.debhelper/demo/dbgsym-root"),
             top,
             root,
             work,
@@ -661,7 +731,7 @@ mod tests {
         let f = fixture();
         let before = listing(&f.root);
         {
-            let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+            let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
             assert!(!f.root.exists());
             install(&f.root);
             t.restore_preexisting().unwrap();
@@ -681,14 +751,14 @@ mod tests {
             outputs.write(f.work.join("snapshot"), snapshot.to_text());
             outputs
         };
-        let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
         install(&f.root);
         t.restore_preexisting().unwrap();
         t.commit(with_snapshot(&f.root)).unwrap();
         fs::create_dir_all(f.root.join("share/extra")).unwrap();
         fs::write(f.root.join("share/extra/added"), "added later\n").unwrap();
         let built = listing(&f.root);
-        let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
         install(&f.root);
         t.restore_preexisting().unwrap();
         t.commit(with_snapshot(&f.root)).unwrap();
@@ -699,7 +769,7 @@ mod tests {
         );
         // A failed third run leaves the second's venv.
         {
-            let _t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+            let _t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
             fs::create_dir_all(&f.root).unwrap();
             fs::write(f.root.join("half"), "").unwrap();
         }
@@ -707,16 +777,46 @@ mod tests {
     }
 
     #[test]
+    fn debug_files_and_staged_temporaries_of_a_killed_run_go_with_the_roll_back() {
+        let f = fixture();
+        let earlier = f.debug.join("usr/lib/debug/.build-id/aa/earlier.debug");
+        fs::create_dir_all(earlier.parent().unwrap()).unwrap();
+        fs::write(&earlier, "kept").unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
+        let new = f.debug.join("usr/lib/debug/.build-id/bb/new.debug");
+        fs::create_dir_all(new.parent().unwrap()).unwrap();
+        fs::write(&new, "debug").unwrap();
+        fs::write(new.with_file_name(".new.debug.x.dh-rustvenv-tmp"), "").unwrap();
+        let mut outputs = Outputs::new();
+        outputs.write(f.top.join("debian/demo.substvars"), "x\n");
+        let mut t = t;
+        t.journal.output_dirs = vec![f.top.join("debian")];
+        t.write_journal().unwrap();
+        // Killed while staging its outputs: a temporary is left, and no destructor runs.
+        crate::tree::write_temporary(&f.top.join("debian/demo.substvars"), b"x\n").unwrap();
+        std::mem::forget(t);
+        recover(&f.work, &f.top).unwrap();
+        assert!(earlier.exists());
+        assert!(!f.debug.join("usr/lib/debug/.build-id/bb").exists());
+        let left: Vec<_> = fs::read_dir(f.top.join("debian"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| crate::tree::is_temporary(n))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
     fn a_killed_run_is_rolled_back_by_the_next_one() {
         let f = fixture();
         let before = listing(&f.root);
-        let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
         install(&f.root);
         t.restore_preexisting().unwrap();
         // SIGKILL: no destructor runs.
         std::mem::forget(t);
         assert!(f.work.join(JOURNAL).exists());
-        let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
         drop(t);
         assert_eq!(listing(&f.root), before);
     }
@@ -727,12 +827,12 @@ mod tests {
         install(&f.root);
         let before = listing(&f.root);
         {
-            let _t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Modify).unwrap();
+            let _t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Modify).unwrap();
             crate::tree::replace(&f.root.join("bin/demo"), b"#!/changed\n").unwrap();
             fs::write(f.root.join("added"), "").unwrap();
         }
         assert_eq!(listing(&f.root), before);
-        let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Modify).unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Modify).unwrap();
         crate::tree::replace(&f.root.join("bin/demo"), b"#!/changed\n").unwrap();
         t.commit(Outputs::new()).unwrap();
         assert_eq!(fs::read(f.root.join("bin/demo")).unwrap(), b"#!/changed\n");
@@ -745,7 +845,7 @@ mod tests {
         let before = listing(&f.root);
         let substvars = f.top.join("debian/demo.substvars");
         fs::write(&substvars, "misc:Depends=adduser\n").unwrap();
-        let t = Transaction::begin(&f.root, &f.work, &f.top, Kind::Rebuild).unwrap();
+        let t = Transaction::begin(&f.root, &f.work, &f.debug, &f.top, Kind::Rebuild).unwrap();
         install(&f.root);
         t.restore_preexisting().unwrap();
         let mut outputs = Outputs::new();

@@ -29,7 +29,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use parse::{check_load_segments, machine_of, parse, scan};
-pub use stage::{no_strip, strip_elf_files};
+pub use stage::{debug_package_dir, no_strip, strip_elf_files};
 pub use strip::{DebugSymbols, record_build_ids, remove_debug_files, strip};
 
 /// One ELF file of the venv, as parsed before stripping.

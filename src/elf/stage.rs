@@ -2,7 +2,7 @@
 //! of the venv found and parsed, the selected ones stripped safely, and what was found and done
 //! reported ([`strip_elf_files`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -71,7 +71,7 @@ pub fn strip_elf_files(
     }
     let debug_symbols =
         (package.automatic_dbgsym && !env.build_option("noautodbgsym")).then(|| DebugSymbols {
-            package_dir: package.debian_dir.join(".debhelper").join(&package.name),
+            package_dir: debug_package_dir(package),
             package: package.name.clone(),
         });
     let mut to_strip = ElfReport {
@@ -116,4 +116,10 @@ pub fn strip_elf_files(
         }
     }
     Ok((report, debug_symbols))
+}
+
+/// Where the files of `package`'s -dbgsym package are gathered, as dh_strip does it:
+/// `debian/.debhelper/<package>`, with the debug files under `dbgsym-root`.
+pub fn debug_package_dir(package: &Package) -> PathBuf {
+    package.debian_dir.join(".debhelper").join(&package.name)
 }

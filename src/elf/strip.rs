@@ -260,7 +260,7 @@ fn strip_one(
     ))))
 }
 
-/// Appends build-ids to `dbgsym-build-ids` (space-separated, sorted, as dh_strip writes them) and makes
+/// Adds build-ids to `dbgsym-build-ids` (space-separated, sorted, each once; as dh_strip writes them) and makes
 /// the `usr/share/doc/<package>-dbgsym` link dh_strip makes, among the run's `outputs`: they are
 /// written only once the build of the venv has succeeded, so a failed build adds nothing to the
 /// -dbgsym package.
@@ -275,12 +275,19 @@ pub fn record_build_ids(
     if build_ids.is_empty() {
         return Ok(());
     }
-    let mut sorted = build_ids.to_vec();
-    sorted.sort();
-    sorted.dedup();
     let path = debug.package_dir.join("dbgsym-build-ids");
-    let text = outputs.read(&path)? + &sorted.join(" ") + " ";
-    outputs.write(path, text);
+    // What is there already (an earlier run's, dh_strip's) is kept; an id is listed once.
+    let earlier = outputs.read(&path)?;
+    let mut ids: Vec<&str> = earlier.split_whitespace().collect();
+    let new: Vec<&str> = build_ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !ids.contains(id))
+        .collect();
+    ids.extend(new);
+    ids.sort_unstable();
+    ids.dedup();
+    outputs.write(path, ids.join(" ") + " ");
     let link = debug
         .package_dir
         .join("dbgsym-root/usr/share/doc")
@@ -352,6 +359,27 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["tool", "tool.dh-rustvenv-strip"]);
+    }
+
+    #[test]
+    fn a_build_id_is_listed_once_however_often_it_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let debug = DebugSymbols {
+            package_dir: dir.path().to_path_buf(),
+            package: "demo".into(),
+        };
+        let path = dir.path().join("dbgsym-build-ids");
+        fs::write(&path, "ffff ").unwrap();
+        for _ in 0..2 {
+            let mut outputs = crate::outputs::Outputs::new();
+            record_build_ids(&mut outputs, &debug, &["bb".into(), "aa".into()]).unwrap();
+            outputs.stage().unwrap().commit().unwrap();
+        }
+        assert_eq!(fs::read_to_string(&path).unwrap(), "aa bb ffff ");
+        assert_eq!(
+            fs::read_link(dir.path().join("dbgsym-root/usr/share/doc/demo-dbgsym")).unwrap(),
+            Path::new("demo")
+        );
     }
 
     #[test]
