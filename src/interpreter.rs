@@ -33,9 +33,12 @@ pub struct Interpreter {
     pub pip_wheel: Option<PathBuf>,
     /// The version of the pip the interpreter imports from its own site-packages (Debian's
     /// python3-pip: `/usr/lib/python3/dist-packages/pip`), e.g. `23.0.1`; None when it has none.
-    /// From pip 22.3 on, `python -m pip --python <venv>/bin/python` installs into a venv that has no
-    /// pip, with bytecode Debian compiled when it installed pip.
+    /// From pip 22.3 on, pip's runner installs into a venv that has no pip, with bytecode Debian
+    /// compiled when it installed pip.
     pub pip_version: Option<String>,
+    /// That pip's runner, `<pip>/__pip-runner__.py` (pip 22.3 and later), which runs exactly that pip
+    /// under another interpreter (`pip --python` runs it so); None when there is none.
+    pub pip_runner: Option<PathBuf>,
 }
 
 impl Interpreter {
@@ -65,9 +68,11 @@ def pip_version():
     site.main()
     try:
         import pip
-        return pip.__version__
+        runner = os.path.join(os.path.dirname(pip.__file__), '__pip-runner__.py')
+        return pip.__version__, runner if os.path.isfile(runner) else ''
     except Exception:
-        return ''
+        return '', ''
+pip = pip_version()
 print(json.dumps({
     'pip_wheel': wheels[-1][1] if wheels else '',
     'executable': os.path.realpath(sys.executable),
@@ -76,7 +81,8 @@ print(json.dumps({
     'soabi': sysconfig.get_config_var('SOABI') or '',
     'cc': sysconfig.get_config_var('CC') or '',
     'cxx': sysconfig.get_config_var('CXX') or '',
-    'pip_version': pip_version(),
+    'pip_version': pip[0],
+    'pip_runner': pip[1],
 }))";
 
 /// Finds `requested` (an absolute path, a path relative to `top`, the top of the source package, or a
@@ -201,6 +207,10 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
             .as_str()
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
+        pip_runner: value["pip_runner"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     })
 }
 

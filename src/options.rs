@@ -141,7 +141,7 @@ pub struct VenvOptions {
     #[arg(long = "pip-tool", value_name = "PROGRAM")]
     pub pip_tool: Option<String>,
     /// What installs the requirements and the source package into the venv: pip, the interpreter's
-    /// own (python3-pip, run as `python -m pip --python VENV/bin/python`, or else its pip wheel from
+    /// own (python3-pip, run by the venv's interpreter through pip's runner, or else its pip wheel from
     /// python3-pip-whl), or uv, taken from a uv wheel in the wheelhouse or else from PATH. Either way
     /// the venv is created by `python -m venv`.
     #[arg(long, value_enum, value_name = "INSTALLER", default_value_t = Installer::Pip)]

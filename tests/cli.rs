@@ -113,8 +113,7 @@ fn verbose_echoes_commands_tab_indented_on_stdout_only() {
     // The venv gets no pip: the interpreter's pip (Debian's python3-pip) installs into it.
     assert!(stdout.contains(" -m venv --without-pip "), "{stdout}");
     assert!(
-        stdout.contains(" -m pip --python ")
-            && stdout.contains("/bin/python install --no-compile --no-index "),
+        stdout.contains("/bin/python /usr/lib/python3/dist-packages/pip/__pip-runner__.py install --no-compile --no-index "),
         "{stdout}"
     );
     let venv = source.dir.join("debian/rvsel-doc/opt/venvs/rvsel-doc");

@@ -194,12 +194,22 @@ fn a_sigkill_of_dh_rustvenv_alone_ends_the_command_it_was_running() {
         running.retain(|&pid| !has_ended(pid));
         std::thread::sleep(Duration::from_millis(100));
     }
-    // What pip started itself has no parent-death signal (prctl(2) gives none to a fork's child):
-    // it is not asserted on, and is removed here.
+    // pip itself runs in the process dh_rustvenv started (no second process, as `pip --python`
+    // would start): nothing of pip is left to install into the venv. What pip started itself (the
+    // build backend) has no parent-death signal (prctl(2) gives none to a fork's child): it is not
+    // asserted on, and is removed here.
+    let pip_left: Vec<(u32, String)> = wait_until_none_under(tmp.path(), 0)
+        .into_iter()
+        .filter(|(_, line)| line.contains("__pip-runner__") || line.contains(" -m pip "))
+        .collect();
     kill_leftovers(tmp.path());
     assert!(
         running.is_empty(),
         "the command dh_rustvenv ran outlived it: {running:?} of {commands:?}"
+    );
+    assert!(
+        pip_left.is_empty(),
+        "pip outlived dh_rustvenv: {pip_left:?}"
     );
 }
 

@@ -85,10 +85,12 @@ pub enum InstallerCommand {
 /// Where pip comes from while the venv has none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PipRunner {
-    /// The interpreter's own pip, 22.3 or later (Debian's python3-pip):
-    /// `python3.X -m pip --python <venv>/bin/python install`, which runs that pip with the venv's
-    /// interpreter.
-    Interpreter,
+    /// The interpreter's own pip, 22.3 or later (Debian's python3-pip), run by the venv's interpreter
+    /// through pip's runner: `<venv>/bin/python <pip>/__pip-runner__.py install`. That is what
+    /// `python3.X -m pip --python <venv>/bin/python` does, minus its second process, which would
+    /// outlive dh_rustvenv when dh_rustvenv alone is killed (the parent-death signal reaches only the
+    /// process dh_rustvenv started).
+    Interpreter(PathBuf),
     /// The interpreter's pip wheel (python3-pip-whl), run by the venv's interpreter:
     /// `<venv>/bin/python <wheel>/pip install`; slower, as the wheel holds no bytecode.
     Wheel(PathBuf),
@@ -258,9 +260,11 @@ pub fn plan(
                     .map(|p| p.parse::<u32>().unwrap_or(0))
                     .collect::<Vec<_>>()
             });
-            let runner = match (pip_version, &interpreter.pip_wheel) {
-                (Some(version), _) if version >= vec![22, 3] => PipRunner::Interpreter,
-                (_, Some(wheel)) => PipRunner::Wheel(wheel.clone()),
+            let runner = match (pip_version, &interpreter.pip_runner, &interpreter.pip_wheel) {
+                (Some(version), Some(runner), _) if version >= vec![22, 3] => {
+                    PipRunner::Interpreter(runner.clone())
+                }
+                (_, _, Some(wheel)) => PipRunner::Wheel(wheel.clone()),
                 _ => PipRunner::Missing,
             };
             let key = cache_key(&local_dirs, LocalFiles::SourceDistributions)?;

@@ -148,10 +148,9 @@ pub(super) fn install_distributions(
             (None, None, _) if venv_has_pip => {
                 python_command(&venv_python, plan).args(["-m", "pip", "install", "--no-compile"])
             }
-            (None, None, InstallerCommand::Pip(PipRunner::Interpreter)) => {
-                python_command(&interpreter.path, plan)
-                    .args(["-m", "pip", "--python"])
-                    .arg(&venv_python)
+            (None, None, InstallerCommand::Pip(PipRunner::Interpreter(runner))) => {
+                python_command(&venv_python, plan)
+                    .arg(runner)
                     .args(["install", "--no-compile"])
             }
             (None, None, InstallerCommand::Pip(PipRunner::Wheel(wheel))) => {
