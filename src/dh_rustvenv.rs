@@ -6,7 +6,8 @@ use anyhow::Result;
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::layout::{Flavour, Layout};
 use crate::options::Options;
-use crate::staging::StagingDir;
+use crate::outputs::Outputs;
+use crate::staging::{Kind, Transaction};
 use crate::state::State;
 use crate::{buildsystem, bytecode, depends, install, interpreter, pipeline};
 
@@ -42,9 +43,10 @@ pub(crate) fn prepare(
 }
 
 /// Runs the whole pipeline for one package. Files already in the venv's directory (put there by
-/// dh_install or an earlier override target) are kept and go through every stage with the rest. On
-/// failure nothing is left in the package build directory but those files: the venv and the
-/// directories created for it are removed, and no substvar or script snippet is written.
+/// dh_install or an earlier override target) are kept, also by a second run, and go through every
+/// stage with the rest. On failure or interrupt the venv directory holds exactly what it held before
+/// the run, and no output (substvar, script snippet, lintian override, state) is written: see
+/// [`crate::staging`].
 ///
 /// # Errors
 /// The first stage's error, with context naming the step.
@@ -76,9 +78,20 @@ pub fn build_package(
     }
     let no_strip = crate::elf::no_strip(env, options.venv.no_strip, reporter)?;
     let package_work_dir = layout.work_dir.join(&package.name);
-    let mut staging = StagingDir::create(&layout.staging_root, &package_work_dir)?;
+    crate::staging::check_place(
+        &layout.staging_root,
+        &layout.build_dir,
+        &layout.top,
+        layout.build_dir_explicit,
+    )?;
+    let mut transaction = Transaction::begin(
+        &layout.staging_root,
+        &package_work_dir,
+        &layout.top,
+        Kind::Rebuild,
+    )?;
     install::build(&layout, &interpreter, &plan, reporter)?;
-    staging.restore_preexisting()?;
+    transaction.restore_preexisting()?;
 
     let interpreter_dependency = match depends::interpreter_dependency(&interpreter)? {
         Some(dependency) => Some(dependency),
@@ -95,6 +108,7 @@ pub fn build_package(
     let state = State {
         flavour,
         staging_root: layout.staging_root.clone(),
+        build_dir: layout.build_dir.clone(),
         final_root: layout.final_root.clone(),
         top: layout.top.clone(),
         interpreter_dependency,
@@ -108,14 +122,20 @@ pub fn build_package(
         unstripped: Vec::new(),
     };
     let outcome = pipeline::process(package, &state, None, env, reporter)?;
-    staging
-        .outside
-        .extend(outcome.elf_report.debug_files.iter().cloned());
+    transaction.add_outside(&outcome.elf_report.debug_files)?;
 
     // Every output, and only then is the venv kept.
     reporter.interrupts.check()?;
+    let mut outputs = Outputs::new();
     let overrides = reporter.timed(&package.name, "outputs", || {
-        pipeline::write_outputs(package, state, &outcome, &package_work_dir, reporter)
+        pipeline::write_outputs(
+            &mut outputs,
+            package,
+            state,
+            &outcome,
+            &package_work_dir,
+            reporter,
+        )
     })?;
     if let Some(user_overrides) = package.pkgfile("lintian-overrides") {
         let user_overrides = package.shown(&user_overrides);
@@ -134,9 +154,9 @@ pub fn build_package(
         for (script, snippet) in
             bytecode::maintainer_scripts(&package.name, &layout.final_root, bytecode)
         {
-            debhelper::autoscript(package, script, &snippet)?;
+            debhelper::autoscript(&mut outputs, package, script, &snippet)?;
         }
     }
-    staging.keep();
-    Ok(())
+    reporter.interrupts.check()?;
+    reporter.timed(&package.name, "commit", || transaction.commit(outputs))
 }

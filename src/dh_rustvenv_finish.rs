@@ -18,16 +18,22 @@ use anyhow::{Context, Result};
 use crate::debhelper::{Environment, Package, Reporter};
 use crate::elf::no_strip;
 use crate::options::Options;
+use crate::outputs::Outputs;
 use crate::pipeline::{process, write_outputs};
 use crate::snapshot::Snapshot;
+use crate::staging::{Kind, Transaction};
 use crate::state::{State, state_files};
 
 /// The late stage for one package: takes the entries of its venv that were added or changed since
 /// dh_rustvenv ran through [`process`], and rewrites the outputs. Options given to it add to what
 /// the state says (`--allow-leaks`, `--no-strip`, `--ignore-library`).
 ///
+/// The venv is changed in a [`Transaction`]: on failure or interrupt it holds exactly what it held
+/// before, and no output is written; a run that was killed is rolled back first.
+///
 /// # Errors
-/// When the state cannot be read, or as [`process`].
+/// When the state cannot be read, when the venv directory leads out of the package build directory
+/// ([`crate::staging::check_place`]), or as [`process`].
 pub fn finish_package(
     package: &Package,
     options: &Options,
@@ -35,6 +41,11 @@ pub fn finish_package(
     reporter: &Reporter,
 ) -> Result<()> {
     let work_dir = env.top.join(crate::layout::WORK_DIR).join(&package.name);
+    if !reporter.no_act {
+        // A run of either program that was killed is rolled back (or completed) before its state is
+        // read.
+        crate::staging::recover(&work_dir, &env.top)?;
+    }
     let (state_file, snapshot_file) = state_files(&work_dir);
     let text = match fs::read_to_string(&state_file) {
         Ok(text) => text,
@@ -47,12 +58,17 @@ pub fn finish_package(
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", state_file.display())),
     };
-    let mut state = State::from_json(&text).with_context(|| {
+    let mut state = State::from_json(&text, &env.top).with_context(|| {
         format!(
             "reading {} (written by dh_rustvenv; run the build again from a clean tree)",
             state_file.display()
         )
     })?;
+    let explicit = !state.build_dir.starts_with(&env.top);
+    crate::staging::check_place(&state.staging_root, &state.build_dir, &env.top, explicit)?;
+    if reporter.no_act {
+        return Ok(());
+    }
     if !state.staging_root.is_dir() {
         reporter.warning(format!(
             "package {}: {} was removed after dh_rustvenv built it; nothing to finish",
@@ -93,9 +109,6 @@ pub fn finish_package(
             state.ignore_library.push(library.clone());
         }
     }
-    if reporter.no_act {
-        return Ok(());
-    }
     if now == earlier
         && settings
             == (
@@ -112,8 +125,14 @@ pub fn finish_package(
         ));
         return Ok(());
     }
+    let mut transaction =
+        Transaction::begin(&state.staging_root, &work_dir, &env.top, Kind::Modify)?;
     let outcome = process(package, &state, Some(&changed), env, reporter)?;
+    transaction.add_outside(&outcome.elf_report.debug_files)?;
+    let mut outputs = Outputs::new();
     reporter.timed(&package.name, "outputs", || {
-        write_outputs(package, state, &outcome, &work_dir, reporter).map(drop)
-    })
+        write_outputs(&mut outputs, package, state, &outcome, &work_dir, reporter)
+    })?;
+    reporter.interrupts.check()?;
+    reporter.timed(&package.name, "commit", || transaction.commit(outputs))
 }

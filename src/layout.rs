@@ -77,6 +77,12 @@ pub struct Layout {
     /// Where the venv is built (absolute): `<tmpdir>/<final_root>`, e.g.
     /// `/build/demo-1.0/debian/demo/opt/venvs/demo`.
     pub staging_root: PathBuf,
+    /// The package build directory the venv is built in (absolute): the package's tmpdir
+    /// (`debian/<package>`, or `-P`), or the build system's destination directory.
+    pub build_dir: PathBuf,
+    /// Whether the package build directory was given on the command line (`-P`, or the build
+    /// system's destination directory), and so may lie outside the source package.
+    pub build_dir_explicit: bool,
     /// Where the venv lives once the package is installed: `<install root>/<install suffix>`, e.g.
     /// `/opt/venvs/demo`.
     pub final_root: PathBuf,
@@ -157,14 +163,14 @@ impl Layout {
             );
         }
         let relative_final = final_root.strip_prefix("/").unwrap_or(&final_root);
+        let build_dir = normalize(&top.join(destdir.unwrap_or(&package.tmpdir)));
         Ok(Layout {
             package: package.name.clone(),
             top: top.to_path_buf(),
             source_dir,
-            staging_root: normalize(
-                &top.join(destdir.unwrap_or(&package.tmpdir))
-                    .join(relative_final),
-            ),
+            staging_root: build_dir.join(relative_final),
+            build_dir,
+            build_dir_explicit: destdir.is_some() || options.debhelper.tmpdir.is_some(),
             final_root,
             work_dir: top.join(WORK_DIR),
         })

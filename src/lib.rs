@@ -35,6 +35,7 @@
 // Leaves first, the programs last: a module uses only the modules above it (tests/layering.rs).
 pub mod tree;
 pub mod snapshot;
+pub mod outputs;
 pub mod interrupt;
 pub mod command;
 pub mod shebang;
@@ -56,8 +57,8 @@ pub mod elf;
 pub mod depends;
 pub mod lintian;
 pub mod audit;
-pub mod staging;
 pub mod state;
+pub mod staging;
 pub mod pipeline;
 pub mod dh_rustvenv;
 pub mod dh_rustvenv_finish;

@@ -8,7 +8,6 @@
 //! with a [`Snapshot`] of the venv in `debian/.debhelper/rustvenv/<package>/`.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -16,6 +15,7 @@ use anyhow::{Context, Result};
 use crate::debhelper::{self, Environment, Package, Reporter};
 use crate::inventory::Inventory;
 use crate::layout::Flavour;
+use crate::outputs::Outputs;
 use crate::snapshot::Snapshot;
 use crate::state::{State, SubstvarItem, Unstripped, state_files};
 use crate::{audit, bytecode, depends, elf, lintian, normalize, record, relocate};
@@ -214,13 +214,15 @@ pub fn process(
     }
 }
 
-/// Writes what [`process`] worked out: the lintian overrides the venv as shipped needs, the substvars
-/// (taking back what an earlier run of the state wrote), the build-ids of the debug files, and the
-/// state with a snapshot of the venv, last. Returns the overrides.
+/// Adds what [`process`] worked out to the run's `outputs`: the lintian overrides the venv as shipped
+/// needs, the substvars (taking back what an earlier run of the state wrote), the build-ids of the
+/// debug files, and the state with a snapshot of the venv. Nothing is written until the outputs are
+/// committed. Returns the overrides.
 ///
 /// # Errors
-/// When a file cannot be written; the message names it.
+/// When a file cannot be read; the message names it.
 pub fn write_outputs(
+    outputs: &mut Outputs,
     package: &Package,
     mut state: State,
     outcome: &Outcome,
@@ -257,28 +259,27 @@ pub fn write_outputs(
         &state.staging_root,
         &facts,
     );
-    lintian::install_overrides(package, &overrides)?;
+    lintian::install_overrides(outputs, package, &overrides)?;
     let earlier: BTreeSet<&(String, String)> = state.substvars.iter().collect();
     let now: BTreeSet<&(String, String)> = outcome.substvars.iter().collect();
     for (substvar, item) in earlier.difference(&now) {
-        debhelper::remove_substvar_items(package, substvar, std::slice::from_ref(item))?;
+        debhelper::remove_substvar_items(outputs, package, substvar, std::slice::from_ref(item))?;
     }
     for (substvar, item) in now.difference(&earlier) {
         reporter.verbose_print(format!(
             "echo '{substvar}={item}' >> debian/{}.substvars",
             package.name
         ));
-        debhelper::add_substvar(package, substvar, item)?;
+        debhelper::add_substvar(outputs, package, substvar, item)?;
     }
     if let Some(debug) = &outcome.debug_symbols {
-        elf::record_build_ids(debug, &outcome.elf_report.build_ids)?;
+        elf::record_build_ids(outputs, debug, &outcome.elf_report.build_ids)?;
     }
     state.substvars = outcome.substvars.clone();
     state.unstripped = outcome.unstripped.clone();
     let (state_file, snapshot_file) = state_files(work_dir);
-    fs::create_dir_all(work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
     let snapshot = Snapshot::take(&state.staging_root)?;
-    crate::tree::replace(&snapshot_file, snapshot.to_text().as_bytes())?;
-    crate::tree::replace(&state_file, state.to_json().as_bytes())?;
+    outputs.write(snapshot_file, snapshot.to_text());
+    outputs.write(state_file, state.to_json());
     Ok(overrides)
 }

@@ -93,6 +93,22 @@ impl Snapshot {
             .collect()
     }
 
+    /// The paths (relative to the root) of the entries of this snapshot that are not in `earlier`,
+    /// leaving out those inside a directory that is itself new.
+    pub fn added_since(&self, earlier: &Snapshot) -> Vec<PathBuf> {
+        let mut added: Vec<PathBuf> = Vec::new();
+        for path in self.entries.keys() {
+            if earlier.entries.contains_key(path) {
+                continue;
+            }
+            let path = PathBuf::from(OsStr::from_bytes(path));
+            if added.last().is_none_or(|dir| !path.starts_with(dir)) {
+                added.push(path);
+            }
+        }
+        added
+    }
+
     /// How many entries it holds.
     pub fn len(&self) -> usize {
         self.entries.len()

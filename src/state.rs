@@ -21,9 +21,13 @@ pub struct State {
     pub flavour: Flavour,
     /// Where the venv was built (absolute).
     pub staging_root: PathBuf,
+    /// The package build directory the venv was built in (absolute): the package's tmpdir, or the
+    /// build system's destination directory.
+    pub build_dir: PathBuf,
     /// Where it will live.
     pub final_root: PathBuf,
-    /// The top of the source package (absolute), which no file may name.
+    /// The top of the source package (absolute), which no file may name. Not saved: the state is read
+    /// for the source package it is in.
     pub top: PathBuf,
     /// The interpreter's package as a dependency (`python3.11`), when a Debian package ships it.
     pub interpreter_dependency: Option<String>,
@@ -57,13 +61,16 @@ fn unhex_path(text: &str) -> Option<PathBuf> {
 }
 
 impl State {
-    /// The state as JSON; paths are hex-encoded bytes, since they need not be UTF-8.
+    /// The state as JSON; paths are hex-encoded bytes, since they need not be UTF-8, and paths inside
+    /// the source package are relative to its top, so that a copy of the tree (`cp -a`) acts on its
+    /// own files, never on the original's.
     pub fn to_json(&self) -> String {
+        let hex_path = |path: &Path| hex_path(path.strip_prefix(&self.top).unwrap_or(path));
         let value = json!({
             "flavour": self.flavour.name(),
             "staging_root": hex_path(&self.staging_root),
+            "build_dir": hex_path(&self.build_dir),
             "final_root": hex_path(&self.final_root),
-            "top": hex_path(&self.top),
             "interpreter_dependency": self.interpreter_dependency,
             "ship_bytecode": self.ship_bytecode,
             "allow_leaks": self.allow_leaks,
@@ -81,11 +88,23 @@ impl State {
         format!("{value:#}\n")
     }
 
-    /// Reads what [`State::to_json`] wrote.
+    /// Reads what [`State::to_json`] wrote, for the source package whose top is `top`.
     ///
     /// # Errors
-    /// When the text is not such a state; the message names the field.
-    pub fn from_json(text: &str) -> Result<State> {
+    /// When the text is not such a state, or a path leads out of the source package with `..`; the
+    /// message names the field.
+    pub fn from_json(text: &str, top: &Path) -> Result<State> {
+        let inside = |path: PathBuf, name: &str| -> Result<PathBuf> {
+            if path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+            {
+                return Err(anyhow!(
+                    "the field `{name}` leads out of the source package"
+                ));
+            }
+            Ok(top.join(path))
+        };
         let value: Value = serde_json::from_str(text)?;
         let field = |name: &str| -> Result<&Value> {
             value
@@ -99,7 +118,9 @@ impl State {
                 .ok_or_else(|| anyhow!("the field `{name}` is not a string"))
         };
         let path = |name: &str| -> Result<PathBuf> {
-            unhex_path(&string(name)?).ok_or_else(|| anyhow!("the field `{name}` is not hex"))
+            let path = unhex_path(&string(name)?)
+                .ok_or_else(|| anyhow!("the field `{name}` is not hex"))?;
+            inside(path, name)
         };
         let flag = |name: &str| -> Result<bool> {
             field(name)?
@@ -136,7 +157,10 @@ impl State {
             .iter()
             .map(|pair| match pair.as_array().map(Vec::as_slice) {
                 Some([Value::String(path), Value::String(why)]) => Ok((
-                    unhex_path(path).ok_or_else(|| anyhow!("`unstripped` holds a bad path"))?,
+                    inside(
+                        unhex_path(path).ok_or_else(|| anyhow!("`unstripped` holds a bad path"))?,
+                        "unstripped",
+                    )?,
                     why.clone(),
                 )),
                 _ => Err(anyhow!("`unstripped` holds something other than pairs")),
@@ -146,8 +170,10 @@ impl State {
             flavour: Flavour::from_name(&flavour)
                 .ok_or_else(|| anyhow!("unknown flavour `{flavour}`"))?,
             staging_root: path("staging_root")?,
-            final_root: path("final_root")?,
-            top: path("top")?,
+            build_dir: path("build_dir")?,
+            final_root: unhex_path(&string("final_root")?)
+                .ok_or_else(|| anyhow!("the field `final_root` is not hex"))?,
+            top: top.to_path_buf(),
             interpreter_dependency: match field("interpreter_dependency")? {
                 Value::Null => None,
                 other => Some(
@@ -184,7 +210,8 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let state = State {
             flavour: Flavour::DhVirtualenv,
-            staging_root: PathBuf::from(std::ffi::OsStr::from_bytes(b"/b\xff/debian/x/opt/x")),
+            staging_root: PathBuf::from(std::ffi::OsStr::from_bytes(b"/b/\xff/debian/x/opt/x")),
+            build_dir: PathBuf::from("/elsewhere/x"),
             final_root: PathBuf::from("/opt/x"),
             top: PathBuf::from("/b"),
             interpreter_dependency: Some("python3.11".into()),
@@ -200,12 +227,29 @@ mod tests {
                 "stripping would break loading".into(),
             )],
         };
-        assert_eq!(State::from_json(&state.to_json()).unwrap(), state);
+        assert_eq!(
+            State::from_json(&state.to_json(), Path::new("/b")).unwrap(),
+            state
+        );
+        // A copy of the tree reads the state for its own files.
+        let copy = State::from_json(&state.to_json(), Path::new("/copy")).unwrap();
+        assert_eq!(
+            copy.staging_root,
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"/copy/\xff/debian/x/opt/x"))
+        );
+        assert_eq!(
+            copy.unstripped[0].0,
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"/copy/x\xfe.so"))
+        );
+        assert_eq!(copy.build_dir, Path::new("/elsewhere/x"));
+        assert!(!state.to_json().contains(&crate::snapshot::hex(b"/b")));
         let broken = state
             .to_json()
             .replace("\"allow_leaks\": true", "\"allow_leaks\": 1");
-        let error = State::from_json(&broken).unwrap_err().to_string();
+        let error = State::from_json(&broken, Path::new("/b"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("allow_leaks"), "{error}");
-        assert!(State::from_json("{").is_err());
+        assert!(State::from_json("{", Path::new("/b")).is_err());
     }
 }

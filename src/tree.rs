@@ -114,6 +114,48 @@ fn temporary_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The suffix of every temporary file a run creates beside a file it writes.
+pub const TEMPORARY_SUFFIX: &str = ".dh-rustvenv-tmp";
+
+/// Whether a file name is one of a run's temporaries (`.<name>.<random>.dh-rustvenv-tmp`).
+pub fn is_temporary(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b".") && name.ends_with(TEMPORARY_SUFFIX.as_bytes())
+}
+
+/// Writes `content` to a new temporary beside `path`, created exclusively under an unpredictable name,
+/// with the mode `path` has (0644 less the umask when it does not exist), and returns its path;
+/// nothing is renamed.
+///
+/// # Errors
+/// When it cannot be created or written; the message names `path`, and nothing is left.
+pub fn write_temporary(path: &Path, content: &[u8]) -> Result<PathBuf> {
+    let mode = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata.permissions().mode() & 0o7777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => NEW_FILE_MODE,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(path.file_name().unwrap_or_default());
+    prefix.push(".");
+    let mut file = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(TEMPORARY_SUFFIX)
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(content)
+        .and_then(|()| {
+            file.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode))
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.into_temp_path()
+        .keep()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,22 +4,27 @@
 use anyhow::Result;
 
 use super::{Package, TOOL};
-use crate::tree::read_or_empty;
+use crate::outputs::Outputs;
 
 /// Wraps a maintainer-script snippet in debhelper's markers and adds it to
-/// `debian/<package>.<script>.debhelper`: prepended for `prerm` and `postrm` (so removal undoes the
+/// `debian/<package>.<script>.debhelper`, among the run's `outputs`: prepended for `prerm` and `postrm` (so removal undoes the
 /// installation in reverse order), appended for the other scripts. A snippet already present is not
 /// added twice, so running the tool again does not duplicate it.
 ///
 /// # Errors
-/// When the file cannot be read or written; the message names the file.
+/// When the file cannot be read; the message names the file.
 ///
 /// # References
 /// debhelper 13.11 `Dh_Lib.pm`, `autoscript`; debhelper(7), "Automatic generation of Debian maintainer
 /// scripts".
-pub fn autoscript(package: &Package, script: &str, snippet: &str) -> Result<()> {
+pub fn autoscript(
+    outputs: &mut Outputs,
+    package: &Package,
+    script: &str,
+    snippet: &str,
+) -> Result<()> {
     let path = package.debian_file(&format!("{script}.debhelper"));
-    let existing = read_or_empty(&path)?;
+    let existing = outputs.read(&path)?;
     let block = autoscript_block(snippet);
     if existing.contains(&block) {
         return Ok(());
@@ -29,7 +34,8 @@ pub fn autoscript(package: &Package, script: &str, snippet: &str) -> Result<()> 
     } else {
         existing + &block
     };
-    crate::tree::replace(&path, text.as_bytes())
+    outputs.write(path, text);
+    Ok(())
 }
 
 /// A snippet between debhelper's "Automatically added by" and "End automatically added section" lines.

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::{Result, bail};
 
 use super::Package;
+use crate::outputs::Outputs;
 
 /// Adds `item` to the comma-separated list of `substvar` in a substvars file's text, as `Dh_Lib.pm`'s
 /// `addsubstvar` does: the existing `name=` or `name?=` line is split on ", ", the item is added, the
@@ -85,29 +86,39 @@ pub fn unmerge_substvar(text: &str, substvar: &str, items: &[String]) -> Option<
     changed.then(|| lines.into_iter().map(|l| l + "\n").collect())
 }
 
-/// Removes `items` from `substvar` in `debian/<package>.substvars`, atomically.
+/// Removes `items` from `substvar` in `debian/<package>.substvars`, among the run's `outputs`.
 ///
 /// # Errors
-/// When the file cannot be read or written; the message names the file.
-pub fn remove_substvar_items(package: &Package, substvar: &str, items: &[String]) -> Result<()> {
+/// When the file cannot be read; the message names the file.
+pub fn remove_substvar_items(
+    outputs: &mut Outputs,
+    package: &Package,
+    substvar: &str,
+    items: &[String],
+) -> Result<()> {
     let path = package.debian_file("substvars");
-    let text = crate::tree::read_or_empty(&path)?;
+    let text = outputs.read(&path)?;
     if let Some(new_text) = unmerge_substvar(&text, substvar, items) {
-        crate::tree::replace(&path, new_text.as_bytes())?;
+        outputs.write(path, new_text);
     }
     Ok(())
 }
 
-/// Adds `item` to `substvar` in `debian/<package>.substvars`, atomically (written to a `.new` file, then
-/// renamed), with [`merge_substvar`]'s semantics.
+/// Adds `item` to `substvar` in `debian/<package>.substvars`, among the run's `outputs`, with
+/// [`merge_substvar`]'s semantics.
 ///
 /// # Errors
-/// When the file cannot be read or written; the message names the file.
-pub fn add_substvar(package: &Package, substvar: &str, item: &str) -> Result<()> {
+/// When the file cannot be read, or the item holds a newline; the message names the file.
+pub fn add_substvar(
+    outputs: &mut Outputs,
+    package: &Package,
+    substvar: &str,
+    item: &str,
+) -> Result<()> {
     let path = package.debian_file("substvars");
-    let text = crate::tree::read_or_empty(&path)?;
+    let text = outputs.read(&path)?;
     if let Some(new_text) = merge_substvar(&text, substvar, item)? {
-        crate::tree::replace(&path, new_text.as_bytes())?;
+        outputs.write(path, new_text);
     }
     Ok(())
 }

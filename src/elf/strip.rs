@@ -215,32 +215,32 @@ fn strip_one(
 }
 
 /// Appends build-ids to `dbgsym-build-ids` (space-separated, sorted, as dh_strip writes them) and makes
-/// the `usr/share/doc/<package>-dbgsym` link dh_strip makes; called once the build of the venv has
-/// succeeded, so a failed build adds nothing to the -dbgsym package.
+/// the `usr/share/doc/<package>-dbgsym` link dh_strip makes, among the run's `outputs`: they are
+/// written only once the build of the venv has succeeded, so a failed build adds nothing to the
+/// -dbgsym package.
 ///
 /// # Errors
-/// When the file or the link cannot be written; the message names it.
-pub fn record_build_ids(debug: &DebugSymbols, build_ids: &[String]) -> Result<()> {
+/// When the existing file cannot be read; the message names it.
+pub fn record_build_ids(
+    outputs: &mut crate::outputs::Outputs,
+    debug: &DebugSymbols,
+    build_ids: &[String],
+) -> Result<()> {
     if build_ids.is_empty() {
         return Ok(());
     }
-    use std::io::Write;
     let mut sorted = build_ids.to_vec();
     sorted.sort();
     sorted.dedup();
     let path = debug.package_dir.join("dbgsym-build-ids");
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    write!(file, "{} ", sorted.join(" ")).with_context(|| format!("writing {}", path.display()))?;
-    let doc = debug.package_dir.join("dbgsym-root/usr/share/doc");
-    let link = doc.join(format!("{}-dbgsym", debug.package));
+    let text = outputs.read(&path)? + &sorted.join(" ") + " ";
+    outputs.write(path, text);
+    let link = debug
+        .package_dir
+        .join("dbgsym-root/usr/share/doc")
+        .join(format!("{}-dbgsym", debug.package));
     if fs::symlink_metadata(&link).is_err() {
-        fs::create_dir_all(&doc).with_context(|| format!("creating {}", doc.display()))?;
-        std::os::unix::fs::symlink(&debug.package, &link)
-            .with_context(|| format!("creating the symlink {}", link.display()))?;
+        outputs.symlink(link, PathBuf::from(&debug.package));
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ pub(super) fn layout(source_dir: &Path) -> Layout {
         top: source_dir.to_path_buf(),
         source_dir: source_dir.to_path_buf(),
         staging_root: source_dir.join("debian/demo/opt/venvs/demo"),
+        build_dir: source_dir.join("debian/demo"),
+        build_dir_explicit: false,
         final_root: PathBuf::from("/opt/venvs/demo"),
         work_dir: source_dir.join("debian/.debhelper/rustvenv"),
     }

@@ -11,14 +11,14 @@
 //! `embedded-library`: every entry of that table, over every ELF file of the venv, matched as
 //! lintian matches it. The overrides are one block between marker lines, which a later run replaces.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::debhelper::Package;
 use crate::elf::ElfFile;
 use crate::inventory::Entry;
+use crate::outputs::Outputs;
 use crate::shebang::{NameVersion, Shebang, versioned_name};
 
 pub mod embedded;
@@ -284,18 +284,19 @@ fn is_usual_interpreter(interpreter: &[u8]) -> bool {
     known_dir && (python3 || shells_and_perl)
 }
 
-/// Installs `overrides` (a block from [`venv_overrides`]) as the package's lintian overrides,
+/// Installs `overrides` (a block from [`venv_overrides`]), among the run's `outputs`, as the package's lintian overrides,
 /// `<tmpdir>/usr/share/lintian/overrides/<package>`, in place of a block installed before and keeping
 /// anything else in the file. dh_lintian, later in the sequence, replaces the file with
 /// `debian/<package>.lintian-overrides` when that exists; the caller warns about it.
 ///
 /// # Errors
-/// When the file cannot be written; the message names it.
-pub fn install_overrides(package: &Package, overrides: &str) -> Result<()> {
-    let dir = package.tmpdir.join("usr/share/lintian/overrides");
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(&package.name);
-    let existing = fs::read_to_string(&path).unwrap_or_default();
+/// When the file exists and cannot be read; the message names it.
+pub fn install_overrides(outputs: &mut Outputs, package: &Package, overrides: &str) -> Result<()> {
+    let path = package
+        .tmpdir
+        .join("usr/share/lintian/overrides")
+        .join(&package.name);
+    let existing = outputs.read(&path)?;
     let mut kept = String::new();
     let mut inside = false;
     for line in existing.lines() {
@@ -308,7 +309,8 @@ pub fn install_overrides(package: &Package, overrides: &str) -> Result<()> {
             kept.push('\n');
         }
     }
-    crate::tree::replace(&path, (kept + overrides).as_bytes())
+    outputs.write(path, kept + overrides);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -318,6 +320,7 @@ mod tests {
     use crate::inventory::Inventory;
     use embedded::parse_embedded_libraries;
     use embedded::tests::TABLE_EXCERPT;
+    use std::fs;
 
     fn elf(path: PathBuf, needed: &[&str]) -> ElfFile {
         ElfFile {
@@ -402,8 +405,11 @@ mod tests {
         let file = package.tmpdir.join("usr/share/lintian/overrides/demo");
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, "demo: some-tag of the user's\n").unwrap();
-        install_overrides(&package, &first).unwrap();
-        install_overrides(&package, &second).unwrap();
+        for overrides in [&first, &second] {
+            let mut outputs = Outputs::new();
+            install_overrides(&mut outputs, &package, overrides).unwrap();
+            outputs.stage().unwrap().commit().unwrap();
+        }
         assert_eq!(
             fs::read_to_string(&file).unwrap(),
             format!("demo: some-tag of the user's\n{second}")
