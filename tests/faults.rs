@@ -137,10 +137,11 @@ struct Stage {
     marker: Marker,
 }
 
-const BUILD_STAGES: [Stage; 5] = [
+const BUILD_STAGES: [Stage; 6] = [
+    // pip's first line: it runs (the command line echoed under DH_VERBOSE comes before it starts).
     Stage {
         name: "pip start",
-        marker: Marker::Line(" -m pip "),
+        marker: Marker::Line("Looking in links: "),
     },
     Stage {
         name: "pip install",
@@ -158,9 +159,13 @@ const BUILD_STAGES: [Stage; 5] = [
         name: "outputs",
         marker: Marker::EndOf("depends"),
     },
+    Stage {
+        name: "commit",
+        marker: Marker::EndOf("outputs"),
+    },
 ];
 
-const FINISH_STAGES: [Stage; 3] = [
+const FINISH_STAGES: [Stage; 4] = [
     Stage {
         name: "relocate",
         marker: Marker::EndOf("inventory"),
@@ -172,6 +177,10 @@ const FINISH_STAGES: [Stage; 3] = [
     Stage {
         name: "outputs",
         marker: Marker::EndOf("depends"),
+    },
+    Stage {
+        name: "commit",
+        marker: Marker::EndOf("outputs"),
     },
 ];
 
@@ -536,9 +545,19 @@ fn run_with_fault(
         }
         if let Some(ended) = ended_at {
             if !pipes_open {
+                outcome.log.push(format!(
+                    "test: the program ended at {:.3} s, its output pipes closed {} ms later",
+                    (ended - started).as_secs_f64(),
+                    ended.elapsed().as_millis()
+                ));
                 break;
             }
             if ended.elapsed() > GRACE {
+                outcome.log.push(format!(
+                    "test: the program ended at {:.3} s, its output pipes still open {} ms later",
+                    (ended - started).as_secs_f64(),
+                    ended.elapsed().as_millis()
+                ));
                 outcome.pipes_held = true;
                 break;
             }
@@ -1411,13 +1430,23 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
                 ));
             }
             Some(now) if now.digest != expected.digest || now.mode != expected.mode => {
-                result.lost.insert(path.clone());
+                // Content as it was (a failed rerun left it unprocessed) is not lost; anything else
+                // is.
+                if now.digest != expected.digest && now.digest != entry.digest {
+                    result.lost.insert(path.clone());
+                }
                 result.problems.push(
                     format!(
                         "(e) after the rerun {path} does not hold what a clean run leaves there (mode {:o}, expected {:o}; content {})",
                         now.mode,
                         expected.mode,
-                        if now.digest == expected.digest { "same" } else { "differs" }
+                        if now.digest == expected.digest {
+                            "as a clean run leaves it"
+                        } else if now.digest == entry.digest {
+                            "as before the faulted run, not processed"
+                        } else {
+                            "neither as before nor as a clean run leaves it"
+                        }
                     ),
                 );
             }
@@ -1476,7 +1505,7 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
             rerun.leftovers
         ));
     }
-    if !result.problems.is_empty() {
+    if !result.problems.is_empty() || std::env::var_os("DH_RUSTVENV_FAULT_ONLY").is_some() {
         result.log = faulted.around_fault();
     }
     result.recovered = rerun.succeeded()
@@ -1573,6 +1602,9 @@ fn faults_at_each_stage_lose_nothing_write_nothing_outside_and_a_rerun_recovers(
             }
             let case_started = Instant::now();
             let result = run_case(&fixture, program, fault, stage);
+            if !only.is_empty() {
+                eprintln!("{}", result.log);
+            }
             eprintln!(
                 "{label}: {} in {:.1} s, {} problem(s)",
                 result.exit,
