@@ -9,18 +9,20 @@
 //! Environment + Options + Package                      debhelper, options
 //!   -> Layout (staging root, final root, work dir)     layout, buildsystem
 //!   -> Interpreter (version, ABI, paths)               interpreter
-//!   -> venv built in the staging root                  install (staging keeps what was there)
+//!   -> venv built in the staging root                  install, in a staging Transaction
 //!   -> Inventory (one walk, every file classified)     inventory
 //!   -> RelocationReport                                relocate, normalize, record, bytecode
 //!   -> ElfReport                                       elf
 //!   -> libraries -> substvars                          depends
 //!   -> leaks: none, or the build fails                 audit
-//!   -> substvars, snippets, overrides, state, snapshot lintian, state, snapshot
+//!   -> substvars, snippets, overrides, state, snapshot lintian, state, snapshot, into Outputs
+//!   -> Outputs committed, the Transaction with them     outputs, staging
 //! dh_rustvenv_finish: snapshot diff -> the same stages on what changed -> the whole venv audited
 //! ```
 //!
-//! [`pipeline`] runs the stages after installation for both programs; [`staging`] makes a build all
-//! or nothing. Below the stages are the leaves they share: [`tree`] (walk, the atomic writer, the ELF
+//! [`pipeline`] runs the stages after installation for both programs; [`staging`] makes a run all
+//! or nothing, with a journal that the next run rolls back when a run was killed, and [`outputs`]
+//! writes the files outside the venv all at once. Below the stages are the leaves they share: [`tree`] (walk, the atomic writer, the ELF
 //! and execute-bit checks), [`snapshot`], [`command`] (running a program), [`interrupt`],
 //! [`shebang`] (the one `#!` parser), [`record`] (RECORD files), [`pathmatch`] and [`leak`] (finding a
 //! path in a file), [`wheelhouse`], [`debhelper`] (the environment, packages, substvars, autoscripts,
