@@ -889,14 +889,18 @@ impl Fixture {
                 .arg(staging.join(script))
                 .current_dir("/")
                 .env("PYTHONDONTWRITEBYTECODE", "1");
-            let output = run_unchecked(&mut command);
-            if !output.status.success()
-                || !String::from_utf8_lossy(&output.stdout).contains(expected)
-            {
-                problems.push(format!(
-                    "{script} does not run:\n{}",
-                    describe(&command, &output)
-                ));
+            match command.output() {
+                Err(e) => problems.push(format!("{script} does not run: {e}")),
+                Ok(output)
+                    if !output.status.success()
+                        || !String::from_utf8_lossy(&output.stdout).contains(expected) =>
+                {
+                    problems.push(format!(
+                        "{script} does not run:\n{}",
+                        describe(&command, &output)
+                    ))
+                }
+                Ok(_) => {}
             }
         }
         problems
@@ -1253,6 +1257,7 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
     }
 
     // (a) The venv's directory: as before the run, or complete when the run still succeeded.
+    let mut committed_then_failed = false;
     let after = listing(&staging);
     if faulted.succeeded() {
         let ignore_planted =
@@ -1295,14 +1300,25 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
         for line in &wrong {
             let path = line.split(' ').next().unwrap_or_default();
             if before.get(path).is_some_and(|e| e.kind == 'f')
-                && after
-                    .get(path)
-                    .is_none_or(|e| e.digest != before[path].digest)
+                && after.get(path).is_none_or(|e| {
+                    e.digest != before[path].digest
+                        && done.get(path).is_none_or(|d| d.digest != e.digest)
+                })
             {
                 result.lost.insert(path.to_owned());
             }
         }
-        if !wrong.is_empty() {
+        if !wrong.is_empty()
+            && differences(done, &after, &ignore_planted).is_empty()
+            && fixture.outputs() == *outputs_done
+        {
+            committed_then_failed = true;
+            result.problems.push(format!(
+                "(a)(b) the run committed everything (the venv and every output are complete) and still exited {}: the fault came after the commit, yet the run reports a failure ({})",
+                faulted.exit(),
+                context(&faulted)
+            ));
+        } else if !wrong.is_empty() {
             result.problems.push(format!(
                 "(a) the run failed ({}) and the venv is not as before it: {}",
                 context(&faulted),
@@ -1339,7 +1355,7 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
             context(&faulted)
         ));
     }
-    let expect_all = if faulted.succeeded() {
+    let expect_all = if faulted.succeeded() || committed_then_failed {
         Some(("complete", &as_before))
     } else if fault.is_kill() {
         None
@@ -1397,6 +1413,21 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
                 },
                 context(&faulted)
             ),
+        );
+    }
+
+    // (a) and (b) for a killed dh_rustvenv, once rolled back: dh_rustvenv_finish rolls a killed run
+    // of either program back (or completes it, when it was killed while committing) before it looks
+    // for a venv to finish, and finds none in a tree dh_rustvenv has not built. It runs on the
+    // killed tree, which is then put back as the kill left it (copied aside with the sentinel
+    // directory, keeping the hard link between them) for the rerun of dh_rustvenv itself.
+    if program == Program::Build && fault.is_kill() && faulted.injected.is_some() {
+        check_roll_back(
+            fixture,
+            &before,
+            &outputs_before,
+            &sentinel_before,
+            &mut result,
         );
     }
 
@@ -1513,6 +1544,102 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
         && leaked.is_empty()
         && !result.problems.iter().any(|p| p.starts_with("(e)"));
     result
+}
+
+/// Rolls a killed dh_rustvenv back with dh_rustvenv_finish, checks that the venv directory and the
+/// outputs are as before the killed run (or complete, when it was rolled forward), then puts the
+/// killed tree back.
+fn check_roll_back(
+    fixture: &Fixture,
+    before: &Listing,
+    outputs_before: &Listing,
+    sentinel_before: &Listing,
+    result: &mut CaseResult,
+) {
+    let killed = fixture.tmpfs.dir.join("killed");
+    let _ = fs::remove_dir_all(&killed);
+    fs::create_dir(&killed).unwrap();
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(&fixture.work)
+        .arg(&fixture.sentinel)
+        .arg(&killed));
+    let recovery = run_with_fault(
+        fixture.command(Program::Finish),
+        None,
+        &fixture.tmpfs,
+        &fixture.needle(),
+    );
+    let (done, outputs_done) = &fixture.build_done;
+    let after = listing(&fixture.staging());
+    let outputs = fixture.outputs();
+    if !recovery.succeeded() {
+        result.problems.push(format!(
+            "(a) dh_rustvenv_finish, run to roll the killed dh_rustvenv back, failed ({}):\n{}",
+            recovery.exit(),
+            recovery.tail(10)
+        ));
+    } else if after == *before {
+        let changed = differences(outputs_before, &outputs, &|_| false);
+        if !changed.is_empty() {
+            result.problems.push(format!(
+                "(b) the killed run was rolled back but not all of its outputs: {}",
+                changed.join("; ")
+            ));
+        }
+    } else if after == *done {
+        let missing = differences(outputs_done, &outputs, &|_| false);
+        if !missing.is_empty() {
+            result.problems.push(format!(
+                "(b) the killed run was completed (the venv is complete) but not all of its outputs are: {}",
+                missing.join("; ")
+            ));
+        }
+    } else {
+        for line in differences(before, &after, &|_| false) {
+            let path = line.split(' ').next().unwrap_or_default();
+            if before.get(path).is_some_and(|e| e.kind == 'f')
+                && after.get(path).is_none_or(|e| {
+                    e.digest != before[path].digest
+                        && done.get(path).is_none_or(|d| d.digest != e.digest)
+                })
+            {
+                result.lost.insert(path.to_owned());
+            }
+        }
+        result.problems.push(format!(
+            "(a) after the next run rolled the killed dh_rustvenv back, the venv directory is neither as before it ({}) nor complete ({})",
+            differences(before, &after, &|_| false).join("; "),
+            differences(done, &after, &|_| false).join("; ")
+        ));
+    }
+    let temporaries = fixture.temporaries();
+    if !temporaries.is_empty() {
+        result.problems.push(format!(
+            "(b) after the killed run was rolled back, temporary files are left: {}",
+            temporaries.join(", ")
+        ));
+    }
+    let outside = differences(sentinel_before, &listing(&fixture.sentinel), &|_| false);
+    for line in &outside {
+        result
+            .outside
+            .insert(line.split(' ').next().unwrap_or_default().to_owned());
+    }
+    if !outside.is_empty() {
+        result.problems.push(format!(
+            "(c) rolling the killed run back changed the sentinel directory: {}",
+            outside.join("; ")
+        ));
+    }
+    let _ = fs::remove_dir_all(&fixture.work);
+    let _ = fs::remove_dir_all(&fixture.sentinel);
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(killed.join(fixture.work.file_name().unwrap()))
+        .arg(killed.join(fixture.sentinel.file_name().unwrap()))
+        .arg(&fixture.tmpfs.dir));
+    fs::remove_dir_all(&killed).unwrap();
 }
 
 fn table(results: &[CaseResult], elapsed: Duration) -> String {
