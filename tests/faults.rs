@@ -55,8 +55,10 @@ const FINAL_ROOT: &str = "/opt/venvs/rvfault";
 const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 /// How long the program's output pipes may stay open after it ended, and how long the children of a
-/// killed run get to go, before a process still holding them counts as left behind.
-const GRACE: Duration = Duration::from_millis(700);
+/// killed run get to go, before a process still holding them counts as left behind: short, as a
+/// child that dies with its parent dies at once, and a pip left running would otherwise finish its
+/// install and go unseen.
+const GRACE: Duration = Duration::from_millis(250);
 
 /// The space an ENOSPC run starts with on the tmpfs: enough for pip to unpack the wheels.
 const HEADROOM: u64 = 8 << 20;
