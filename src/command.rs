@@ -1,6 +1,11 @@
 //! Running a program: its argument vector, working directory and environment; echoing it as a shell
-//! would read it; running it in a process group of its own so that an interrupt stops it; and the one
-//! error type for what can go wrong ([`CommandError`]).
+//! would read it; tying its life to dh_rustvenv's; and the one error type for what can go wrong
+//! ([`CommandError`]).
+//!
+//! A command runs in dh_rustvenv's own process group, so a signal sent to the build's group (a
+//! time-out's `kill -KILL -- -PGID`) ends it with dh_rustvenv, and with the parent-death signal
+//! SIGKILL, so it also ends when dh_rustvenv alone is killed (the OOM killer). A signal that
+//! dh_rustvenv itself receives is passed on by [`crate::interrupt`].
 //!
 //! Built on duct, which handles the pipes. debhelper's `doit` (echo under `-v`, skip under
 //! `--no-act`) is the debhelper reporter's `doit`, which runs a [`Command`] from here.
@@ -130,8 +135,29 @@ impl Command {
             .join(" ")
     }
 
+    /// [`Command::display`] for an error message: an argument of several lines (a `python -c`
+    /// script) is cut to its first line and `...`, so that the error stays one line.
+    fn display_brief(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|w| {
+                let word = w.to_string_lossy();
+                match word.split_once('\n') {
+                    Some((first, _)) => format!("{}...", shell_quote(first)),
+                    None => shell_quote(&word),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn expression(&self) -> duct::Expression {
-        let mut expr = duct::cmd(&self.program, &self.args).unchecked();
+        let mut expr = duct::cmd(&self.program, &self.args)
+            .unchecked()
+            .before_spawn(|command| {
+                die_with_parent(command);
+                Ok(())
+            });
         if let Some(dir) = &self.dir {
             expr = expr.dir(dir);
         }
@@ -147,18 +173,16 @@ impl Command {
         expr
     }
 
-    /// Runs the command, showing as much of its output as `shown` says (on stderr). It runs in a
-    /// process group of its own, known to `interrupts` while it runs, and reads no terminal.
+    /// Runs the command, showing as much of its output as `shown` says (on stderr). Its process is
+    /// known to `interrupts` while it runs, so that a signal to dh_rustvenv stops it and what it
+    /// started; it reads no terminal.
     ///
     /// # Errors
     /// A failure is a [`CommandError::Failed`] that keeps the captured output, or
     /// [`crate::interrupt::Interrupted`] when a signal stopped it.
     pub fn run(&self, shown: Shown, interrupts: &Interrupts) -> Result<()> {
         let inherit_output = shown == Shown::Everything;
-        let mut expr = self.expression().before_spawn(|command| {
-            std::os::unix::process::CommandExt::process_group(command, 0);
-            Ok(())
-        });
+        let mut expr = self.expression();
         if self.stdin.is_none() {
             expr = expr.stdin_null();
         }
@@ -168,13 +192,13 @@ impl Command {
             expr.stderr_to_stdout().stdout_capture()
         };
         let handle = expr.start().map_err(|e| self.not_started(e))?;
-        let groups = handle.pids();
-        for group in &groups {
-            interrupts.started(*group);
+        let pids = handle.pids();
+        for pid in &pids {
+            interrupts.started(*pid);
         }
         let output = handle.into_output();
-        for group in &groups {
-            interrupts.ended(*group);
+        for pid in &pids {
+            interrupts.ended(*pid);
         }
         let output = output.map_err(|e| self.not_started(e))?;
         if output.status.success() {
@@ -199,7 +223,7 @@ impl Command {
         }
         let tail = failure_summary(&output.stdout);
         let message = if tail.is_empty() {
-            format!("`{}` {status}", self.display())
+            format!("`{}` {status}", self.display_brief())
         } else {
             format!("{name} {status}: {tail}")
         };
@@ -249,14 +273,56 @@ impl Command {
             .map_err(|e| self.not_started(e))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr = stderr.trim();
+            let said = if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {stderr}")
+            };
             bail!(
-                "`{}` exited with status {}: {}",
-                self.display(),
+                "`{}` exited with status {}{said}",
+                self.display_brief(),
                 output.status.code().unwrap_or(-1),
-                stderr.trim()
             );
         }
         Ok(output.stdout)
+    }
+}
+
+/// Makes the process `command` starts get SIGKILL when dh_rustvenv ends (PR_SET_PDEATHSIG), and fail
+/// to start when dh_rustvenv has already ended by the time it runs.
+///
+/// SIGKILL rather than SIGTERM: the parent that would have read the command's output and cleaned up
+/// after it is gone, so nothing is gained by letting the command finish what it does, and a command
+/// can catch, ignore or outlive SIGTERM (a shell script with a trap, a build backend that handles it)
+/// and go on writing into the package build directory. The signal reaches the command alone: what it
+/// started itself does not inherit the setting (prctl(2)), and is ended by a signal to the build's
+/// process group, or by [`crate::interrupt`] while dh_rustvenv lives.
+///
+/// The kernel sends the signal when the *thread* that started the process ends, not the process.
+/// Commands are started from the main thread and from rayon's global pool (stripping), whose threads
+/// live as long as the process; duct starts a process on the calling thread (its own threads only
+/// write stdin and read output). A command started from a short-lived thread would be killed when
+/// that thread ends.
+///
+/// # References
+/// prctl(2), `PR_SET_PDEATHSIG`.
+fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::Pid::this();
+    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
+    // calls are allowed: prctl(2) and getppid(2) are system calls, and building an io::Error from an
+    // errno allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+            // dh_rustvenv ended before the setting took effect: the signal will never come.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(nix::libc::ESRCH));
+            }
+            Ok(())
+        });
     }
 }
 
@@ -304,6 +370,15 @@ mod tests {
             "ERROR: No matching distribution found for nosuch==1.0"
         );
         assert_eq!(failure_summary(b"one\ntwo\n"), "two");
+    }
+
+    #[test]
+    fn a_failed_query_names_a_script_argument_by_its_first_line_only() {
+        let err = Command::new("sh")
+            .args(["-c", "exit 3\necho never\n"])
+            .query()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "`sh -c 'exit 3'...` exited with status 3");
     }
 
     #[test]

@@ -45,6 +45,11 @@ impl Interpreter {
     }
 }
 
+/// The oldest Python dh_rustvenv builds venvs with: 3.9, the first whose compileall takes `-s` and
+/// `-p` (`--ship-bytecode` compiles for the final path with them), and the oldest Python 3 of a
+/// Debian release the tool builds on (Debian 11 has 3.9).
+pub const MINIMUM_PYTHON: (u32, u32) = (3, 9);
+
 /// What the interpreter is asked; one line of JSON comes back.
 const PROBE: &str = "import importlib.util, json, os, sys, sysconfig
 dirs = [sysconfig.get_config_var('WHEEL_PKG_DIR') or '']
@@ -79,7 +84,9 @@ print(json.dumps({
 ///
 /// # Errors
 /// When no such executable exists (the message names it and says how to fix it), when it does not run,
-/// when it is not CPython 3, or when its answer cannot be read.
+/// when it is not CPython [`MINIMUM_PYTHON`] or later (the message names the interpreter and its
+/// version, from `--version` when it cannot even run the probe, as Python 2 cannot), or when its
+/// answer cannot be read.
 pub fn probe(
     requested: &str,
     search_path: Option<&std::ffi::OsStr>,
@@ -91,11 +98,64 @@ pub fn probe(
              or name another with --python"
         )
     })?;
-    let answer = Command::new(&found)
-        .args(["-I", "-S", "-c", PROBE])
-        .query()
-        .with_context(|| format!("asking `{}` for its version", found.display()))?;
+    let answer = Command::new(&found).args(["-I", "-S", "-c", PROBE]).query();
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(error) => {
+            // Python 2 knows no -I and fails before it reads the probe: say what it is instead.
+            if let Some(version) = stated_version(&found).filter(|v| too_old(v.0, v.1)) {
+                return Err(anyhow!(
+                    "`{}` is Python {}.{}.{}; {}",
+                    found.display(),
+                    version.0,
+                    version.1,
+                    version.2,
+                    needs()
+                ));
+            }
+            return Err(error)
+                .with_context(|| format!("asking `{}` for its version", found.display()));
+        }
+    };
     parse_probe(&answer, &found)
+}
+
+/// What dh_rustvenv needs, for the errors about an interpreter that is too old.
+fn needs() -> String {
+    format!(
+        "dh_rustvenv needs Python {}.{} or later; name a Python 3 interpreter with --python (the \
+         default is /usr/bin/python3)",
+        MINIMUM_PYTHON.0, MINIMUM_PYTHON.1
+    )
+}
+
+/// Whether Python `major`.`minor` is older than [`MINIMUM_PYTHON`].
+fn too_old(major: u32, minor: u32) -> bool {
+    (major, minor) < MINIMUM_PYTHON
+}
+
+/// The version `interpreter --version` states (`Python 2.7.18`, on stderr before Python 3.4 and on
+/// stdout since), or None when it says nothing of the kind.
+fn stated_version(interpreter: &Path) -> Option<(u32, u32, u32)> {
+    let (_, output) = Command::new(interpreter).arg("--version").capture().ok()?;
+    parse_stated_version(&output)
+}
+
+/// Reads `Python X.Y.Z` (with a suffix such as `+` or `rc1` after Z allowed) from `--version`'s output.
+fn parse_stated_version(output: &str) -> Option<(u32, u32, u32)> {
+    let version = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Python "))?;
+    let mut parts = version.split('.');
+    let number = |part: Option<&str>| -> Option<u32> {
+        let digits: String = part?.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    Some((
+        number(parts.next())?,
+        number(parts.next())?,
+        number(parts.next()).unwrap_or(0),
+    ))
 }
 
 fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
@@ -117,10 +177,11 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
             found.display()
         ));
     };
-    if major != 3 {
+    if too_old(major, minor) {
         return Err(anyhow!(
-            "`{}` is Python {major}.{minor}; dh_rustvenv needs Python 3",
-            found.display()
+            "`{}` is Python {major}.{minor}.{micro}; {}",
+            found.display(),
+            needs()
         ));
     }
     let executable = value["executable"]
@@ -187,5 +248,55 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("`python3` not found"), "{err}");
+    }
+
+    #[test]
+    fn a_python_2_is_named_with_its_version_in_one_line() {
+        // Debian 12 has no python2: this script stands in for Python 2.7, which prints its version on
+        // stderr and stops at -I, an option it does not know, before it reads the probe.
+        let dir = tempfile::tempdir().unwrap();
+        let python2 = dir.path().join("python2");
+        std::fs::write(
+            &python2,
+            "#!/bin/sh\n\
+             if [ \"$1\" = --version ]; then echo 'Python 2.7.18' >&2; exit 0; fi\n\
+             echo 'Unknown option: -I' >&2\n\
+             echo 'usage: python2 [option] ... [-c cmd | -m mod | file | -] [arg] ...' >&2\n\
+             echo \"Try 'python -h' for more information.\" >&2\n\
+             exit 2\n",
+        )
+        .unwrap();
+        let mut permissions = std::fs::metadata(&python2).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&python2, permissions).unwrap();
+        let err = probe("python2", Some(dir.path().as_os_str()), Path::new("/")).unwrap_err();
+        let message = format!("{err:#}");
+        assert_eq!(
+            message,
+            format!(
+                "`{}` is Python 2.7.18; dh_rustvenv needs Python 3.9 or later; name a Python 3 \
+                 interpreter with --python (the default is /usr/bin/python3)",
+                python2.display()
+            )
+        );
+    }
+
+    #[test]
+    fn an_old_python_3_is_refused_naming_the_minimum() {
+        let answer = r#"{"executable": "/usr/bin/python3.7", "version": [3, 7, 3], "implementation": "cpython"}"#;
+        let err = parse_probe(answer, Path::new("/usr/bin/python3.7")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`/usr/bin/python3.7` is Python 3.7.3; dh_rustvenv needs Python 3.9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_stated_version_is_read_from_either_stream() {
+        assert_eq!(parse_stated_version("Python 2.7.18\n"), Some((2, 7, 18)));
+        assert_eq!(parse_stated_version("Python 3.13.0rc1"), Some((3, 13, 0)));
+        assert_eq!(parse_stated_version("Python 3.11.2+"), Some((3, 11, 2)));
+        assert_eq!(parse_stated_version("no python here"), None);
     }
 }

@@ -2,22 +2,28 @@
 //! cleanly.
 //!
 //! [`Interrupts::listen`] starts a thread that waits for those signals. Every external command runs in
-//! a process group of its own, which [`Interrupts`] knows while it runs; on a signal the thread
-//! records it and sends SIGTERM to each of those groups, so pip and whatever it started (compilers,
-//! build backends) stop. The command then fails, [`Interrupts::check`] turns that failure into an
-//! [`Interrupted`] error, and the ordinary failure path does the cleaning: the venv and every partial
-//! output are removed, files that were in the venv directory before are put back, and what the build
-//! left in the source tree is removed. A second signal ends the process at once.
+//! dh_rustvenv's own process group, so a signal sent to the build's group (`kill -- -PGID`, a
+//! terminal's Ctrl-C) reaches pip and whatever it started as well; and [`Interrupts`] knows the
+//! process of each command while it runs. On a signal sent to dh_rustvenv alone, the thread records it
+//! and sends SIGTERM to each of those processes and to all their descendants, found through `/proc`
+//! ([`descendants`]), so pip and the compilers and build backends it started stop. The command then
+//! fails, [`Interrupts::check`] turns that failure into an [`Interrupted`] error, and the ordinary
+//! failure path does the cleaning: the venv and every partial output are removed, files that were in
+//! the venv directory before are put back, and what the build left in the source tree is removed. A
+//! second signal ends the process at once.
 //!
-//! This is the one piece of state shared between threads: the signal, and the process groups of the
+//! When dh_rustvenv itself is killed with SIGKILL (the OOM killer), nothing here runs: the command it
+//! was running gets SIGKILL from the kernel instead ([`crate::command`] sets its parent-death signal).
+//!
+//! This is the one piece of state shared between threads: the signal, and the processes of the
 //! commands running. It lives in an `Arc` that debhelper's `Reporter` carries.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// The signal that interrupted a run, as an error: "interrupted by SIGTERM".
@@ -46,8 +52,8 @@ fn signal_name(signal: i32) -> String {
 struct Shared {
     /// The signal received, 0 before any.
     signal: AtomicI32,
-    /// The process groups of the commands running now.
-    groups: Mutex<BTreeSet<u32>>,
+    /// The processes of the commands running now.
+    running: Mutex<BTreeSet<u32>>,
 }
 
 /// The signals a run has received and the commands it is running; cheap to clone. The default
@@ -74,17 +80,12 @@ impl Interrupts {
                     // A second signal: no more waiting for the clean-up.
                     std::process::exit(Interrupted(signal).exit_status().into());
                 }
-                let groups: Vec<u32> = shared
-                    .groups
+                let running: Vec<u32> = shared
+                    .running
                     .lock()
-                    .map(|g| g.iter().copied().collect())
+                    .map(|r| r.iter().copied().collect())
                     .unwrap_or_default();
-                for group in groups {
-                    // A group that has just ended is no error: there is nothing left to stop.
-                    if let Ok(group) = i32::try_from(group) {
-                        let _ = killpg(Pid::from_raw(group), Signal::SIGTERM);
-                    }
-                }
+                terminate_trees(&running);
             }
         });
         Ok(interrupts)
@@ -109,19 +110,89 @@ impl Interrupts {
         }
     }
 
-    /// Records that a command runs in the process group `group`; a signal ends it.
-    pub fn started(&self, group: u32) {
-        if let Ok(mut groups) = self.shared.groups.lock() {
-            groups.insert(group);
+    /// Records that a command runs as the process `pid`; a signal ends it and its descendants.
+    pub fn started(&self, pid: u32) {
+        if let Ok(mut running) = self.shared.running.lock() {
+            running.insert(pid);
         }
     }
 
-    /// Records that the command of process group `group` has ended.
-    pub fn ended(&self, group: u32) {
-        if let Ok(mut groups) = self.shared.groups.lock() {
-            groups.remove(&group);
+    /// Records that the command of process `pid` has ended.
+    pub fn ended(&self, pid: u32) {
+        if let Ok(mut running) = self.shared.running.lock() {
+            running.remove(&pid);
         }
     }
+}
+
+/// Sends SIGTERM to each process of `roots` and to all their descendants. The whole tree is found
+/// first and signalled after, because a process whose parent has ended is given to init and can no
+/// longer be found from the root. A process that has just ended is no error: there is nothing left to
+/// stop.
+///
+/// # Known limitations
+/// A process started between the look at `/proc` and the signal, or one that left the tree before it
+/// (a daemon that forked twice), is not reached.
+fn terminate_trees(roots: &[u32]) {
+    let mut tree: BTreeSet<u32> = roots.iter().copied().collect();
+    for &root in roots {
+        tree.extend(descendants(root));
+    }
+    for pid in tree {
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+}
+
+/// The processes descended from `root` (its children, their children, and so on; not `root`
+/// itself), read from the parent process ids in `/proc/<pid>/stat`; empty when `/proc` cannot be
+/// read. Every process is looked at once, so the answer is one moment's tree.
+///
+/// `/proc/<pid>/task/<tid>/children` would name the children directly, but only on kernels built
+/// with `CONFIG_PROC_CHILDREN`; the parent id is always there.
+///
+/// # References
+/// proc(5): `/proc/pid/stat`, field 4 (`ppid`).
+pub fn descendants(root: u32) -> BTreeSet<u32> {
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    for entry in entries {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may end while it is looked at: skip it.
+        let Ok(stat) = std::fs::read(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(ppid) = parent_of(&stat) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut found = BTreeSet::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        for &child in children.get(&pid).into_iter().flatten() {
+            if found.insert(child) {
+                todo.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// The parent process id in the text of `/proc/<pid>/stat`: the second field after the command name,
+/// which is in parentheses and may itself hold spaces and parentheses, so the last `)` ends it.
+fn parent_of(stat: &[u8]) -> Option<u32> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let _state = fields.next()?;
+    fields.next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -143,14 +214,22 @@ mod tests {
         );
     }
 
-    /// A `sleep` in a process group of its own, as every external command runs.
+    /// A `sleep`, in the test's process group, as every external command runs.
     fn sleeper() -> std::process::Child {
-        use std::os::unix::process::CommandExt;
         std::process::Command::new("sleep")
             .arg("60")
-            .process_group(0)
             .spawn()
             .unwrap()
+    }
+
+    /// Whether the process `pid` has ended: gone from /proc, or a zombie waiting to be reaped.
+    fn has_ended(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => true,
+        }
     }
 
     /// Waits up to ten seconds for `child` to end; None when it is still running.
@@ -165,12 +244,61 @@ mod tests {
     }
 
     #[test]
-    fn a_signal_ends_the_running_commands_and_the_run_fails_naming_it() {
+    fn the_parent_id_is_read_past_a_command_name_with_parentheses_and_spaces() {
+        assert_eq!(parent_of(b"42 (sleep) S 7 42 42 0 -1"), Some(7));
+        assert_eq!(parent_of(b"42 (a) b) (c d) R 1234 42 42"), Some(1234));
+        assert_eq!(parent_of(b"42 (sleep"), None);
+        assert_eq!(parent_of(b""), None);
+    }
+
+    #[test]
+    fn descendants_are_children_and_their_children() {
+        // sh starts a sleep and waits for it: the sleep is the test's grandchild.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 60 & wait"])
+            .spawn()
+            .unwrap();
+        let mut below_shell = BTreeSet::new();
+        for _ in 0..100 {
+            below_shell = descendants(shell.id());
+            if !below_shell.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let found = descendants(std::process::id());
+        for pid in &below_shell {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+        }
+        let _ = shell.kill();
+        let _ = shell.wait();
+        assert!(found.contains(&shell.id()), "{found:?}");
+        assert_eq!(below_shell.len(), 1, "{below_shell:?}");
+        assert!(below_shell.is_subset(&found), "{below_shell:?} {found:?}");
+        assert!(!found.contains(&std::process::id()));
+        assert!(descendants(u32::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_signal_ends_the_running_commands_and_their_descendants_and_the_run_fails_naming_it() {
         use std::os::unix::process::ExitStatusExt;
+        // The only test that raises a signal: a second one would end the test process.
         let interrupts = Interrupts::listen().unwrap();
         assert!(interrupts.check().is_ok());
         assert_eq!(interrupts.received(), None);
-        let mut running = sleeper();
+        // A command that started a process of its own, as pip starts a build backend.
+        let mut running = std::process::Command::new("sh")
+            .args(["-c", "sleep 61 & wait"])
+            .spawn()
+            .unwrap();
+        let mut grandchildren = BTreeSet::new();
+        for _ in 0..100 {
+            grandchildren = descendants(running.id());
+            if !grandchildren.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let mut finished = sleeper();
         // The reporter carries a clone: what it records is what the listener sees.
         interrupts.clone().started(running.id());
@@ -180,11 +308,20 @@ mod tests {
         signal_hook::low_level::raise(signal_hook::consts::SIGHUP).unwrap();
 
         let status = ended_within_seconds(&mut running);
-        // The listener signals the groups one after the other: give it time to reach the other one.
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut grandchildren_left = grandchildren.clone();
+        for _ in 0..100 {
+            grandchildren_left.retain(|&pid| !has_ended(pid));
+            if grandchildren_left.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let finished_status = finished.try_wait().unwrap();
         let _ = finished.kill();
         let _ = finished.wait();
+        for pid in &grandchildren_left {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+        }
         if status.is_none() {
             let _ = running.kill();
             let _ = running.wait();
@@ -193,6 +330,11 @@ mod tests {
             status.and_then(|s| s.signal()),
             Some(signal_hook::consts::SIGTERM),
             "the running command was not sent SIGTERM"
+        );
+        assert_eq!(grandchildren.len(), 1, "{grandchildren:?}");
+        assert!(
+            grandchildren_left.is_empty(),
+            "what the command started is still running: {grandchildren_left:?}"
         );
         assert_eq!(
             finished_status, None,

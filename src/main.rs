@@ -61,7 +61,30 @@ fn main() -> ExitCode {
         Ok(warnings) => warnings,
         Err(message) => return fail(&message),
     };
+    if let Err(message) = options::check_values(&invocation.options) {
+        return fail(&message);
+    }
+    let mut variables = vec![
+        ("DH_RUSTVENV_INSTALL_ROOT", env.install_root.as_deref()),
+        (
+            "DH_VIRTUALENV_INSTALL_ROOT",
+            env.dh_virtualenv.install_root.as_deref(),
+        ),
+    ];
+    if invocation.options.venv.buildsystem_destdir.is_some() {
+        variables.push((
+            "DH_VIRTUALENV_INSTALL_SUFFIX",
+            env.dh_virtualenv.install_suffix.as_deref(),
+        ));
+    }
+    for (name, value) in variables {
+        if let Some(Err(message)) = value.map(|v| options::refuse_control_characters(name, v)) {
+            return fail(&message);
+        }
+    }
     let options = &invocation.options;
+    let mut ineffective: Vec<String> =
+        options::ineffective(options, offline_wheelhouse(options, &env.top).as_deref());
     let interrupts = match dh_rustvenv::interrupt::Interrupts::listen() {
         Ok(interrupts) => interrupts,
         Err(e) => return fail(&format!("{e:#}")),
@@ -73,7 +96,12 @@ fn main() -> ExitCode {
         interrupts,
         timings: (options.venv.timings || env.timings).then(|| program.clone()),
     };
-    for warning in invocation.warnings.iter().chain(&compat_warnings) {
+    for warning in invocation
+        .warnings
+        .iter()
+        .chain(&compat_warnings)
+        .chain(&ineffective)
+    {
         reporter.warning(warning);
     }
     let destdir = options.venv.buildsystem_destdir.as_deref();
@@ -109,6 +137,15 @@ fn main() -> ExitCode {
             Err(message) => return fail(&format!("package {}: {message}", package.name)),
         };
         let options = package_options.as_ref().unwrap_or(options);
+        // A package's configuration file can make an option ineffective too: say so once.
+        for warning in
+            options::ineffective(options, offline_wheelhouse(options, &env.top).as_deref())
+        {
+            if !ineffective.contains(&warning) {
+                reporter.warning(format!("package {}: {warning}", package.name));
+                ineffective.push(warning);
+            }
+        }
         let result = reporter.timed(&package.name, "total", || {
             if program == FINISH {
                 dh_rustvenv::dh_rustvenv_finish::finish_package(package, options, &env, &reporter)
@@ -177,8 +214,28 @@ fn package_options(
         )
     })?;
     options::apply_compat(&mut options)
+        .and_then(|_| options::check_values(&options))
         .map_err(|message| format!("{}: {message}", package.shown(path)))?;
     Ok(Some(options))
+}
+
+/// The wheelhouse an install with `options` is offline from, as the user names it (relative to the
+/// top of the source package `top`): `--wheelhouse`, else debian/wheelhouse when it exists; None for
+/// `--download`, which fills it from the index. The install plan (`install::plan`) decides the same.
+fn offline_wheelhouse(
+    options: &options::Options,
+    top: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    if options.venv.downloads() {
+        return None;
+    }
+    match &options.venv.wheelhouse {
+        Some(named) => Some(named.clone()),
+        None => {
+            let default = std::path::Path::new("debian/wheelhouse");
+            top.join(default).is_dir().then(|| default.to_path_buf())
+        }
+    }
 }
 
 /// Prints `<program>: error: <message>` and returns debhelper's error status (`Dh_Lib.pm`, `error`).

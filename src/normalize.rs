@@ -3,8 +3,8 @@
 //! Takes the files relocation found to be possible archives
 //! ([`crate::relocate::RelocationReport::archive_candidates`]) and runs File::StripNondeterminism
 //! over them, with `SOURCE_DATE_EPOCH` as the canonical time, before `RECORD` is brought up to date
-//! ([`crate::record`]). It writes only the files it is given, in place; it returns the files it
-//! handed to a normalizer.
+//! ([`crate::record`]). It writes only the files it is given, in place, once their hard links are
+//! broken; it returns the files it handed to a normalizer.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -16,10 +16,13 @@ use anyhow::{Context, Result};
 /// catalogues, among others) is normalized, with `SOURCE_DATE_EPOCH` as the canonical time. The add-on
 /// keeps dh_strip_nondeterminism out of the venv, which would otherwise change those files after
 /// RECORD recorded them. Only `files` are considered; names are handed to Perl separated by NUL, so a
-/// name holding a newline is still one name. Returns the files handed to a normalizer (changed or not).
+/// name holding a newline is still one name. Each file's hard links are broken first
+/// ([`crate::tree::unshare`]), as the normalizers rewrite files in place. Returns the files handed to
+/// a normalizer (changed or not).
 ///
 /// # Errors
-/// When perl or the module cannot be run, or a normalizer fails on a file (the message names it).
+/// When a file's hard links cannot be broken, perl or the module cannot be run, or a normalizer fails
+/// on a file (the message names it).
 ///
 /// # References
 /// dh_strip_nondeterminism(1) and debhelper 13.11's `dh_strip_nondeterminism`, which this mirrors
@@ -44,6 +47,9 @@ while (my $path = <STDIN>) {
     }
     let mut list = Vec::new();
     for file in files {
+        // The normalizers rewrite a file in place: a file hard-linked to one outside the venv (an
+        // installer's cache, the source tree) would be rewritten there too.
+        crate::tree::unshare(file)?;
         list.extend_from_slice(file.as_os_str().as_encoded_bytes());
         list.push(0);
     }
@@ -64,6 +70,7 @@ while (my $path = <STDIN>) {
 #[cfg(test)]
 mod tests {
     use std::fs;
+    use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
     use super::*;
@@ -107,5 +114,42 @@ mod tests {
             before,
             "the venv's own archive was not normalized"
         );
+    }
+
+    #[test]
+    fn a_gzip_file_hard_linked_from_outside_is_normalized_inside_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        fs::create_dir(&venv).unwrap();
+        let outside = dir.path().join("data.txt.gz");
+        // A gzip member with a modification time and a file name, which the normalizer clears.
+        let status = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-c",
+                "import gzip, sys\n\
+                 with open(sys.argv[1], 'wb') as f:\n    \
+                 with gzip.GzipFile('data.txt', 'wb', fileobj=f, mtime=1234567890) as z:\n        \
+                 z.write(b'data')\n",
+            ])
+            .arg(&outside)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o640)).unwrap();
+        let inside = venv.join("data.txt.gz");
+        fs::hard_link(&outside, &inside).unwrap();
+        let before = fs::read(&outside).unwrap();
+        let reporter = crate::debhelper::Reporter::default();
+        let normalized = strip_nondeterminism(std::slice::from_ref(&inside), &reporter).unwrap();
+        assert_eq!(normalized, std::slice::from_ref(&inside));
+        assert_eq!(
+            fs::read(&outside).unwrap(),
+            before,
+            "normalized outside the venv"
+        );
+        assert_ne!(fs::read(&inside).unwrap(), before, "not normalized inside");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&outside), 0o640);
+        assert_eq!(mode(&inside), 0o640);
     }
 }

@@ -314,6 +314,79 @@ pub fn apply_compat(options: &mut Options) -> Result<Vec<String>, String> {
     Ok(warnings)
 }
 
+/// Refuses a value with a control character (a newline, a tab, an escape, DEL), naming `what` it is:
+/// an option or an environment variable. Such a value has no place in a path that ends up in
+/// maintainer scripts, substvars, lintian overrides and the `-X` options of the dh sequence, whose
+/// lines it would break.
+///
+/// # Errors
+/// "`<what>` holds a control character (U+000A): `<value, escaped>`".
+pub fn refuse_control_characters(what: &str, value: &str) -> Result<(), String> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "{what} holds a control character (U+{:04X}): `{}`",
+            u32::from(c),
+            value.escape_default()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks the values of `options` that no parser checks: `--install-suffix` holds no control
+/// character ([`refuse_control_characters`]).
+///
+/// # Errors
+/// The message names the option and the character.
+pub fn check_values(options: &Options) -> Result<(), String> {
+    if let Some(suffix) = &options.venv.install_suffix {
+        refuse_control_characters("--install-suffix", suffix)?;
+    }
+    Ok(())
+}
+
+/// The options of `options` that are given and have no effect, one warning each: `--test-command`
+/// without `--test`, `--extras` with `--skip-install` (the source package, whose extras they are, is
+/// not installed), and `--index-url` or `--extra-index-url` when the install is offline from the
+/// wheelhouse `offline_wheelhouse` (every pip call then gets `--no-index`; `--download`, which fills
+/// the wheelhouse from the index, is not such an install and the caller passes None for it).
+pub fn ineffective(options: &Options, offline_wheelhouse: Option<&std::path::Path>) -> Vec<String> {
+    let venv = &options.venv;
+    let mut warnings = Vec::new();
+    if venv.test_command.is_some() && !venv.test {
+        warnings.push(
+            "--test-command has no effect without --test, which runs it; add --test or remove \
+             --test-command"
+                .to_owned(),
+        );
+    }
+    if !venv.extras.is_empty() && venv.skip_install {
+        warnings.push(format!(
+            "--extras {} has no effect with --skip-install, which does not install the source \
+             package they are extras of",
+            venv.extras.join(",")
+        ));
+    }
+    if let Some(wheelhouse) = offline_wheelhouse {
+        let given: Vec<&str> = [
+            venv.index_url.is_some().then_some("--index-url"),
+            (!venv.extra_index_url.is_empty()).then_some("--extra-index-url"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !given.is_empty() {
+            warnings.push(format!(
+                "{} {} no effect: the install is offline, from the wheelhouse {} only (--download \
+                 fills it from the index)",
+                given.join(" and "),
+                if given.len() == 1 { "has" } else { "have" },
+                wheelhouse.display()
+            ));
+        }
+    }
+    warnings
+}
+
 /// One run's parsed options, plus what debhelper needs to select the same packages.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -751,6 +824,65 @@ mod tests {
         assert_eq!(
             inv.selection_args,
             words(&["-pone", "-p", "two", "-Nthree"])
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_option() {
+        let options = parse(&words(&["--install-suffix=demo\nx"]), None, None)
+            .unwrap()
+            .options;
+        assert_eq!(
+            check_values(&options).unwrap_err(),
+            "--install-suffix holds a control character (U+000A): `demo\\nx`"
+        );
+        let options = parse(&words(&["--install-suffix=demo"]), None, None)
+            .unwrap()
+            .options;
+        assert!(check_values(&options).is_ok());
+        assert!(refuse_control_characters("DH_RUSTVENV_INSTALL_ROOT", "/opt/\tvenvs").is_err());
+        assert!(refuse_control_characters("DH_RUSTVENV_INSTALL_ROOT", "/opt/\u{7f}").is_err());
+        assert!(refuse_control_characters("DH_RUSTVENV_INSTALL_ROOT", "/opt/vénvs").is_ok());
+    }
+
+    #[test]
+    fn options_without_effect_are_warned_about() {
+        let options = |args: &[&str]| parse(&words(args), None, None).unwrap().options;
+        let wheelhouse = Some(std::path::Path::new("debian/wheelhouse"));
+        assert_eq!(
+            ineffective(&options(&["--test-command=make check"]), None),
+            [
+                "--test-command has no effect without --test, which runs it; add --test or remove \
+              --test-command"
+            ]
+        );
+        assert!(ineffective(&options(&["--test", "--test-command=make check"]), None).is_empty());
+        assert_eq!(
+            ineffective(&options(&["--extras=web,db", "--skip-install"]), None),
+            [
+                "--extras web,db has no effect with --skip-install, which does not install the source \
+              package they are extras of"
+            ]
+        );
+        assert!(ineffective(&options(&["--extras=web"]), None).is_empty());
+        let index = options(&["--index-url=https://mirror/simple"]);
+        assert_eq!(
+            ineffective(&index, wheelhouse),
+            [
+                "--index-url has no effect: the install is offline, from the wheelhouse \
+              debian/wheelhouse only (--download fills it from the index)"
+            ]
+        );
+        assert!(ineffective(&index, None).is_empty());
+        let both = options(&[
+            "--index-url=https://a/simple",
+            "--extra-index-url=https://b/simple",
+        ]);
+        assert!(
+            ineffective(&both, wheelhouse)[0]
+                .starts_with("--index-url and --extra-index-url have no effect"),
+            "{:?}",
+            ineffective(&both, wheelhouse)
         );
     }
 }

@@ -249,6 +249,8 @@ fn relocate_entry(
                 }
             } else {
                 // Neither ELF nor script: nothing can run it (lintian's executable-not-elf-or-script).
+                // A chmod changes the inode: another name of it (outside the venv) must not change.
+                crate::tree::unshare(path)?;
                 fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o111))
                     .with_context(|| format!("changing the mode of {}", path.display()))?;
                 outcome.made_not_executable = true;
@@ -736,5 +738,33 @@ mod tests {
             fs::metadata(&tool).unwrap().permissions().mode() & 0o777,
             0o755
         );
+    }
+
+    #[test]
+    fn removing_execute_bits_never_reaches_a_hard_linked_file_outside_the_venv() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("opt/venvs/demo");
+        let pkg = root.join("lib/python3.11/site-packages/pkg");
+        fs::create_dir_all(&pkg).unwrap();
+        let outside = dir.path().join("cache-data.py");
+        fs::write(&outside, "VALUE = 1\n").unwrap();
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o755)).unwrap();
+        let data = pkg.join("data.py");
+        fs::hard_link(&outside, &data).unwrap();
+        let relocation =
+            Relocation::new(vec![b"/build/x".to_vec()], b"/opt/venvs/demo".to_vec()).unwrap();
+        let report = relocate(
+            &mut Inventory::scan(&root).unwrap(),
+            &relocation,
+            &|_| true,
+            (&relocation.staging, &none()),
+        )
+        .unwrap();
+        assert_eq!(report.made_not_executable, std::slice::from_ref(&data));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&data), 0o644);
+        assert_eq!(mode(&outside), 0o755, "the chmod reached the file outside");
+        assert_eq!(fs::read_to_string(&data).unwrap(), "VALUE = 1\n");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "VALUE = 1\n");
     }
 }

@@ -466,63 +466,109 @@ fn fuzz_record_reading_and_writing() {
         Just("./pkg/mod.py".to_owned()),
         Just("pkg/other.py".to_owned()),
         Just("pkg/gone.py".to_owned()),
-        "[a-z/.\" ]{0,12}".prop_map(|s| s),
+        "[a-z/.\" ,]{0,12}".prop_map(|s| s),
     ];
-    let field = prop_oneof![
+    let hash = prop_oneof![
         Just("sha256=abc".to_owned()),
-        Just("\"a,b\"".to_owned()),
+        Just(String::new()),
+        "[a-z=,\" ]{0,12}".prop_map(|s| s),
+    ];
+    let size = prop_oneof![
         Just("6".to_owned()),
         Just(String::new()),
-        "[a-z/.,\" ]{0,12}".prop_map(|s| s),
+        "[0-9a-z,\" ]{0,4}".prop_map(|s| s),
     ];
-    // Rows of three fields, as every RECORD has: path, hash, size.
-    let row = (name, field.clone(), field);
+    // Rows of three fields, as every RECORD has (path, hash, size), each field quoted as CSV quotes
+    // it; sometimes a last row whose quote is never closed.
+    let row = (name, hash, size);
     let rows = (
         proptest::collection::vec(row, 0..8),
         any::<bool>(),
         any::<bool>(),
+        proptest::option::of("[a-z/. ,]{0,8}"),
     );
+    /// A field as a CSV writer writes it: quoted, quotes doubled, when it holds a comma or a quote.
+    fn quoted(field: &str) -> String {
+        if field.contains([',', '"']) {
+            format!("\"{}\"", field.replace('"', "\"\""))
+        } else {
+            field.to_owned()
+        }
+    }
+    /// What the strict reader must say of `row`, if anything.
+    fn problem((name, hash, size): &(String, String, String)) -> Option<&'static str> {
+        if name.is_empty() {
+            Some("a row with no path")
+        } else if !hash.is_empty() && !hash[1..].contains('=') {
+            Some("is not algorithm=digest")
+        } else if !size.bytes().all(|b| b.is_ascii_digit()) {
+            Some("is not a number")
+        } else {
+            None
+        }
+    }
     fuzz(
         "RECORD reading and writing",
         rows,
-        |(rows, mod_changed, crlf)| {
+        |(rows, mod_changed, crlf, open_quote)| {
             let newline = if crlf { "\r\n" } else { "\n" };
-            let text: String = rows
+            let mut text: String = rows
                 .iter()
-                .map(|(name, hash, size)| format!("{name},{hash},{size}{newline}"))
+                .map(|(name, hash, size)| {
+                    format!(
+                        "{},{},{}{newline}",
+                        quoted(name),
+                        quoted(hash),
+                        quoted(size)
+                    )
+                })
                 .collect();
+            if let Some(open) = &open_quote {
+                text.push_str(&format!("\"{open},sha256=x,1{newline}"));
+            }
             let changed: BTreeSet<&Path> = if mod_changed {
                 BTreeSet::from([rewritten.as_path()])
             } else {
                 BTreeSet::new()
             };
-            // Any text reads as CSV (a quote left open swallows the rows after it); never a panic.
-            let new = rewrite_record(text.as_bytes(), &base, &changed)
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            // Any text is read or refused with the row at fault; never a panic, never a row lost.
+            let new = rewrite_record(text.as_bytes(), &base, &changed);
+            let expected_error = match open_quote {
+                Some(_) => Some((rows.len() + 1, "a quote that is never closed")),
+                None => rows
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, row)| problem(row).map(|p| (i + 1, p))),
+            };
+            if let Some((row, problem)) = expected_error {
+                let error = match new {
+                    Ok(_) => return Err(TestCaseError::fail("a malformed RECORD was read")),
+                    Err(e) => e.to_string(),
+                };
+                prop_assert!(
+                    error.starts_with(&format!("row {row}: ")) && error.contains(problem),
+                    "{error}"
+                );
+                return Ok(());
+            }
+            let new = new.map_err(|e| TestCaseError::fail(e.to_string()))?;
             // What a user checks: rows of files that are gone are dropped, rows of rewritten files
             // with a hash get the file's hash and size, every other row is kept as it was, in order.
             let file_of =
                 |row: &[String]| -> PathBuf { dh_rustvenv::tree::normalize(&base.join(&row[0])) };
             let mut expected = Vec::new();
             for row in csv_rows(text.as_bytes()) {
-                if row.is_empty() {
-                    continue;
-                }
                 let file = file_of(&row);
                 if std::fs::symlink_metadata(&file).is_err() {
                     continue;
                 }
-                let has_hash = row.get(1).is_some_and(|h| !h.is_empty());
-                if has_hash && changed.contains(file.as_path()) {
+                if !row[1].is_empty() && changed.contains(file.as_path()) {
                     expected.push(vec![row[0].clone(), new_hash.clone(), "6".to_owned()]);
                 } else {
                     expected.push(row);
                 }
             }
-            let input: Vec<Vec<String>> = csv_rows(text.as_bytes())
-                .into_iter()
-                .filter(|r| !r.is_empty())
-                .collect();
+            let input = csv_rows(text.as_bytes());
             match new {
                 None => prop_assert_eq!(&input, &expected, "a change was not written"),
                 Some(new) => {

@@ -22,21 +22,17 @@
 //! `--force-confdef` alone takes the same default): the admin's file is kept and the package's is
 //! written next to it as `demosite.conf.dpkg-dist`, on the upgrade and again on the downgrade.
 //!
-//! How the running service takes up the new code: the unit has no `ExecReload`, and SIGHUP would
-//! not do it: `demosite serve` builds the Flask application in gunicorn's master, so the workers a
-//! HUP starts are forked from the master with the old modules already imported, and serve the old
-//! page. The test therefore upgrades gunicorn "on the fly" as gunicorn's documentation describes:
-//! SIGUSR2 to the master, which execs the installed code as a second master on the same listening
-//! socket; once that one serves the new page, SIGTERM to the old master, whose workers finish the
-//! requests they hold. Without systemd this is what an admin does.
-//!
-//! # Known limitation: under systemd
-//! The unit as shipped cannot do this (its main process is the old master, and with `Type=simple`
-//! the service ends when that exits), and the package's postinst (dh_installsystemd's default)
-//! restarts the service on upgrade and on downgrade. Under systemd the test therefore expects to
-//! count failed requests, and fails, until debian-example reloads instead: HUP
-//! (`ExecReload=/bin/kill -HUP $MAINPID`) with the application built in the workers, and no restart
-//! after upgrade.
+//! How the running service takes up the new code: as its unit reloads it. On an upgrade or a
+//! downgrade, the package's postinst neither stops nor restarts the service; under systemd it runs
+//! `deb-systemd-invoke try-reload-or-restart demosite.service`, and the unit's
+//! `ExecReload=/bin/kill -HUP $MAINPID` sends SIGHUP to gunicorn's master. The master starts new
+//! workers, which import demosite anew and build the application from the installed code, and stops
+//! the old ones once they have answered the requests they hold; a request that arrives in between
+//! waits in the listening socket's queue. Under systemd the test relies on postinst's reload; without
+//! systemd, where postinst does nothing, the test runs the unit's `ExecReload` itself, as the unit's
+//! `User`, with `$MAINPID` the master it started. Either way it waits until the workers that served
+//! the old code have ended, then requires the new code on every page, and the same master as
+//! before: a reload, not a restart.
 
 mod common;
 
@@ -103,8 +99,9 @@ fn demosite_upgrades_downgrades_and_purges_while_serving() {
     assert!(!page.contains("class=\"badge\""), "{page}");
     let client = Client::start(port);
 
-    // Upgrade to 1.0.1, then let the running service take up its code.
+    // Upgrade to 1.0.1; the running service is reloaded and takes up its code.
     let before = client.counts();
+    let running = service.running();
     dpkg_install(&new_deb);
     assert_eq!(installed_version(), "1.0.1");
     let site = site_packages();
@@ -131,12 +128,13 @@ fn demosite_upgrades_downgrades_and_purges_while_serving() {
         .expect("dpkg writes 1.0.1's conffile as demosite.conf.dpkg-dist");
     assert!(dist.contains("greeting = Welcome to demosite"), "{dist}");
     assert!(dist.contains("bind = 127.0.0.1:8080"), "{dist}");
-    service.reload(port, |page| page.contains(BADGE_1_0_1));
+    service.reload(port, &running, |page| page.contains(BADGE_1_0_1));
     let upgrade = client.counts().since(&before);
     upgrade.report("upgrade 1.0.0→1.0.1");
 
     // Downgrade to 1.0.0: app.py is back, compiled by postinst; sitebadge is gone.
     let before = client.counts();
+    let running = service.running();
     dpkg_install(&old_deb);
     assert_eq!(installed_version(), "1.0.0");
     assert_module(&site, "app", true);
@@ -164,7 +162,7 @@ fn demosite_upgrades_downgrades_and_purges_while_serving() {
             .unwrap()
             .contains(&format!("greeting = {ADMIN_GREETING}"))
     );
-    service.reload(port, |page| {
+    service.reload(port, &running, |page| {
         page.contains(&format!("<h1>{ADMIN_GREETING}</h1>")) && !page.contains("class=\"badge\"")
     });
     let downgrade = client.counts().since(&before);
@@ -475,20 +473,29 @@ impl Drop for Installed {
 }
 
 /// The running service: under systemd, the unit; otherwise the unit's command run by runuser in a
-/// process group of its own, whose gunicorn master the test follows through its re-executions.
+/// process group of its own, with what the test needs to reload it as the unit would.
 enum Service {
     Systemd,
     Direct {
         runuser: Child,
         group: u32,
         master: u32,
+        user: String,
+        exec_reload: String,
         log: PathBuf,
         stopped: bool,
     },
 }
 
+/// gunicorn's master and its workers at one moment.
+struct Running {
+    master: u32,
+    workers: Vec<u32>,
+}
+
 impl Service {
-    /// Starts the service as its unit would and waits until /healthz answers on `port`.
+    /// Starts the service as its unit would and waits until /healthz answers on `port` and all the
+    /// workers of the configuration run (so that a reload finds none still starting).
     fn start(scratch: &Path, port: u16) -> Service {
         let service = if Path::new("/run/systemd/system").exists() {
             run(Command::new("systemctl").args(["restart", "demosite"]));
@@ -498,45 +505,72 @@ impl Service {
         };
         let health = get(port, "/healthz", Instant::now() + Duration::from_secs(60));
         assert_eq!(health, "ok\n");
+        let workers = configured_workers();
+        wait_for(&format!("{workers} workers"), || {
+            (service.running().workers.len() == workers).then_some(())
+        });
         service
     }
 
-    /// Makes the running service serve the installed code without refusing a request, and waits
-    /// until every page satisfies `serves_new`.
-    fn reload(&mut self, port: u16, serves_new: impl Fn(&str) -> bool) {
-        match self {
+    /// The gunicorn master (the unit's MainPID under systemd, else the process the test started)
+    /// and its workers.
+    fn running(&self) -> Running {
+        let master = match self {
             Service::Systemd => {
-                // The unit has no ExecReload: this restarts it (see the module's documentation).
-                run(Command::new("systemctl").args(["reload-or-restart", "demosite"]));
+                let shown = run(Command::new("systemctl").args([
+                    "show",
+                    "--property=MainPID",
+                    "--value",
+                    "demosite",
+                ]));
+                let pid = String::from_utf8_lossy(&shown.stdout).trim().to_owned();
+                pid.parse()
+                    .unwrap_or_else(|_| panic!("demosite's MainPID: {pid:?}"))
             }
-            Service::Direct { master, .. } => {
-                let old = *master;
-                signal("USR2", old);
-                let new = wait_for(&format!("a new master started by {old}"), || {
-                    processes().into_iter().find(|p| {
-                        p.ppid == old
-                            && p.state != 'Z'
-                            && environ(p.pid)
-                                .lines()
-                                .any(|l| l == format!("GUNICORN_PID={old}"))
-                    })
-                })
-                .pid;
-                wait_for("the new master's page", || {
-                    serves_new(&get(port, "/", Instant::now() + Duration::from_secs(10)))
-                        .then_some(())
-                });
-                signal("TERM", old);
-                wait_for(&format!("the old master {old} to end"), || {
-                    (!alive(old)).then_some(())
-                });
-                *master = new;
-            }
+            Service::Direct { master, .. } => *master,
+        };
+        assert!(alive(master), "gunicorn's master {master} does not run");
+        let workers = processes()
+            .into_iter()
+            .filter(|p| p.ppid == master && p.state != 'Z')
+            .map(|p| p.pid)
+            .collect();
+        Running { master, workers }
+    }
+
+    /// The reload that takes up the installed code, as the unit's `ExecReload` does it (under
+    /// systemd, postinst has done it already): waits until the workers of `before` have ended, then
+    /// requires every page to satisfy `serves_new` and the master to be that of `before`.
+    fn reload(&self, port: u16, before: &Running, serves_new: impl Fn(&str) -> bool) {
+        if let Service::Direct {
+            user, exec_reload, ..
+        } = self
+        {
+            let command = exec_reload.replace("$MAINPID", &before.master.to_string());
+            run(Command::new("runuser")
+                .args(["-u", user.as_str(), "--"])
+                .args(command.split_whitespace())
+                .current_dir("/"));
         }
+        wait_for(
+            &format!("the workers {:?} of the old code to end", before.workers),
+            || before.workers.iter().all(|&w| !alive(w)).then_some(()),
+        );
         for _ in 0..10 {
             let page = get(port, "/", Instant::now() + Duration::from_secs(10));
             assert!(serves_new(&page), "after the reload: {page}");
         }
+        let after = self.running();
+        assert_eq!(
+            after.master, before.master,
+            "the service was restarted, not reloaded"
+        );
+        assert_eq!(
+            after.workers.len(),
+            configured_workers(),
+            "the workers after the reload: {:?}",
+            after.workers
+        );
     }
 
     /// Stops the service and waits until none of its processes is left.
@@ -595,8 +629,17 @@ impl Drop for Service {
     }
 }
 
-/// Runs the unit's `ExecStart` as its `User` with runuser, in a process group of its own, the test
-/// being the subreaper of its re-executed masters (as systemd is of a service's processes).
+/// The number of gunicorn workers the conffile sets.
+fn configured_workers() -> usize {
+    let conffile = fs::read_to_string(CONFFILE).unwrap();
+    conffile
+        .lines()
+        .find_map(|l| l.strip_prefix("workers ="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{CONFFILE} sets no number of workers:\n{conffile}"))
+}
+
+/// Runs the unit's `ExecStart` as its `User` with runuser, in a process group of its own.
 fn start_direct(scratch: &Path) -> Service {
     use std::os::unix::process::CommandExt;
     let unit = ["/lib/systemd/system", "/usr/lib/systemd/system"]
@@ -613,8 +656,8 @@ fn start_direct(scratch: &Path) -> Service {
             .to_owned()
     };
     let exec_start = value("ExecStart=");
+    let exec_reload = value("ExecReload=");
     let user = value("User=");
-    become_subreaper();
     let log = scratch.join("demosite.log");
     let output = fs::File::create(&log).unwrap();
     let runuser = Command::new("runuser")
@@ -638,6 +681,8 @@ fn start_direct(scratch: &Path) -> Service {
         runuser,
         group,
         master,
+        user,
+        exec_reload,
         log,
         stopped: false,
     }
@@ -707,32 +752,15 @@ fn alive(pid: u32) -> bool {
     processes().iter().any(|p| p.pid == pid && runs(p))
 }
 
-/// Whether the process runs; one that ended as this process's child by adoption (not the runuser,
-/// which its `Child` reaps, and which leads the process group) is reaped.
+/// Whether the process runs (it has not ended).
 fn runs(process: &Process) -> bool {
-    if process.state != 'Z' {
-        return true;
-    }
-    if process.ppid == std::process::id() && process.pid != process.group {
-        reap(process.pid);
-    }
-    false
+    process.state != 'Z'
 }
 
 fn cmdline(pid: u32) -> String {
     fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .unwrap_or_default()
-}
-
-fn environ(pid: u32) -> String {
-    fs::read(format!("/proc/{pid}/environ"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', "\n"))
-        .unwrap_or_default()
-}
-
-fn signal(name: &str, pid: u32) {
-    run(Command::new("kill").args([&format!("-{name}"), &pid.to_string()]));
 }
 
 /// Polls `found` every 100 ms until it returns something, for at most 60 s.
@@ -745,33 +773,6 @@ fn wait_for<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "waited 60 s for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-unsafe extern "C" {
-    fn prctl(option: std::os::raw::c_int, ...) -> std::os::raw::c_int;
-    fn waitpid(
-        pid: std::os::raw::c_int,
-        status: *mut std::os::raw::c_int,
-        options: std::os::raw::c_int,
-    ) -> std::os::raw::c_int;
-}
-
-/// Makes this process the subreaper of its descendants (prctl(2) PR_SET_CHILD_SUBREAPER): a gunicorn
-/// master that outlives the master it was started by comes to this process, which reaps it, instead
-/// of to PID 1, which may not.
-fn become_subreaper() {
-    const PR_SET_CHILD_SUBREAPER: std::os::raw::c_int = 36;
-    // SAFETY: prctl with this option takes one integer argument and touches no memory of ours.
-    let result = unsafe { prctl(PR_SET_CHILD_SUBREAPER, 1 as std::os::raw::c_ulong) };
-    assert_eq!(result, 0, "prctl(PR_SET_CHILD_SUBREAPER)");
-}
-
-/// Reaps the ended child `pid` (never one that std's `Child` owns).
-fn reap(pid: u32) {
-    const WNOHANG: std::os::raw::c_int = 1;
-    let mut status = 0;
-    // SAFETY: `status` is a valid int for the call to write.
-    unsafe { waitpid(pid as std::os::raw::c_int, &mut status, WNOHANG) };
 }
 
 /// Requests and failures counted by the client, and the first failures' reasons.

@@ -2,6 +2,7 @@
 //! debug information for the automatic -dbgsym package.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -24,8 +25,11 @@ pub struct DebugSymbols {
 
 /// Strips the venv's shared objects and executables, as dh_strip would (`strip --remove-section=.comment
 /// --remove-section=.note`, plus `--strip-unneeded` for shared objects), into a copy that replaces the
-/// file only when [`check_load_segments`] accepts it. The copy is renamed into place, so a hardlink into
-/// an installer's cache is never written through. With `debug_symbols`, debug information is first
+/// file only when [`check_load_segments`] accepts it. The copy is a temporary file beside the file,
+/// created exclusively with an unpredictable name ([`crate::tree::temporary_beside`]) before strip is
+/// told to write it (`-o`), so nothing planted beside the file is written through; it gets the file's
+/// permission bits and is renamed into place, so a hardlink into an installer's cache is never written
+/// through either. Debug files are written the same way. With `debug_symbols`, debug information is first
 /// extracted with `objcopy --only-keep-debug --compress-debug-sections` under the file's build-id and
 /// linked back with `--add-gnu-debuglink`; [`record_build_ids`] registers them once the build succeeds.
 ///
@@ -69,10 +73,14 @@ pub fn strip(
             ],
             ElfKind::Executable => &["--remove-section=.comment", "--remove-section=.note"],
         };
-        let mut copy = file.path.clone().into_os_string();
-        copy.push(".dh-rustvenv-strip");
-        let copy = PathBuf::from(copy);
-        let outcome = strip_one(file, &copy, options, debug_symbols, reporter);
+        // strip writes its output (`-o`) by name: the name must be one nobody could create first.
+        let (copy, outcome) = match new_temporary(&file.path) {
+            Ok(copy) => {
+                let outcome = strip_one(file, &copy, options, debug_symbols, reporter);
+                (copy, outcome)
+            }
+            Err(e) => (PathBuf::new(), Err(e)),
+        };
         Some((file.clone(), copy, outcome))
     };
     let mut outcomes: Vec<(usize, StripResult)> = groups
@@ -132,6 +140,16 @@ pub fn strip(
     }
 }
 
+/// A new empty file beside `path`, created exclusively with an unpredictable name
+/// ([`crate::tree::temporary_beside`]), for strip or objcopy to write into by name; the caller
+/// renames it into place or removes it.
+fn new_temporary(path: &Path) -> Result<PathBuf> {
+    crate::tree::temporary_beside(path)?
+        .into_temp_path()
+        .keep()
+        .with_context(|| format!("creating a temporary file beside {}", path.display()))
+}
+
 /// One strip run: the file, its stripped copy, and how it went.
 type StripResult = (ElfFile, PathBuf, Result<StripOutcome>);
 
@@ -143,8 +161,9 @@ enum StripOutcome {
     Kept(SkipReason),
 }
 
-/// Strips `file` into `copy` with `options`, checks that the copy still loads, and with `debug_symbols`
-/// extracts its debug information and links the copy to it.
+/// Strips `file` into `copy` (a temporary file of [`new_temporary`]) with `options`, checks that the
+/// copy still loads, gives it the file's permission bits, and with `debug_symbols` extracts its debug
+/// information (through a temporary file too) and links the copy to it.
 fn strip_one(
     file: &ElfFile,
     copy: &Path,
@@ -175,6 +194,14 @@ fn strip_one(
     if let Err(why) = verify()? {
         return Ok(StripOutcome::Kept(SkipReason::WouldBreakLoading(why)));
     }
+    // strip gives its output the mode of a new file; the stripped file keeps the installed one's.
+    let mode = fs::symlink_metadata(&file.path)
+        .with_context(|| format!("reading {}", file.path.display()))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    fs::set_permissions(copy, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("changing the mode of {}", copy.display()))?;
     let (Some(debug), Some(build_id), true) = (debug_symbols, &file.build_id, file.has_debug_info)
     else {
         return Ok(StripOutcome::Stripped(None));
@@ -189,12 +216,31 @@ fn strip_one(
     fs::create_dir_all(debug_dir).with_context(|| format!("creating {}", debug_dir.display()))?;
     let created = !debug_file.exists();
     if created {
-        reporter.doit(
-            &Command::new("objcopy")
-                .args(["--only-keep-debug", "--compress-debug-sections"])
-                .arg(&file.path)
-                .arg(&debug_file),
-        )?;
+        // objcopy writes its output by name too: into a temporary renamed into place.
+        let temporary = new_temporary(&debug_file)?;
+        let extracted = reporter
+            .doit(
+                &Command::new("objcopy")
+                    .args(["--only-keep-debug", "--compress-debug-sections"])
+                    .arg(&file.path)
+                    .arg(&temporary),
+            )
+            .and_then(|()| {
+                // The mode dh_strip's debug files have (objcopy's output has a new file's).
+                fs::set_permissions(&temporary, fs::Permissions::from_mode(0o644))
+                    .with_context(|| format!("changing the mode of {}", temporary.display()))?;
+                fs::rename(&temporary, &debug_file).with_context(|| {
+                    format!(
+                        "renaming {} to {}",
+                        temporary.display(),
+                        debug_file.display()
+                    )
+                })
+            });
+        if let Err(e) = extracted {
+            let _ = fs::remove_file(&temporary);
+            return Err(e);
+        }
     }
     reporter.doit(
         &Command::new("objcopy")
@@ -261,6 +307,52 @@ pub fn remove_debug_files(files: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_writes_through_no_symlink_planted_beside_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        fs::create_dir(&venv).unwrap();
+        let path = venv.join("tool");
+        fs::copy("/bin/true", &path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o750)).unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "keep me\n").unwrap();
+        // The name the stripped copy had before it was unpredictable.
+        let planted = venv.join("tool.dh-rustvenv-strip");
+        std::os::unix::fs::symlink(&outside, &planted).unwrap();
+        let mut file = super::super::parse::parse(&fs::read(&path).unwrap(), true).unwrap();
+        file.path = path.clone();
+        let mut report = ElfReport {
+            files: vec![file],
+            ..ElfReport::default()
+        };
+        strip(
+            &mut report,
+            false,
+            None,
+            &crate::debhelper::Reporter::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            report.stripped,
+            std::slice::from_ref(&path),
+            "{:?}",
+            report.skipped
+        );
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "keep me\n");
+        assert_eq!(fs::read_link(&planted).unwrap(), outside);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o750
+        );
+        let mut names: Vec<_> = fs::read_dir(&venv)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["tool", "tool.dh-rustvenv-strip"]);
+    }
 
     #[test]
     fn debug_files_go_with_their_empty_directories_only() {

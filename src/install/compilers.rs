@@ -141,8 +141,8 @@ pub(crate) fn write_compiler_wrappers(compilers: &Compilers) -> Result<Vec<(Stri
     let mut env = Vec::new();
     for (name, file, compiler) in [("CC", "cc", &compilers.cc), ("CXX", "c++", &compilers.cxx)] {
         let path = compilers.wrapper_dir.join(file);
-        fs::write(&path, compiler_wrapper(compiler))
-            .with_context(|| format!("writing {}", path.display()))?;
+        // Replaced, never written through: a wrapper left by an earlier run may be a link.
+        crate::tree::replace(&path, compiler_wrapper(compiler).as_bytes())?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
             .with_context(|| format!("making {} executable", path.display()))?;
         env.push((name.to_owned(), path));

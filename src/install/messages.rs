@@ -1,8 +1,63 @@
-//! Reading pip's error output: what its hash-checking mode refused, and which distributions it could
-//! not find.
+//! Reading pip's error output: what its hash-checking mode refused, which distributions it could
+//! not find, and the hint a failed install gets ([`install_hint`]).
 
 use std::fs;
 use std::path::Path;
+
+use crate::command::CommandError;
+use crate::interrupt::Interrupted;
+
+/// The hint a failed installer call gets, from what the installer printed: what to do about it, or
+/// None when its output says nothing a hint could help with.
+///
+/// - pip or uv said a distribution is missing (`No matching distribution found for`, uv's `not found
+///   in the package registry`) and the install is offline from the `wheelhouse` (relative to the top
+///   of the source package, as the user names it): add what is missing with `dh_rustvenv
+///   --download`. Without a wheelhouse, no hint: the index is the user's to check.
+/// - The disk is full (`No space left on device`, errno 28, `ENOSPC`): free space where the build
+///   writes; no download can help.
+/// - The run was interrupted ([`Interrupted`] anywhere in `error`'s chain), the command could not be
+///   started, or it failed for any other reason: None.
+///
+/// Disk-full is looked at first: pip that runs out of space while unpacking says nothing about
+/// missing distributions, but a later line could quote a requirement that is.
+pub(crate) fn install_hint(error: &anyhow::Error, wheelhouse: Option<&Path>) -> Option<String> {
+    if error
+        .chain()
+        .any(|e| e.downcast_ref::<Interrupted>().is_some())
+    {
+        return None;
+    }
+    let output = error
+        .chain()
+        .find_map(|e| match e.downcast_ref::<CommandError>() {
+            Some(CommandError::Failed { output, .. }) => Some(output.as_str()),
+            _ => None,
+        })?;
+    if disk_full(output) {
+        return Some(
+            "the disk is full (No space left on device): free space in the build directory and in \
+             TMPDIR, then build again"
+                .to_owned(),
+        );
+    }
+    let wheelhouse = wheelhouse?;
+    let missing = missing_distributions(output);
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} not in the wheelhouse {}: add what is missing with dh_rustvenv --download",
+            missing.join(", "),
+            wheelhouse.display()
+        )
+    })
+}
+
+/// Whether a tool's output says the disk is full: the C library's message for ENOSPC (errno 28), as
+/// Python's `OSError` prints it (`[Errno 28] No space left on device`) and as compilers and tar do.
+#[allow(dead_code)]
+fn disk_full(output: &str) -> bool {
+    output.contains("No space left on device") || output.contains("[Errno 28]")
+}
 
 /// What pip's hash-checking mode refused, said in terms of the requirements file: the requirement
 /// whose archive does not match its hash, or the first one without a hash under `--require-hashes`,
@@ -60,13 +115,19 @@ pub(super) fn hash_problem(pip_output: &str, requirements: &Path) -> Option<Stri
     ))
 }
 
-/// The requirements pip could not find (`No matching distribution found for <requirement>`).
+/// The requirements pip could not find (`No matching distribution found for <requirement>`), and
+/// those uv could not (`Because <name> was not found in the package registry`).
 pub(crate) fn missing_distributions(pip_output: &str) -> Vec<String> {
     let mut missing: Vec<String> = pip_output
         .lines()
         .filter_map(|l| {
             l.split_once("No matching distribution found for ")
                 .map(|(_, r)| r.trim().to_owned())
+                .or_else(|| {
+                    let (before, _) = l.split_once(" was not found in the package registry")?;
+                    let name = before.rsplit_once("Because ").map_or(before, |(_, n)| n);
+                    Some(name.trim().to_owned())
+                })
         })
         .filter(|r| !r.is_empty())
         .collect();
@@ -113,5 +174,72 @@ mod tests {
                       ERROR: No matching distribution found for setuptools>=61\n";
         assert_eq!(missing_distributions(output), ["setuptools>=61"]);
         assert!(missing_distributions("ERROR: something else").is_empty());
+    }
+
+    fn failed(output: &str) -> anyhow::Error {
+        anyhow::Error::from(CommandError::Failed {
+            message: "pip exited with status 1".to_owned(),
+            output: output.to_owned(),
+        })
+        .context("installing requirements.txt")
+    }
+
+    #[test]
+    fn only_a_missing_distribution_gets_the_download_hint() {
+        let wheelhouse = Some(Path::new("debian/wheelhouse"));
+        let missing = failed(
+            "Looking in links: /build/debian/wheelhouse\n\
+             ERROR: Could not find a version that satisfies the requirement nosuch==1.0 (from versions: none)\n\
+             ERROR: No matching distribution found for nosuch==1.0\n",
+        );
+        assert_eq!(
+            install_hint(&missing, wheelhouse).unwrap(),
+            "nosuch==1.0 not in the wheelhouse debian/wheelhouse: add what is missing with \
+             dh_rustvenv --download"
+        );
+        // Online, the index is the user's to check.
+        assert_eq!(install_hint(&missing, None), None);
+        let uv = failed(
+            "  x No solution found when resolving dependencies:\n  `-> Because nosuch was not found in the package registry and you require nosuch, we can conclude that your requirements are unsatisfiable.\n",
+        );
+        assert!(
+            install_hint(&uv, wheelhouse)
+                .unwrap()
+                .starts_with("nosuch not in the wheelhouse"),
+            "{:?}",
+            install_hint(&uv, wheelhouse)
+        );
+    }
+
+    #[test]
+    fn a_full_disk_gets_a_disk_space_hint_and_no_download_hint() {
+        let wheelhouse = Some(Path::new("debian/wheelhouse"));
+        for output in [
+            "Processing ./wheelhouse/fastsum-1.0.tar.gz\n\
+             ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n",
+            "fastsum.c:1: fatal error: error writing to /tmp/ccX.s: No space left on device\n\
+             error: command '/usr/bin/x86_64-linux-gnu-gcc' failed with exit code 1\n",
+        ] {
+            let hint = install_hint(&failed(output), wheelhouse).unwrap();
+            assert!(hint.starts_with("the disk is full"), "{hint}");
+            assert!(!hint.contains("--download"), "{hint}");
+        }
+    }
+
+    #[test]
+    fn an_interrupt_or_another_failure_gets_no_hint() {
+        let wheelhouse = Some(Path::new("debian/wheelhouse"));
+        let interrupted = failed("ERROR: Operation cancelled by user\n")
+            .context(Interrupted(signal_hook::consts::SIGTERM));
+        assert_eq!(install_hint(&interrupted, wheelhouse), None);
+        let interrupted = anyhow::Error::from(Interrupted(signal_hook::consts::SIGINT))
+            .context("installing requirements.txt");
+        assert_eq!(install_hint(&interrupted, wheelhouse), None);
+        let other = failed("error: subprocess-exited-with-error\n");
+        assert_eq!(install_hint(&other, wheelhouse), None);
+        let not_started = anyhow::Error::from(CommandError::NotStarted {
+            message: "could not start `pip`".to_owned(),
+        });
+        assert_eq!(install_hint(&not_started, wheelhouse), None);
     }
 }

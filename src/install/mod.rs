@@ -41,12 +41,13 @@ use crate::layout::Layout;
 pub use compilers::Compilers;
 pub use plan::{InstallPlan, InstallerCommand, PipRunner, TestCommand, UvSource, plan};
 use test_run::run_tests;
-use venv::{install_distributions, make_temp_dir, python_command};
+use venv::{install_distributions, make_temp_dir, prepare_cache_dir, python_command};
 
 /// Creates the venv at `layout.staging_root` and installs the plan into it.
 ///
 /// Every Python command runs with `PYTHONDONTWRITEBYTECODE=1` and every pip call with `--no-compile`,
-/// so no bytecode naming the staging path is written; `PIP_CACHE_DIR` points into the build tree.
+/// so no bytecode naming the staging path is written; `PIP_CACHE_DIR` points into the build tree, to
+/// the cache of this wheelhouse's files (the caches of earlier runs, of other files, are removed).
 ///
 /// # Errors
 /// When venv creation or a pip call fails: the message says which step ("installing requirements.txt")
@@ -61,6 +62,7 @@ pub fn build(
     let package = &layout.package;
     if !reporter.no_act {
         make_temp_dir(plan)?;
+        prepare_cache_dir(plan)?;
     }
     let without_pip: &[&str] = if plan.with_pip {
         &[]

@@ -50,7 +50,11 @@ pub struct InstallPlan {
     pub wheelhouse: Option<PathBuf>,
     /// The tests run after the source package is installed (`--test`), unless `nocheck`.
     pub tests: Option<TestCommand>,
-    /// pip's or uv's cache, inside the build tree so it lands neither in the package nor in `$HOME`.
+    /// pip's or uv's cache, inside the build tree so it lands neither in the package nor in `$HOME`:
+    /// `<work_dir>/pip-cache/<key>` (or `uv-cache/<key>`), the key 16 hex digits of a digest of the
+    /// local distributions the installer can find (the wheelhouse's and `--find-links`' files), so
+    /// that a file replaced under the same name is never installed from an earlier run's cache. The
+    /// install removes the directories of other keys, earlier runs'.
     pub cache_dir: PathBuf,
     /// The temporary directory of this build (`<work_dir>/<package>/tmp`), given to pip, uv, the build
     /// backends and the compilers as `TMPDIR`: pip unpacks sdists and builds wheels there
@@ -212,7 +216,6 @@ pub fn plan(
     for url in &options.extra_index_url {
         index_args.push(format!("--extra-index-url={url}"));
     }
-    let pip_args = options.extra_pip_arg.clone();
     let mut venv_args = Vec::new();
     if options.use_system_packages || build_system.is_some_and(|b| b.system_site_packages) {
         venv_args.push("--system-site-packages".to_owned());
@@ -239,6 +242,15 @@ pub fn plan(
                 .cloned(),
         );
     }
+    let pip_args = options.extra_pip_arg.clone();
+    let requirements_pip_args = build_system
+        .map(|b| b.pip_extra_args.clone())
+        .unwrap_or_default();
+    let local_dirs = local_distribution_dirs(
+        wheelhouse.as_deref(),
+        [&pip_args, &requirements_pip_args],
+        &layout.top,
+    );
     let (installer, cache_dir) = match options.installer {
         Installer::Pip => {
             let pip_version = interpreter.pip_version.as_deref().map(|v| {
@@ -251,12 +263,19 @@ pub fn plan(
                 (_, Some(wheel)) => PipRunner::Wheel(wheel.clone()),
                 _ => PipRunner::Missing,
             };
-            (InstallerCommand::Pip(runner), "pip-cache")
+            let key = cache_key(&local_dirs, LocalFiles::SourceDistributions)?;
+            (
+                InstallerCommand::Pip(runner),
+                Path::new("pip-cache").join(key),
+            )
         }
-        Installer::Uv => (
-            InstallerCommand::Uv(find_uv(wheelhouse.as_deref(), env)?),
-            "uv-cache",
-        ),
+        Installer::Uv => {
+            let key = cache_key(&local_dirs, LocalFiles::All)?;
+            (
+                InstallerCommand::Uv(find_uv(wheelhouse.as_deref(), env)?),
+                Path::new("uv-cache").join(key),
+            )
+        }
     };
     Ok(InstallPlan {
         search_path: env.path.clone(),
@@ -278,9 +297,7 @@ pub fn plan(
         pip_tool: options.pip_tool.clone().filter(|t| !names_pip(t)),
         index_args,
         pip_args,
-        requirements_pip_args: build_system
-            .map(|b| b.pip_extra_args.clone())
-            .unwrap_or_default(),
+        requirements_pip_args,
         wheelhouse,
         tests,
         cache_dir: layout.work_dir.join(cache_dir),
@@ -293,6 +310,106 @@ pub fn plan(
 /// `pip`, `pip3` or `pip3.N` (N a number).
 fn names_pip(tool: &str) -> bool {
     crate::shebang::versioned_name(tool.as_bytes(), b"pip").is_some()
+}
+
+/// The directories of local distributions the installer searches besides the index: the wheelhouse,
+/// then each `--find-links` (`-f`) of the `--extra-pip-arg`s and of the build system's
+/// `DH_PIP_EXTRA_ARGS`, in the spellings pip accepts (`--find-links=DIR`, `--find-links DIR`, `-fDIR`,
+/// `-f DIR`, `file://` URLs). A relative directory is taken from `top`, where the installer runs;
+/// URLs of other schemes are left out (an index's files do not change under the same name).
+fn local_distribution_dirs<'a>(
+    wheelhouse: Option<&Path>,
+    pip_args: impl IntoIterator<Item = &'a Vec<String>>,
+    top: &Path,
+) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = wheelhouse.map(Path::to_path_buf).into_iter().collect();
+    for args in pip_args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let value = if arg == "--find-links" || arg == "-f" {
+                args.next().map(String::as_str)
+            } else {
+                arg.strip_prefix("--find-links=")
+                    .or_else(|| arg.strip_prefix("-f"))
+            };
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let path = match value.strip_prefix("file://") {
+                Some(path) => path,
+                None if value.contains("://") => continue,
+                None => value,
+            };
+            let dir = top.join(path);
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
+}
+
+/// Which local files make the installer's cache stale when they change under the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LocalFiles {
+    /// Source distributions (every file but `*.whl`): pip caches the wheels it builds from a local
+    /// sdist under the sdist's file URL (pip's `WheelCache`, keyed by the link's URL), and never
+    /// caches a local wheel.
+    SourceDistributions,
+    /// Wheels too: uv keeps what it takes from `--find-links` by name and version, as it does for a
+    /// package index (astral-sh/uv#2986, astral-sh/uv#3518), so a wheel replaced under the same name
+    /// would be installed from the cache as well. (uv does check the modification time of a source
+    /// distribution named by its path, but not of files found through `--find-links`.)
+    All,
+}
+
+/// The name of the installer's cache directory for these local distributions: the first 16 hex
+/// digits of a sha256 over the name and the content's sha256 of each file that `which` selects, in
+/// the top of each of `dirs` (where pip's and uv's `--find-links` look), sorted by name. pip keeps
+/// the wheels it built from a local sdist under the sdist's URL: replaced by another sdist of the
+/// same name, the old build would be installed again from a cache left by an earlier run (the cache
+/// survives a rerun without `dh_clean`). A change of any of these files gives another cache
+/// directory, an empty one. A directory that does not exist counts as empty.
+///
+/// # Errors
+/// When a directory or a file cannot be read; the message names it.
+fn cache_key(dirs: &[PathBuf], which: LocalFiles) -> Result<String> {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    for dir in dirs {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+            let name = entry.file_name();
+            let wheel = name.as_encoded_bytes().ends_with(b".whl");
+            if (wheel && which == LocalFiles::SourceDistributions) || !entry.path().is_file() {
+                continue;
+            }
+            files.push(name);
+        }
+        files.sort();
+        for name in files {
+            let path = dir.join(&name);
+            let mut content = sha2::Sha256::new();
+            let mut file =
+                fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
+            std::io::copy(&mut file, &mut content)
+                .with_context(|| format!("reading {}", path.display()))?;
+            digest.update(name.as_encoded_bytes());
+            digest.update([0]);
+            digest.update(content.finalize());
+        }
+    }
+    let hex: String = digest.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(hex)
 }
 
 /// Finds uv for `--installer uv`: the newest uv wheel in the wheelhouse built for this machine
@@ -595,6 +712,93 @@ mod tests {
         assert_eq!(
             plan(&layout(dir.path()), &options()).unwrap().wheelhouse,
             Some(dir.path().join("debian/wheelhouse"))
+        );
+    }
+
+    #[test]
+    fn the_cache_is_keyed_by_the_local_sdists_so_one_replaced_under_its_name_misses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        let wheelhouse = dir.path().join("debian/wheelhouse");
+        let links = dir.path().join("links");
+        fs::create_dir_all(&wheelhouse).unwrap();
+        fs::create_dir_all(&links).unwrap();
+        fs::write(wheelhouse.join("foo-1.0.tar.gz"), "a").unwrap();
+        fs::write(wheelhouse.join("bar-1.0-py3-none-any.whl"), "wheel").unwrap();
+        let mut opts = options();
+        opts.extra_pip_arg = vec!["--no-index".into(), "-f".into(), "links".into()];
+        let cache = |opts: &VenvOptions| plan(&layout(dir.path()), opts).unwrap().cache_dir;
+        let first = cache(&opts);
+        assert_eq!(
+            first.parent(),
+            Some(
+                dir.path()
+                    .join("debian/.debhelper/rustvenv/pip-cache")
+                    .as_path()
+            )
+        );
+        let key = first.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(
+            key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{key}"
+        );
+        assert_eq!(cache(&opts), first, "the same files, the same cache");
+        // pip never caches a local wheel: replacing one keeps the cache.
+        fs::write(wheelhouse.join("bar-1.0-py3-none-any.whl"), "other wheel").unwrap();
+        assert_eq!(cache(&opts), first);
+        // An sdist replaced under the same name, in the wheelhouse or a --find-links directory.
+        fs::write(wheelhouse.join("foo-1.0.tar.gz"), "b").unwrap();
+        let second = cache(&opts);
+        assert_ne!(second, first);
+        fs::write(links.join("baz-2.0.zip"), "c").unwrap();
+        assert_ne!(cache(&opts), second);
+        // uv's cache keeps wheels of --find-links too.
+        opts.installer = Installer::Uv;
+        let uv = |opts: &VenvOptions| {
+            let mut env = env();
+            env.path = Some("/nonexistent".into());
+            let uv_wheel = wheelhouse.join("uv-0.5.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.manylinux_2_17_aarch64.manylinux2014_aarch64.whl");
+            fs::write(uv_wheel, "uv").unwrap();
+            super::plan(
+                &layout(dir.path()),
+                opts,
+                &interpreter(),
+                &env,
+                Flavour::Rustvenv,
+                None,
+            )
+            .unwrap()
+            .cache_dir
+        };
+        let with_wheel = uv(&opts);
+        assert!(with_wheel.parent().unwrap().ends_with("uv-cache"));
+        fs::write(wheelhouse.join("bar-1.0-py3-none-any.whl"), "a third wheel").unwrap();
+        assert_ne!(uv(&opts), with_wheel);
+    }
+
+    #[test]
+    fn find_links_is_read_in_every_spelling_pip_accepts() {
+        let top = Path::new("/src");
+        let args = vec![
+            "--find-links=/abs".to_owned(),
+            "--find-links".to_owned(),
+            "rel".to_owned(),
+            "-fshort".to_owned(),
+            "-f".to_owned(),
+            "file:///url".to_owned(),
+            "--find-links=https://example.org/simple".to_owned(),
+            "--no-index".to_owned(),
+        ];
+        let wheelhouse = Path::new("/src/debian/wheelhouse");
+        assert_eq!(
+            local_distribution_dirs(Some(wheelhouse), [&args, &vec!["-f/abs".to_owned()]], top),
+            [
+                PathBuf::from("/src/debian/wheelhouse"),
+                PathBuf::from("/abs"),
+                PathBuf::from("/src/rel"),
+                PathBuf::from("/src/short"),
+                PathBuf::from("/url"),
+            ]
         );
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::compilers::{with_compilers, write_compiler_wrappers};
-use super::messages::hash_problem;
+use super::messages::{hash_problem, install_hint};
 use super::plan::{InstallPlan, InstallerCommand, PipRunner, UvSource, project_spec};
 use super::residue::doit_without_residue;
 use crate::command::{Command, CommandError};
@@ -58,6 +58,44 @@ pub(crate) fn make_temp_dir(plan: &InstallPlan) -> Result<()> {
     })
 }
 
+/// Creates [`InstallPlan::cache_dir`] and removes everything else in the directory that holds it
+/// (`pip-cache/` or `uv-cache/` of the work directory): the caches of earlier runs, kept under the
+/// keys of other local distributions, which could hand out what was built from a file since replaced
+/// under the same name. When that directory is a symlink, the link is removed (never what it points
+/// to) and a directory made in its place: the cache is written nowhere but in the work directory.
+///
+/// # Errors
+/// When a directory cannot be created, read or removed; the message names it.
+pub(crate) fn prepare_cache_dir(plan: &InstallPlan) -> Result<()> {
+    let cache = &plan.cache_dir;
+    if let Some(parent) = cache.parent() {
+        match fs::symlink_metadata(parent) {
+            Ok(metadata) if metadata.is_dir() => {
+                let entries = fs::read_dir(parent)
+                    .with_context(|| format!("reading {}", parent.display()))?;
+                for entry in entries {
+                    let entry = entry.with_context(|| format!("reading {}", parent.display()))?;
+                    if Some(entry.file_name().as_os_str()) == cache.file_name() {
+                        continue;
+                    }
+                    let path = entry.path();
+                    // remove_dir_all removes a symlink itself, never what it points to.
+                    let removed = match entry.file_type() {
+                        Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+                        _ => fs::remove_file(&path),
+                    };
+                    removed
+                        .with_context(|| format!("removing the stale cache {}", path.display()))?;
+                }
+            }
+            Ok(_) => fs::remove_file(parent)
+                .with_context(|| format!("removing {}, not a directory", parent.display()))?,
+            Err(_) => {}
+        }
+    }
+    fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))
+}
+
 /// Installs the upgrades, `--preinstall`, the requirements file and the source package into the venv
 /// at `layout.staging_root`, each with one installer call, in that order.
 pub(super) fn install_distributions(
@@ -84,12 +122,20 @@ pub(super) fn install_distributions(
         ],
         None => plan.index_args.clone(),
     };
-    let offline = |step: String| match &plan.wheelhouse {
-        Some(dir) => format!(
-            "{step} from the wheelhouse {} only (add what is missing with dh_rustvenv --download)",
-            dir.strip_prefix(&layout.top).unwrap_or(dir).display()
-        ),
+    // The wheelhouse as the user names it, relative to the top of the source package.
+    let wheelhouse = plan
+        .wheelhouse
+        .as_deref()
+        .map(|dir| dir.strip_prefix(&layout.top).unwrap_or(dir));
+    let offline = |step: String| match wheelhouse {
+        Some(dir) => format!("{step} from the wheelhouse {} only", dir.display()),
         None => step,
+    };
+    // A failed install, with the step and what to do about it when the installer's output says
+    // (a distribution missing from the wheelhouse, a full disk).
+    let failed = |error: anyhow::Error, step: String| match install_hint(&error, wheelhouse) {
+        Some(hint) => error.context(format!("{step}: {hint}")),
+        None => error.context(offline(step)),
     };
     // `--pip-tool`: `python bin/<tool> install`, as dh_virtualenv runs it; otherwise uv, the venv's
     // pip once it has one, or pip from the interpreter's wheel.
@@ -131,20 +177,20 @@ pub(super) fn install_distributions(
                     .args(&plan.requirements_pip_args)
                     .args(&plan.upgrades),
             )
-            .with_context(|| {
-                let step = offline(format!("upgrading {}", plan.upgrades.join(", ")));
+            .map_err(|error| {
+                let step = format!("upgrading {}", plan.upgrades.join(", "));
                 if plan.wheelhouse.is_some() {
-                    return step;
+                    return failed(error, step);
                 }
                 // dh_virtualenv does not give --extra-pip-arg to the upgrade (its #197), so the
                 // --no-index/--find-links of an offline build do not reach it.
-                format!(
+                error.context(format!(
                     "{step}: the upgrade does not get --extra-pip-arg (as with dh_virtualenv), so it \
                      looked for {} in the package index; to build offline, put the wheels in \
                      debian/wheelhouse or name their directory with --wheelhouse, which every pip \
                      call uses (dh_rustvenv --download fills it)",
                     plan.upgrades.join(", ")
-                )
+                ))
             })?;
         venv_has_pip |= plan
             .upgrades
@@ -158,7 +204,7 @@ pub(super) fn install_distributions(
                     .args(&plan.pip_args)
                     .args(&plan.preinstall),
             )
-            .with_context(|| offline("installing the --preinstall requirements".to_owned()))?;
+            .map_err(|e| failed(e, "installing the --preinstall requirements".to_owned()))?;
     }
     // What --preinstall installed counts: a pip it pinned is the one to install the rest with.
     venv_has_pip |= !reporter.no_act && staging.join("bin/pip").exists();
@@ -193,7 +239,7 @@ pub(super) fn install_distributions(
             {
                 bail!("installing {name}: {problem}");
             }
-            return Err(e).with_context(|| offline(format!("installing {name}")));
+            return Err(failed(e, format!("installing {name}")));
         }
     }
     if let Some(project) = &plan.project {
@@ -201,11 +247,11 @@ pub(super) fn install_distributions(
             .args(&plan.pip_args)
             .arg(project_spec(project, &plan.extras))
             .dir(project);
-        doit_without_residue(reporter, &installer, project, layout)?.with_context(|| {
-            offline(format!(
-                "installing the source package from {}",
-                project.display()
-            ))
+        doit_without_residue(reporter, &installer, project, layout)?.map_err(|e| {
+            failed(
+                e,
+                format!("installing the source package from {}", project.display()),
+            )
         })?;
     }
     if uv.is_some() && !reporter.no_act {
@@ -297,4 +343,55 @@ fn remove_uv_records(staging_root: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::fixtures::{env, interpreter, layout, options};
+
+    #[test]
+    fn earlier_caches_go_and_a_symlinked_cache_directory_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        let plan = crate::install::plan(
+            &layout(dir.path()),
+            &options(),
+            &interpreter(),
+            &env(),
+            crate::layout::Flavour::Rustvenv,
+            None,
+        )
+        .unwrap();
+        let caches = plan.cache_dir.parent().unwrap().to_path_buf();
+        fs::create_dir_all(caches.join("0123456789abcdef/wheels")).unwrap();
+        fs::create_dir_all(plan.cache_dir.join("wheels")).unwrap();
+        fs::write(caches.join("selfcheck.json"), "{}").unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("keep"), "").unwrap();
+        std::os::unix::fs::symlink(&outside, caches.join("linked")).unwrap();
+        prepare_cache_dir(&plan).unwrap();
+        let names: Vec<_> = fs::read_dir(&caches)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [plan.cache_dir.file_name().unwrap()]);
+        assert!(
+            plan.cache_dir.join("wheels").is_dir(),
+            "this run's cache was removed"
+        );
+        assert!(outside.join("keep").exists());
+        // pip-cache itself a symlink: what it points to is left alone, nothing is written there.
+        fs::remove_dir_all(&caches).unwrap();
+        std::os::unix::fs::symlink(&outside, &caches).unwrap();
+        prepare_cache_dir(&plan).unwrap();
+        let outside_names: Vec<_> = fs::read_dir(&outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(outside_names, ["keep"]);
+        assert!(fs::symlink_metadata(&caches).unwrap().is_dir());
+        assert!(plan.cache_dir.is_dir());
+    }
 }

@@ -7,7 +7,6 @@ package Debian::Debhelper::Rustvenv;
 
 use strict;
 use warnings;
-use File::Spec;
 
 # Places $command (dh_rustvenv or dh_virtualenv) and the late stage dh_rustvenv_finish in the dh
 # sequence, and keeps the rest of the sequence out of the venv under $install_root.
@@ -69,20 +68,40 @@ sub setup_sequence {
 
 # The -X options that keep dh_strip and its friends out of the venvs under $install_root. Their -X is a
 # substring match on the path in the package build directory, so the root is written as it appears
-# there: no leading slash, no double or trailing slash (DH_VIRTUALENV_INSTALL_ROOT=/usr/lib/ gives
-# usr/lib), and it ends with a slash so that /opt/venvs-old is not /opt/venvs. The roots that hold
-# nothing but venvs are excluded whole: /opt/venvs (dh-rustvenv's and dh_virtualenv's default) and
-# /usr/share/python (the default of dh-virtualenv's build system, where a package moved from it keeps
-# its venv, named after the source package). Any other root (/opt, /usr/lib) is shared with files that
-# are not venvs, so only the venv of each binary package of debian/control is excluded, at its default
-# name: <root>/<package>/. A venv given another name with --install-suffix under such a root needs its
-# own -X in override targets (see README).
+# there, normalized as dh_rustvenv normalizes it (see normalized_root): no leading slash, no double or
+# trailing slash, no . or .. (DH_VIRTUALENV_INSTALL_ROOT=/usr//lib/ gives usr/lib), and it ends with a
+# slash so that /opt/venvs-old is not /opt/venvs. The roots that hold nothing but venvs are excluded
+# whole: /opt/venvs (dh-rustvenv's and dh_virtualenv's default) and /usr/share/python (the default of
+# dh-virtualenv's build system, where a package moved from it keeps its venv, named after the source
+# package). Any other root (/opt, /usr/lib) is shared with files that are not venvs, so only the venv
+# of each binary package of debian/control is excluded, at its default name: <root>/<package>/. A venv
+# given another name with --install-suffix under such a root needs its own -X in override targets (see
+# README). A root that is / gets no -X (dh_rustvenv refuses it): -X/ would keep the ELF tools out of
+# the whole package.
 sub venv_exclusions {
 	my ($install_root) = @_;
-	my $root = File::Spec->canonpath("/$install_root");
-	$root =~ s{^/+}{};
+	my $root = normalized_root($install_root);
+	return () if $root eq '';
 	return ("-X$root/") if $root eq 'opt/venvs' or $root eq 'usr/share/python';
 	return map { "-X$root/$_/" } Debian::Debhelper::Dh_Lib::getpackages();
+}
+
+# $path as dh_rustvenv normalizes an install root (tree::normalize), without the leading slash: empty
+# and . components dropped, each .. taking away the component before it (lexically: symlinks are not
+# followed; a .. at the top stays there). File::Spec->canonpath does all of it but the .., which it
+# keeps, so that /usr/lib/x/.. would give -Xusr/lib/x/../<package>/, which matches no path.
+sub normalized_root {
+	my ($path) = @_;
+	my @parts;
+	foreach my $part (split(m{/+}, $path)) {
+		next if $part eq '' or $part eq '.';
+		if ($part eq '..') {
+			pop(@parts);
+			next;
+		}
+		push(@parts, $part);
+	}
+	return join('/', @parts);
 }
 
 1;

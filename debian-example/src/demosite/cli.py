@@ -2,20 +2,37 @@
 
 import argparse
 import configparser
+import importlib
 import sys
 
 from gunicorn.app.base import BaseApplication
 
 from demosite import __version__
 from demosite import config as configuration
-from demosite.app import create_app
+
+
+def application(config):
+    """The WSGI application for the configuration `config`; built in each gunicorn worker.
+
+    A master started from an older version calls this function of the installed version after a
+    reload (see Server.load): its name and its argument must stay as they are.
+    """
+    from demosite.app import create_app
+
+    return create_app(config)
 
 
 class Server(BaseApplication):
-    """gunicorn, run in-process with the settings of the configuration file."""
+    """gunicorn, run in-process with the settings of the configuration file.
 
-    def __init__(self, app, options):
-        self.application = app
+    gunicorn's master imports neither the application nor Flask (preload_app stays off): each worker
+    builds the application when it starts, from the code installed at that time. A reload (SIGHUP to
+    the master, the unit's ExecReload) starts new workers and stops the old ones gracefully, so that
+    after an upgrade the service serves the new code without refusing a request.
+    """
+
+    def __init__(self, site_config, options):
+        self.site_config = site_config
         self.options = options
         super().__init__()
 
@@ -25,7 +42,12 @@ class Server(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        return self.application
+        # Runs in a worker, forked from a master that imported demosite's package, cli and config
+        # when it started, perhaps at an older version. They are dropped, so that the worker imports
+        # them anew from the installed version, whose application() builds the application.
+        for name in [n for n in sys.modules if n == "demosite" or n.startswith("demosite.")]:
+            del sys.modules[name]
+        return importlib.import_module("demosite.cli").application(self.site_config)
 
 
 def serve(config):
@@ -39,7 +61,7 @@ def serve(config):
         # does not have.
         "control_socket_disable": True,
     }
-    Server(create_app(config), options).run()
+    Server(config, options).run()
     return 0
 
 
