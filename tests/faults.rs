@@ -1,34 +1,39 @@
-//! Fault injection (issue 17): dh_rustvenv and dh_rustvenv_finish are killed (SIGKILL to the process
-//! alone and to its process group, SIGTERM to the process) or run out of space (ENOSPC) at each stage,
-//! then run again without cleaning, as a user reruns a build.
+//! Fault injection (issue 17): dh_rustvenv and dh_rustvenv_finish are killed (SIGKILL to the
+//! process alone and to its process group, SIGTERM to the process) or run out of space (ENOSPC) at
+//! each stage, then run again without cleaning, as a user reruns a build.
 //!
 //! The fixture is a source package written as users write them (`dh $@ --with rustvenv`, an
 //! override_dh_rustvenv installing pinned wheels from a vendored wheelhouse, a debian/<pkg>.install
-//! putting a configuration file into the venv's directory), prepared once by running dh's sequence up
-//! to dh_rustvenv; every case starts from a copy of it, at the same path. The venv holds an ELF file
-//! (the compiled extension of a wheel), so the strip stage runs. Before dh_rustvenv the venv's
-//! directory holds `etc/pre.conf` (from dh_install) and `etc/linked.conf`, a hard link to a file of a
-//! sentinel directory outside the package and source trees, naming the staging path (so relocation
-//! rewrites it). dh_rustvenv_finish runs on a copy of a successful build to which a script whose
-//! shebang names the staging path, a file naming the staging path (hard-linked to the sentinel) and
-//! an unstripped ELF file were added.
+//! putting a configuration file into the venv's directory), prepared once by running dh's sequence
+//! up to dh_rustvenv; every case starts from a copy of it, at the same path. The venv holds an ELF
+//! file (the compiled extension of a wheel), so the strip stage runs. Before dh_rustvenv the venv's
+//! directory holds `etc/pre.conf` (from dh_install) and `etc/linked.conf`, a hard link to a file of
+//! a sentinel directory outside the package and source trees, naming the staging path (so
+//! relocation rewrites it). dh_rustvenv_finish runs on a copy of a successful build to which a
+//! script whose shebang names the staging path, a file naming the staging path (hard-linked to the
+//! sentinel) and an unstripped ELF file were added.
 //!
-//! Each fault fires when its stage's marker appears on the program's output: with `DH_VERBOSE=1` the
-//! pip command line (pip starting) and pip's own output, with `DH_RUSTVENV_TIMINGS=1` the line printed
-//! at the end of each stage (the end of stage N is the start of stage N+1). ENOSPC comes from a small
-//! tmpfs holding the source package: the test mounts it itself (it runs as root) on a scratch
-//! directory and unmounts it when done, which is simpler than running every case inside
-//! `unshare -m`. Before an ENOSPC run all but a few MiB are taken by a ballast file; at the marker the
-//! rest is filled, so the program's following writes fail.
+//! Each fault fires when its stage's marker appears on the program's output, read line by line as
+//! it comes: with `DH_VERBOSE=1` pip's own output (its first line, once it runs, and the line
+//! before it installs), with `DH_RUSTVENV_TIMINGS=1` the line printed at the end of each stage (the
+//! end of stage N is the start of stage N+1: relocate, strip, outputs, commit). The program runs in
+//! a process group of its own, so that a SIGKILL to the group does not reach the test. ENOSPC comes
+//! from a small tmpfs holding the source package: the test mounts it itself (it runs as root) on a
+//! scratch directory and unmounts it when done, which is simpler than running every case inside
+//! `unshare -m`. Before an ENOSPC run all but a few MiB are taken by a ballast file; at the marker
+//! the rest is filled, so the program's following writes fail.
 //!
 //! After the faulted run each case checks that (a) the venv's directory holds what it held before
-//! (or, when the run still succeeded, a complete venv; after a SIGKILL, which leaves the roll-back to
-//! the next run, that every earlier file can still be found in the tree), (b) every output is as
-//! before or complete and none of our temporary files is left, (c) no file of the sentinel directory
-//! changed, (d) no process naming the scratch directory is left. After the rerun, which must succeed,
-//! (e) the venv is complete: the earlier files are there with their content, the console script runs,
-//! nothing in the venv names the scratch directory. A last pair of runs plants symlinks at the
-//! temporary names of the files the programs rewrite, pointing into the sentinel directory.
+//! (or, when the run still succeeded, a complete venv; after a SIGKILL, which leaves the roll-back
+//! to the next run, that every earlier file can still be found in the tree, and, for dh_rustvenv,
+//! that the next run's roll-back restores the directory: dh_rustvenv_finish rolls back a killed run
+//! of either program), (b) every output is as before or complete, all of them one or the other, and
+//! none of our temporary files is left, (c) no file of the sentinel directory changed, (d) no
+//! process naming the scratch directory is left a moment after the run ended. After the rerun,
+//! which must succeed, (e) the venv is complete: the earlier files are there with their content,
+//! the console script runs, nothing in the venv names the scratch directory. A last pair of runs
+//! plants symlinks at the temporary names of the files the programs rewrite, pointing into the
+//! sentinel directory.
 //!
 //! Opt in with `DH_RUSTVENV_FAULT_TESTS=1`; needs root (mount).
 
@@ -295,6 +300,13 @@ fn differences(expected: &Listing, actual: &Listing, ignore: &dyn Fn(&str) -> bo
         }
     }
     out
+}
+
+/// The bytes a string of hex digits spells (how the snapshot writes paths).
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 fn is_temporary(name: &str) -> bool {
@@ -647,6 +659,8 @@ struct Fixture {
     build_done: (Listing, Listing),
     /// A clean dh_rustvenv_finish after the files were added: the venv and the outputs.
     finish_done: (Listing, Listing),
+    /// The short text outputs of a clean dh_rustvenv and of a clean dh_rustvenv_finish, for messages.
+    done_texts: [BTreeMap<String, String>; 2],
 }
 
 impl Fixture {
@@ -843,8 +857,15 @@ impl Fixture {
             &self.work.join(&state).join("state.json"),
         );
         if let Ok(text) = fs::read_to_string(self.work.join(&state).join("snapshot")) {
+            // Entries at temporary names are left out: the symlinks a case plants are kept in the
+            // venv as everything else found there, and a temporary of ours is reported on its own.
             let kept: String = text
                 .lines()
+                .filter(|l| {
+                    !is_temporary(&String::from_utf8_lossy(&unhex(
+                        l.split('\t').next().unwrap_or_default(),
+                    )))
+                })
                 .map(|l| l.split('\t').take(3).collect::<Vec<_>>().join("\t") + "\n")
                 .collect();
             out.insert(
@@ -857,6 +878,18 @@ impl Fixture {
             );
         }
         out
+    }
+
+    /// The outputs that are short text (substvars, snippets, build-ids), by path as in
+    /// [`Fixture::outputs`].
+    fn output_texts(&self) -> BTreeMap<String, String> {
+        self.outputs()
+            .keys()
+            .filter_map(|name| {
+                let text = fs::read_to_string(self.work.join(name)).ok()?;
+                (text.len() <= 400).then(|| (name.clone(), text))
+            })
+            .collect()
     }
 
     /// Temporary files of ours anywhere in debian/ (planted symlinks left alone are not ours).
@@ -936,8 +969,8 @@ fn plant(link: &Path, target: &Path) {
     std::os::unix::fs::symlink(target, link).unwrap();
 }
 
-/// What override_dh_rustvenv runs: pinned wheels from the vendored wheelhouse, the source package's own
-/// project left out.
+/// What override_dh_rustvenv runs: pinned wheels from the vendored wheelhouse, the source
+/// package's own project left out.
 const BUILD_ARGS: &str =
     "--skip-install --extra-pip-arg=--no-index --extra-pip-arg=--find-links=$(CURDIR)/wheelhouse";
 
@@ -1098,6 +1131,7 @@ fn prepare(scratch: &Path) -> Fixture {
         speedups: String::new(),
         build_done: (Listing::new(), Listing::new()),
         finish_done: (Listing::new(), Listing::new()),
+        done_texts: Default::default(),
         tmpfs,
     };
     let (before_build, before_finish) = sequence(&work, |c| fixture.tool_env(c));
@@ -1122,6 +1156,7 @@ fn prepare(scratch: &Path) -> Fixture {
         "a clean dh_rustvenv changed the sentinel directory"
     );
     fixture.build_done = (listing(&fixture.staging()), fixture.outputs());
+    fixture.done_texts[0] = fixture.output_texts();
     fixture.speedups = fixture
         .build_done
         .0
@@ -1158,6 +1193,7 @@ fn prepare(scratch: &Path) -> Fixture {
         "a clean dh_rustvenv_finish changed the sentinel directory"
     );
     fixture.finish_done = (listing(&fixture.staging()), fixture.outputs());
+    fixture.done_texts[1] = fixture.output_texts();
     let problems = fixture.check_programs(Program::Finish);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     fixture
@@ -1487,7 +1523,9 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
         }
     }
     if rerun.succeeded() {
-        let ignore_planted = |p: &str| planted_path(p) && !after_rerun.contains_key(p);
+        let ignore_planted = |p: &str| {
+            planted_path(p) && (!after_rerun.contains_key(p) || after_rerun.get(p) == before.get(p))
+        };
         let wrong = differences(done, &after_rerun, &ignore_planted);
         if !wrong.is_empty() {
             result.problems.push(format!(
@@ -1497,9 +1535,27 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
         }
         let outputs = differences(outputs_done, &fixture.outputs(), &|_| false);
         if !outputs.is_empty() {
+            let texts = &fixture.done_texts[usize::from(program == Program::Finish)];
+            let now = fixture.output_texts();
+            let shown: Vec<String> = outputs
+                .iter()
+                .filter_map(|line| {
+                    let name = line.split(' ').next()?;
+                    Some(format!(
+                        "{name} holds {:?} where a clean run writes {:?}",
+                        now.get(name)?,
+                        texts.get(name)?
+                    ))
+                })
+                .collect();
             result.problems.push(format!(
-                "(e) after the rerun the outputs are not what a clean run writes: {}",
-                outputs.join("; ")
+                "(e) after the rerun the outputs are not what a clean run writes: {}{}",
+                outputs.join("; "),
+                if shown.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", shown.join("; "))
+                }
             ));
         }
     }
