@@ -1352,7 +1352,7 @@ fn run_case(fixture: &Fixture, program: Program, fault: Fault, stage: &Stage) ->
         {
             committed_then_failed = true;
             result.problems.push(format!(
-                "(a)(b) the run committed everything (the venv and every output are complete) and still exited {}: the fault came after the commit, yet the run reports a failure ({})",
+                "(a)(b) the run committed everything (the venv and every output are complete), then ended with {}: the fault came after the commit, yet the run reports a failure ({})",
                 faulted.exit(),
                 context(&faulted)
             ));
