@@ -191,7 +191,8 @@ const FINISH_STAGES: [Stage; 4] = [
     },
 ];
 
-/// The stage of the runs with planted symlinks: the whole run.
+/// The stage of the runs with planted symlinks: the whole run (nothing is injected, so its marker
+/// is never looked for).
 const WHOLE_RUN: Stage = Stage {
     name: "whole run",
     marker: Marker::Line("\u{0}never"),
