@@ -11,17 +11,18 @@
 //! a sentinel directory outside the package and source trees, naming the staging path (so
 //! relocation rewrites it). dh_rustvenv_finish runs on a copy of a successful build to which a
 //! script whose shebang names the staging path, a file naming the staging path (hard-linked to the
-//! sentinel) and an unstripped ELF file were added.
+//! sentinel) and an unstripped shared object the test compiles were added.
 //!
 //! Each fault fires when its stage's marker appears on the program's output, read line by line as
 //! it comes: with `DH_VERBOSE=1` pip's own output (its first line, once it runs, and the line
 //! before it installs), with `DH_RUSTVENV_TIMINGS=1` the line printed at the end of each stage (the
-//! end of stage N is the start of stage N+1: relocate, strip, outputs, commit). The program runs in
-//! a process group of its own, so that a SIGKILL to the group does not reach the test. ENOSPC comes
-//! from a small tmpfs holding the source package: the test mounts it itself (it runs as root) on a
-//! scratch directory and unmounts it when done, which is simpler than running every case inside
-//! `unshare -m`. Before an ENOSPC run all but a few MiB are taken by a ballast file; at the marker
-//! the rest is filled, so the program's following writes fail.
+//! end of stage N is the start of stage N+1: relocate, strip, outputs, commit), and the strip and
+//! objcopy command lines echoed under DH_VERBOSE (a child writing its temporary file). The program
+//! runs in a process group of its own, so that a SIGKILL to the group does not reach the test.
+//! ENOSPC comes from a small tmpfs holding the source package: the test mounts it itself (it runs
+//! as root) on a scratch directory and unmounts it when done, which is simpler than running every
+//! case inside `unshare -m`. Before an ENOSPC run all but a few MiB are taken by a ballast file; at
+//! the marker the rest is filled, so the program's following writes fail.
 //!
 //! After the faulted run each case checks that (a) the venv's directory holds what it held before
 //! (or, when the run still succeeded, a complete venv; after a SIGKILL, which leaves the roll-back
@@ -144,7 +145,7 @@ struct Stage {
     marker: Marker,
 }
 
-const BUILD_STAGES: [Stage; 6] = [
+const BUILD_STAGES: [Stage; 8] = [
     // pip's first line: it runs (the command line echoed under DH_VERBOSE comes before it starts).
     Stage {
         name: "pip start",
@@ -162,6 +163,16 @@ const BUILD_STAGES: [Stage; 6] = [
         name: "strip",
         marker: Marker::EndOf("relocate"),
     },
+    // The strip command echoed under DH_VERBOSE: strip runs, writing its temporary copy.
+    Stage {
+        name: "strip child",
+        marker: Marker::Line("\tstrip "),
+    },
+    // objcopy writes the debug file for the -dbgsym package.
+    Stage {
+        name: "debug file",
+        marker: Marker::Line("objcopy --only-keep-debug"),
+    },
     Stage {
         name: "outputs",
         marker: Marker::EndOf("depends"),
@@ -172,7 +183,7 @@ const BUILD_STAGES: [Stage; 6] = [
     },
 ];
 
-const FINISH_STAGES: [Stage; 4] = [
+const FINISH_STAGES: [Stage; 6] = [
     Stage {
         name: "relocate",
         marker: Marker::EndOf("inventory"),
@@ -180,6 +191,16 @@ const FINISH_STAGES: [Stage; 4] = [
     Stage {
         name: "strip",
         marker: Marker::EndOf("relocate"),
+    },
+    // The strip command echoed under DH_VERBOSE: strip runs, writing its temporary copy.
+    Stage {
+        name: "strip child",
+        marker: Marker::Line("\tstrip "),
+    },
+    // objcopy writes the debug file for the -dbgsym package.
+    Stage {
+        name: "debug file",
+        marker: Marker::Line("objcopy --only-keep-debug"),
     },
     Stage {
         name: "outputs",
@@ -652,7 +673,7 @@ struct Fixture {
     fresh: PathBuf,
     /// The source package after dh_rustvenv and dh's sequence up to dh_rustvenv_finish.
     built: PathBuf,
-    /// An unstripped shared object, from the fastsum wheel.
+    /// An unstripped shared object, compiled by the test.
     extra_elf: PathBuf,
     /// The venv's path in the ELF file of the fastsum wheel, relative to the venv.
     speedups: String,
@@ -1098,27 +1119,14 @@ fn prepare(scratch: &Path) -> Fixture {
     let wheels = build_wheels(scratch);
     let extra_elf = scratch.join("extra/_extra.so");
     fs::create_dir_all(extra_elf.parent().unwrap()).unwrap();
-    let fastsum = fs::read_dir(&wheels)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("fastsum-")
-        })
-        .expect("the fastsum wheel");
-    run(Command::new("/usr/bin/python3")
-        .arg("-c")
-        .arg(
-            "import shutil, sys, zipfile\n\
-             z = zipfile.ZipFile(sys.argv[1])\n\
-             name = next(n for n in z.namelist() if n.endswith('.so'))\n\
-             print(name)\n\
-             with z.open(name) as f, open(sys.argv[2], 'wb') as out: shutil.copyfileobj(f, out)\n",
-        )
-        .arg(&fastsum)
-        .arg(&extra_elf));
+    // A shared object of its own (its own build-id, so that dh_rustvenv_finish writes a debug file
+    // for it), with debug information to strip.
+    let source = extra_elf.with_file_name("extra.c");
+    fs::write(&source, "int rvfault_extra(void) { return 42; }\n").unwrap();
+    run(Command::new("gcc")
+        .args(["-shared", "-fPIC", "-g", "-O1", "-o"])
+        .arg(&extra_elf)
+        .arg(&source));
     let work = tmpfs.dir.join(format!("{PACKAGE}-1.0"));
     write_source_package(&work, &wheels);
     let mut fixture = Fixture {
