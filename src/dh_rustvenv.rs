@@ -120,6 +120,10 @@ pub fn build_package(
         suggests: options.venv.suggests.clone(),
         substvars: Vec::new(),
         unstripped: Vec::new(),
+        // The drop-in's packages hold what dh-virtualenv's hold: no SBOM in the venv.
+        sbom: flavour == Flavour::Rustvenv && !options.venv.no_sbom,
+        wheelhouse: plan.wheelhouse.clone(),
+        source_date_epoch: env.source_date_epoch,
     };
     let outcome = pipeline::process(package, &state, None, env, reporter)?;
     transaction.add_outside(&outcome.elf_report.debug_files)?;

@@ -15,6 +15,7 @@
 //!   -> ElfReport                                       elf
 //!   -> libraries -> substvars                          depends
 //!   -> leaks: none, or the build fails                 audit
+//!   -> the SBOM in the venv, the license summary       sbom
 //!   -> substvars, snippets, overrides, state, snapshot lintian, state, snapshot, into Outputs
 //!   -> Outputs committed, the Transaction with them     outputs, staging
 //! dh_rustvenv_finish: snapshot diff -> the same stages on what changed -> the whole venv audited
@@ -59,6 +60,7 @@ pub mod elf;
 pub mod depends;
 pub mod lintian;
 pub mod audit;
+pub mod sbom;
 pub mod state;
 pub mod staging;
 pub mod pipeline;

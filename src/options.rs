@@ -213,6 +213,12 @@ pub struct VenvOptions {
     /// for this package alone). An empty override_dh_strip target in debian/rules has the same effect.
     #[arg(long = "no-strip")]
     pub no_strip: bool,
+    /// Write no SBOM into the venv and no license summary: by default dh_rustvenv writes a CycloneDX
+    /// 1.6 SBOM of the venv to /opt/venvs/NAME/NAME.cdx.json and DEP-5 stanzas for debian/copyright
+    /// to debian/.debhelper/rustvenv/PACKAGE/copyright-fragment. The dh_virtualenv drop-in writes
+    /// neither, as dh-virtualenv does not.
+    #[arg(long = "no-sbom")]
+    pub no_sbom: bool,
     /// Move the dependency on the Debian package PACKAGE (such as libpq5, needed by an optional
     /// extension module) from ${rustvenv:Depends} to ${rustvenv:Recommends}; may be given more than once.
     #[arg(long = "recommends", value_name = "PACKAGE")]

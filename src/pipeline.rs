@@ -4,8 +4,9 @@
 //! [`process`] takes an installed venv and a [`State`] (where it was built, where it goes, what the run
 //! was told) and relocates, strips, normalizes and records the entries it is given (all of them when
 //! dh_rustvenv builds the venv), then audits the whole venv and works out the dependencies of all of
-//! it. [`write_outputs`] writes the substvars, registers debug files and saves the state together
-//! with a [`Snapshot`] of the venv in `debian/.debhelper/rustvenv/<package>/`.
+//! it. [`write_outputs`] writes the SBOM into the venv, then the substvars, the license summary,
+//! registers debug files and saves the state together with a [`Snapshot`] of the venv (the SBOM in
+//! it) in `debian/.debhelper/rustvenv/<package>/`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use crate::layout::Flavour;
 use crate::outputs::Outputs;
 use crate::snapshot::Snapshot;
 use crate::state::{State, SubstvarItem, Unstripped, state_files};
-use crate::{audit, bytecode, depends, elf, lintian, normalize, record, relocate};
+use crate::{audit, bytecode, depends, elf, lintian, normalize, record, relocate, sbom};
 
 /// What [`process`] found and did.
 #[derive(Debug, Default)]
@@ -216,8 +217,11 @@ pub fn process(
 
 /// Adds what [`process`] worked out to the run's `outputs`: the lintian overrides the venv as shipped
 /// needs, the substvars (taking back what an earlier run of the state wrote), the build-ids of the
-/// debug files, and the state with a snapshot of the venv. Nothing is written until the outputs are
-/// committed. Returns the overrides.
+/// debug files, the license summary ([`write_sbom`]), and the state with a snapshot of the venv.
+/// Nothing outside the venv is written until the outputs are committed; the SBOM, inside the venv, is
+/// written before the snapshot is taken, so that the late stage sees it as part of the venv
+/// dh_rustvenv left (both programs run this in a staging transaction, which takes it back on
+/// failure). Returns the overrides.
 ///
 /// # Errors
 /// When a file cannot be read; the message names it.
@@ -277,9 +281,64 @@ pub fn write_outputs(
     }
     state.substvars = outcome.substvars.clone();
     state.unstripped = outcome.unstripped.clone();
+    if state.sbom {
+        reporter.timed(&package.name, "sbom", || {
+            write_sbom(outputs, package, &state, work_dir, reporter)
+        })?;
+    }
     let (state_file, snapshot_file) = state_files(work_dir);
     let snapshot = Snapshot::take(&state.staging_root)?;
     outputs.write(snapshot_file, snapshot.to_text());
     outputs.write(state_file, state.to_json());
     Ok(overrides)
+}
+
+/// The file name of the license summary in the package's work directory.
+pub const COPYRIGHT_FRAGMENT: &str = "copyright-fragment";
+
+/// Writes the SBOM of the venv of `state` into the venv ([`sbom::sbom_path`]: the file is replaced,
+/// never written into) and adds the license summary ([`COPYRIGHT_FRAGMENT`], in `work_dir`) to
+/// `outputs`; says where both are in one note. The SBOM lists the venv as it is now, after every
+/// stage changed it, with the dependencies in `state.substvars`.
+///
+/// # Errors
+/// When a distribution's metadata or RECORD cannot be read, or the SBOM cannot be written; the
+/// message names the file and the distribution.
+pub fn write_sbom(
+    outputs: &mut Outputs,
+    package: &Package,
+    state: &State,
+    work_dir: &Path,
+    reporter: &Reporter,
+) -> Result<()> {
+    let root = &state.staging_root;
+    let distributions = sbom::installed(root, state.wheelhouse.as_deref())
+        .context("reading the installed distributions for the SBOM")?;
+    let context = sbom::BomContext {
+        package: &package.name,
+        final_root: &state.final_root,
+        python_version: sbom::venv_python_version(root)?,
+        interpreter_package: state.interpreter_dependency.as_deref(),
+        substvars: &state.substvars,
+        source_date_epoch: state.source_date_epoch,
+    };
+    let path = sbom::sbom_path(root, &state.final_root);
+    crate::tree::replace(&path, sbom::document(&distributions, &context).as_bytes())
+        .with_context(|| format!("writing the SBOM {}", path.display()))?;
+    let fragment = work_dir.join(COPYRIGHT_FRAGMENT);
+    outputs.write(
+        fragment.clone(),
+        sbom::copyright_fragment(&distributions, &state.final_root),
+    );
+    let shown = fragment.strip_prefix(&state.top).unwrap_or(&fragment);
+    reporter.note(format!(
+        "package {}: SBOM of the venv at {}; license summary for debian/copyright in {}",
+        package.name,
+        state
+            .final_root
+            .join(sbom::sbom_file_name(&state.final_root))
+            .display(),
+        shown.display()
+    ));
+    Ok(())
 }

@@ -49,6 +49,14 @@ pub struct State {
     /// ELF files left unstripped because stripping would break them, and why (for their lintian
     /// overrides).
     pub unstripped: Vec<Unstripped>,
+    /// Whether an SBOM and a license summary are written ([`crate::sbom`]): not with `--no-sbom`, nor
+    /// for the dh_virtualenv drop-in.
+    pub sbom: bool,
+    /// The wheelhouse the venv was installed from (absolute), where the SBOM looks for the artifacts'
+    /// hashes.
+    pub wheelhouse: Option<PathBuf>,
+    /// `SOURCE_DATE_EPOCH` of the run, the SBOM's timestamp.
+    pub source_date_epoch: Option<i64>,
 }
 
 fn hex_path(path: &Path) -> String {
@@ -84,6 +92,9 @@ impl State {
                 .iter()
                 .map(|(path, why)| (hex_path(path), why))
                 .collect::<Vec<_>>(),
+            "sbom": self.sbom,
+            "wheelhouse": self.wheelhouse.as_deref().map(hex_path),
+            "source_date_epoch": self.source_date_epoch,
         });
         format!("{value:#}\n")
     }
@@ -166,6 +177,27 @@ impl State {
                 _ => Err(anyhow!("`unstripped` holds something other than pairs")),
             })
             .collect::<Result<_>>()?;
+        // Fields a state written before the SBOM existed lacks: no SBOM then.
+        let sbom = match value.get("sbom") {
+            None => false,
+            Some(_) => flag("sbom")?,
+        };
+        let wheelhouse = match value.get("wheelhouse") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(inside(
+                unhex_path(text).ok_or_else(|| anyhow!("the field `wheelhouse` is not hex"))?,
+                "wheelhouse",
+            )?),
+            Some(_) => return Err(anyhow!("the field `wheelhouse` is not a string")),
+        };
+        let source_date_epoch = match value.get("source_date_epoch") {
+            None | Some(Value::Null) => None,
+            Some(number) => Some(
+                number
+                    .as_i64()
+                    .ok_or_else(|| anyhow!("the field `source_date_epoch` is not a number"))?,
+            ),
+        };
         Ok(State {
             flavour: Flavour::from_name(&flavour)
                 .ok_or_else(|| anyhow!("unknown flavour `{flavour}`"))?,
@@ -191,6 +223,9 @@ impl State {
             suggests: strings("suggests")?,
             substvars,
             unstripped,
+            sbom,
+            wheelhouse,
+            source_date_epoch,
         })
     }
 }
@@ -226,6 +261,9 @@ mod tests {
                 PathBuf::from(std::ffi::OsStr::from_bytes(b"/b/x\xfe.so")),
                 "stripping would break loading".into(),
             )],
+            sbom: true,
+            wheelhouse: Some(PathBuf::from("/b/debian/wheelhouse")),
+            source_date_epoch: Some(1_700_000_000),
         };
         assert_eq!(
             State::from_json(&state.to_json(), Path::new("/b")).unwrap(),
@@ -251,5 +289,14 @@ mod tests {
             .to_string();
         assert!(error.contains("allow_leaks"), "{error}");
         assert!(State::from_json("{", Path::new("/b")).is_err());
+        // A state written before the SBOM existed: no SBOM.
+        let mut older: Value = serde_json::from_str(&state.to_json()).unwrap();
+        for field in ["sbom", "wheelhouse", "source_date_epoch"] {
+            older.as_object_mut().unwrap().remove(field);
+        }
+        let older = State::from_json(&older.to_string(), Path::new("/b")).unwrap();
+        assert!(!older.sbom);
+        assert_eq!(older.wheelhouse, None);
+        assert_eq!(older.source_date_epoch, None);
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{Binary, SourcePackage, deb_paths, describe, run, run_unchecked, scratch};
@@ -550,13 +551,23 @@ fn test_runs_in_the_staged_venv_unless_nocheck() {
     );
 
     let failing = "--test-command=python -c 'import sys; sys.exit(\"3 tests failed\")'";
+    let venv = source.dir.join("debian/rvtest/opt/venvs/rvtest");
+    let entries = |dir: &Path| -> Vec<PathBuf> {
+        walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .collect()
+    };
+    let built = entries(&venv);
     let output = run_unchecked(source.dh_rustvenv().args(&base).arg(failing));
     let line = last_stderr_line(&output);
     assert!(line.starts_with("dh_rustvenv: error: package rvtest: running the tests (--test; DEB_BUILD_OPTIONS=nocheck skips them): "), "{line}");
     assert!(line.ends_with("3 tests failed"), "{line}");
-    assert!(
-        !source.dir.join("debian/rvtest/opt/venvs/rvtest").exists(),
-        "the failed run left its venv"
+    assert_eq!(
+        entries(&venv),
+        built,
+        "the failed run did not put back the venv the run before it built"
     );
 
     let mut command = source.dh_rustvenv();

@@ -37,6 +37,9 @@ pub struct Environment {
     /// `DH_RUSTVENV_TIMINGS` set to a non-empty value: report how long each stage took, as
     /// `--timings` does.
     pub timings: bool,
+    /// `SOURCE_DATE_EPOCH`, when set to a whole number of seconds: the time the SBOM gives
+    /// (reproducible-builds.org's specification of the variable).
+    pub source_date_epoch: Option<i64>,
 }
 
 /// The environment variables of dh-virtualenv 1.2.2, read where it reads them so that a debian/rules
@@ -111,6 +114,7 @@ impl Environment {
                 .filter_map(|name| var(name).map(|value| (name.to_string(), value)))
                 .collect(),
             timings: set("DH_RUSTVENV_TIMINGS"),
+            source_date_epoch: var("SOURCE_DATE_EPOCH").and_then(|v| v.trim().parse().ok()),
         }
     }
 

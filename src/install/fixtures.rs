@@ -61,6 +61,7 @@ pub(super) fn options() -> VenvOptions {
         skip_install: false,
         allow_leaks: false,
         no_strip: false,
+        no_sbom: false,
         recommends: Vec::new(),
         suggests: Vec::new(),
         ship_bytecode: false,
