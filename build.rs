@@ -2,7 +2,9 @@
 //! test is reported as ignored, with its reason, unless its variable is set to 1:
 //! `DH_RUSTVENV_NETWORK_TESTS` (the package index) gives `network_tests`, `DH_RUSTVENV_SBUILD_TESTS`
 //! (sbuild and a chroot from the Debian archive) gives `sbuild_tests`, `DH_RUSTVENV_AUTOPKGTEST_TESTS`
-//! (autopkgtest's null backend, which installs packages on this machine) gives `autopkgtest_tests`.
+//! (autopkgtest's null backend, which installs packages on this machine) gives `autopkgtest_tests`,
+//! `DH_RUSTVENV_FAULT_TESTS` (fault injection: kills dh_rustvenv at each stage, mounts a tmpfs as
+//! root) gives `fault_tests`.
 //! Cargo builds again when they change.
 
 fn main() {
@@ -10,6 +12,7 @@ fn main() {
         ("DH_RUSTVENV_NETWORK_TESTS", "network_tests"),
         ("DH_RUSTVENV_SBUILD_TESTS", "sbuild_tests"),
         ("DH_RUSTVENV_AUTOPKGTEST_TESTS", "autopkgtest_tests"),
+        ("DH_RUSTVENV_FAULT_TESTS", "fault_tests"),
     ] {
         println!("cargo::rerun-if-env-changed={variable}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");
