@@ -19,14 +19,23 @@
 //! [`check_place`] refuses a venv directory that leads out of the package build directory, so that
 //! nothing is removed or rewritten outside the package tree.
 
+mod files;
+mod journal;
+mod place;
+
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 
 use crate::command::Command;
 use crate::outputs::Outputs;
+use files::{
+    collisions, copy_dir, installed_by, listing, move_dir, partial_name, remove_debug_files_since,
+    remove_if_there, remove_temporaries,
+};
+use journal::Journal;
+pub use place::check_place;
 
 /// The journal of a run, in the package's work directory.
 const JOURNAL: &str = "transaction.json";
@@ -34,24 +43,6 @@ const JOURNAL: &str = "transaction.json";
 const BEFORE: &str = "before";
 /// The files that were in the venv directory before dh_rustvenv first built a venv there.
 const PREEXISTING: &str = "preexisting";
-
-/// Directories a package build directory may never be, nor be directly inside: wiping a venv there
-/// would wipe the system's.
-const SYSTEM_PARENTS: &[&str] = &[
-    "/",
-    "/usr",
-    "/usr/local",
-    "/usr/lib",
-    "/usr/share",
-    "/var",
-    "/var/lib",
-    "/etc",
-    "/opt",
-    "/home",
-    "/srv",
-    "/lib",
-    "/boot",
-];
 
 /// What a run does to the venv directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,107 +52,6 @@ pub enum Kind {
     Rebuild,
     /// dh_rustvenv_finish: the venv is changed in place.
     Modify,
-}
-
-/// What the journal records: enough to roll a killed run back, or forward once it was committing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Journal {
-    /// The venv directory.
-    root: PathBuf,
-    /// The outputs are being renamed into place: the run is committed, and is completed, not undone.
-    committing: bool,
-    /// The venv directory existed before the run, and is kept in `before` until the commit.
-    before: bool,
-    /// How many directories (the venv directory and its missing ancestors) the run creates.
-    created: usize,
-    /// `before` holds the files put in the directory before a venv was built there: at the commit it
-    /// becomes `preexisting`.
-    fresh: bool,
-    /// The directory debug files for the -dbgsym package go to (`debian/.debhelper/<package>/dbgsym-root`).
-    debug_dir: PathBuf,
-    /// What it held when the run began (paths relative to it): anything else a roll-back removes.
-    debug_before: Vec<PathBuf>,
-    /// The directories the outputs are staged in, beside their targets: a roll-back removes the
-    /// temporaries a killed run left there.
-    output_dirs: Vec<PathBuf>,
-    /// The outputs' (temporary, target) pairs while committing.
-    outputs: Vec<(PathBuf, PathBuf)>,
-}
-
-impl Journal {
-    /// The journal as JSON; paths under `top` are written relative to it, so that a copy of the source
-    /// tree never acts on the original's files.
-    fn to_json(&self, top: &Path) -> String {
-        let path = |p: &Path| crate::snapshot::hex(relative(p, top).as_os_str().as_encoded_bytes());
-        let value = json!({
-            "root": path(&self.root),
-            "committing": self.committing,
-            "before": self.before,
-            "created": self.created,
-            "fresh": self.fresh,
-            "debug_dir": path(&self.debug_dir),
-            "debug_before": self
-                .debug_before
-                .iter()
-                .map(|p| crate::snapshot::hex(p.as_os_str().as_encoded_bytes()))
-                .collect::<Vec<_>>(),
-            "output_dirs": self.output_dirs.iter().map(|p| path(p)).collect::<Vec<_>>(),
-            "outputs": self
-                .outputs
-                .iter()
-                .map(|(t, p)| (path(t), path(p)))
-                .collect::<Vec<_>>(),
-        });
-        format!("{value:#}\n")
-    }
-
-    /// Reads what [`Journal::to_json`] wrote; None when it is not a journal.
-    fn from_json(text: &str, top: &Path) -> Option<Journal> {
-        use std::os::unix::ffi::OsStrExt;
-        let value: Value = serde_json::from_str(text).ok()?;
-        let path = |v: &Value| -> Option<PathBuf> {
-            let bytes = crate::snapshot::unhex(v.as_str()?)?;
-            Some(top.join(std::ffi::OsStr::from_bytes(&bytes)))
-        };
-        let outputs = value
-            .get("outputs")?
-            .as_array()?
-            .iter()
-            .map(|pair| match pair.as_array()?.as_slice() {
-                [t, p] => Some((path(t)?, path(p)?)),
-                _ => None,
-            })
-            .collect::<Option<_>>()?;
-        Some(Journal {
-            root: path(value.get("root")?)?,
-            committing: value.get("committing")?.as_bool()?,
-            before: value.get("before")?.as_bool()?,
-            created: usize::try_from(value.get("created")?.as_u64()?).ok()?,
-            fresh: value.get("fresh")?.as_bool()?,
-            debug_dir: path(value.get("debug_dir")?)?,
-            debug_before: value
-                .get("debug_before")?
-                .as_array()?
-                .iter()
-                .map(|v| {
-                    let bytes = crate::snapshot::unhex(v.as_str()?)?;
-                    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
-                })
-                .collect::<Option<_>>()?,
-            output_dirs: value
-                .get("output_dirs")?
-                .as_array()?
-                .iter()
-                .map(path)
-                .collect::<Option<_>>()?,
-            outputs,
-        })
-    }
-}
-
-/// `path` relative to `top` when it is inside it, else as it is.
-fn relative(path: &Path, top: &Path) -> PathBuf {
-    path.strip_prefix(top).unwrap_or(path).to_path_buf()
 }
 
 /// One run's change to a venv directory and its outputs; dropped without [`Transaction::commit`], it
@@ -443,45 +333,6 @@ fn roll_back(work_dir: &Path, journal: &Journal) -> Result<()> {
     remove_if_there(&work_dir.join(JOURNAL))
 }
 
-/// The entries under `dir` (relative to it, sorted): what the -dbgsym package's directory holds.
-fn listing(dir: &Path) -> Vec<PathBuf> {
-    crate::tree::walk(dir)
-        .skip(1)
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.path().strip_prefix(dir).ok().map(Path::to_path_buf))
-        .collect()
-}
-
-/// Removes what was added under `dir` since it held `before` (debug files, objcopy's temporaries),
-/// and the directories that were made for them.
-fn remove_debug_files_since(dir: &Path, before: &[PathBuf]) {
-    let before: std::collections::BTreeSet<&PathBuf> = before.iter().collect();
-    // Deepest first, so that a directory is empty when it is reached.
-    for relative in listing(dir).into_iter().rev() {
-        if before.contains(&relative) {
-            continue;
-        }
-        let path = dir.join(&relative);
-        if path.is_dir() && !path.is_symlink() {
-            let _ = fs::remove_dir(&path);
-        } else {
-            let _ = fs::remove_file(&path);
-        }
-    }
-}
-
-/// Removes the temporaries a run left directly in `dir` ([`crate::tree::is_temporary`]).
-fn remove_temporaries(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(|e| e.ok()) {
-        if crate::tree::is_temporary(&entry.file_name()) {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
 /// Rolls back (or completes) a run of either program that was killed, as the journal it left in the
 /// package's work directory `work_dir` says; removes what such a run left there without a journal.
 /// [`Transaction::begin`] does this first; dh_rustvenv_finish does it before it reads the state.
@@ -518,170 +369,8 @@ pub fn recover(work_dir: &Path, top: &Path) -> Result<()> {
     })
 }
 
-/// Refuses a venv directory `root` that would take the run out of the package tree: its real path
-/// (symlinks resolved) must be inside the package build directory `build_dir`; that must be inside
-/// the source package `top` unless it was given explicitly (`-P`), and never `/` or a system
-/// directory (`/usr`, `/opt`, `/var/lib`, …) or directly inside one.
-///
-/// # Errors
-/// The one it breaks, naming the directory and the symlink's real path.
-pub fn check_place(root: &Path, build_dir: &Path, top: &Path, explicit: bool) -> Result<()> {
-    let build_real = real_path(build_dir);
-    let system = SYSTEM_PARENTS
-        .iter()
-        .map(Path::new)
-        .any(|dir| build_real == dir || build_real.parent() == Some(dir));
-    if system {
-        bail!(
-            "the package build directory {} is {}, a system directory: dh_rustvenv builds the venv \
-             there and would remove one it finds; give -P a directory of its own inside the source \
-             package",
-            build_dir.display(),
-            build_real.display()
-        );
-    }
-    let top_real = real_path(top);
-    if !explicit && !build_real.starts_with(&top_real) {
-        bail!(
-            "the package build directory {} leads out of the source package {} (its real path is {}, \
-             through a symlink); remove the symlink, or give the directory with -P if it is meant",
-            build_dir.display(),
-            top.display(),
-            build_real.display()
-        );
-    }
-    let root_real = real_path(root);
-    if !root_real.starts_with(&build_real) || root_real == build_real {
-        bail!(
-            "the venv directory {} leads out of the package build directory {} (its real path is {}, \
-             through a symlink on the way); dh_rustvenv removes and rebuilds what is there, so it \
-             refuses: remove the symlink (dh_link's links belong after dh_rustvenv)",
-            root.display(),
-            build_dir.display(),
-            root_real.display()
-        );
-    }
-    Ok(())
-}
-
-/// `path` with symlinks resolved as far as it exists, and the rest appended as written.
-fn real_path(path: &Path) -> PathBuf {
-    let path = crate::tree::normalize(path);
-    for existing in path.ancestors() {
-        if let Ok(real) = fs::canonicalize(existing) {
-            let rest = path.strip_prefix(existing).unwrap_or(Path::new(""));
-            return crate::tree::normalize(&real.join(rest));
-        }
-    }
-    path
-}
-
-/// Where [`move_dir`] and [`copy_dir`] copy to before the copy is complete: `.<name>.dh-rustvenv-partial`
-/// beside `to`.
-fn partial_name(to: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(to.file_name().unwrap_or_default());
-    name.push(".dh-rustvenv-partial");
-    to.with_file_name(name)
-}
-
-/// Moves the directory `from` to `to` (which must not exist): a rename, or when they are on different
-/// file systems, a copy that is renamed into place once complete, then `from` removed.
-fn move_dir(from: &Path, to: &Path) -> Result<()> {
-    match fs::rename(from, to) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EXDEV as i32) => {
-            copy_dir(from, to, false)?;
-            fs::remove_dir_all(from).with_context(|| format!("removing {}", from.display()))
-        }
-        Err(e) => Err(e).with_context(|| format!("moving {} to {}", from.display(), to.display())),
-    }
-}
-
-/// Copies the directory `from` to `to` (which must not exist), with `cp -a`: out of hard links when
-/// `link` (falling back to a copy across file systems), through a partial copy renamed into place.
-fn copy_dir(from: &Path, to: &Path, link: bool) -> Result<()> {
-    let partial = partial_name(to);
-    let attempt = |link: bool| -> Result<(bool, String)> {
-        remove_if_there(&partial)?;
-        let flags = if link { "-al" } else { "-a" };
-        Command::new("cp")
-            .arg(flags)
-            .arg("--")
-            .arg(from)
-            .arg(&partial)
-            .capture()
-    };
-    let mut copied = attempt(link)?;
-    if link && !copied.0 {
-        copied = attempt(false)?;
-    }
-    if !copied.0 {
-        let _ = fs::remove_dir_all(&partial);
-        bail!(
-            "copying {} to {}: {}",
-            from.display(),
-            to.display(),
-            copied.1.trim()
-        );
-    }
-    fs::rename(&partial, to)
-        .with_context(|| format!("moving {} to {}", partial.display(), to.display()))
-}
-
-/// Removes the file, symlink or directory tree at `path`, if there is one (a symlink is removed, never
-/// followed).
-fn remove_if_there(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_dir() => {
-            fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
-        }
-        Ok(_) => fs::remove_file(path).with_context(|| format!("removing {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-/// The entries of the tree `to` that an entry of the tree `from` would replace if the two were merged
-/// (a directory merges with a directory; anything else collides).
-fn collisions(from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for entry in crate::tree::walk(from).skip(1) {
-        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
-        let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
-        if relative.components().any(|c| c == Component::ParentDir) {
-            continue;
-        }
-        let target = to.join(relative);
-        let collides = fs::symlink_metadata(&target)
-            .is_ok_and(|existing| !(entry.file_type().is_dir() && existing.is_dir()));
-        if collides {
-            found.push(target);
-        }
-    }
-    Ok(found)
-}
-
-/// The name of the installed distribution whose RECORD lists `path` (PEP 376), if any.
-fn installed_by(venv: &Path, path: &Path) -> Option<String> {
-    let lib = venv.join("lib");
-    for entry in crate::tree::walk(&lib).filter_map(|e| e.ok()) {
-        let record = entry.path();
-        if record.file_name().is_none_or(|n| n != "RECORD") {
-            continue;
-        }
-        let dist_info = record.parent()?;
-        let base = dist_info.parent()?;
-        if crate::record::lists(record, base, path).unwrap_or(false) {
-            let name = dist_info.file_name()?.to_string_lossy();
-            return Some(name.trim_end_matches(".dist-info").to_owned());
-        }
-    }
-    None
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Every file under `dir` with its content, for comparing trees.
@@ -695,15 +384,15 @@ mod tests {
             .collect()
     }
 
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        top: PathBuf,
-        root: PathBuf,
-        work: PathBuf,
-        debug: PathBuf,
+    pub(super) struct Fixture {
+        pub(super) _dir: tempfile::TempDir,
+        pub(super) top: PathBuf,
+        pub(super) root: PathBuf,
+        pub(super) work: PathBuf,
+        pub(super) debug: PathBuf,
     }
 
-    fn fixture() -> Fixture {
+    pub(super) fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let top = dir.path().join("src");
         let root = top.join("debian/demo/opt/venvs/demo");
@@ -858,37 +547,5 @@ mod tests {
             fs::read_to_string(&substvars).unwrap(),
             "misc:Depends=adduser\n"
         );
-    }
-
-    #[test]
-    fn a_venv_directory_leading_out_of_the_package_tree_is_refused() {
-        let f = fixture();
-        let outside = f._dir.path().join("outside");
-        fs::create_dir_all(&outside).unwrap();
-        let build = f.top.join("debian/demo");
-        check_place(&f.root, &build, &f.top, false).unwrap();
-        fs::remove_dir_all(build.join("opt")).unwrap();
-        std::os::unix::fs::symlink(&outside, build.join("opt")).unwrap();
-        let error = check_place(&f.root, &build, &f.top, false).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("leads out of the package build directory")
-        );
-        let error =
-            check_place(Path::new("/opt/venvs/demo"), Path::new("/"), &f.top, true).unwrap_err();
-        assert!(error.to_string().contains("a system directory"), "{error}");
-        assert!(
-            check_place(
-                Path::new("/usr/x/opt/venvs/d"),
-                Path::new("/usr/x"),
-                &f.top,
-                true
-            )
-            .is_err()
-        );
-        let elsewhere = outside.join("pkg");
-        assert!(check_place(&elsewhere.join("opt/venvs/d"), &elsewhere, &f.top, false).is_err());
-        check_place(&elsewhere.join("opt/venvs/d"), &elsewhere, &f.top, true).unwrap();
     }
 }
