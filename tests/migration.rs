@@ -103,8 +103,9 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &[],
             &[
                 &format!("{staging}/bin/pip-sync install -r {top}/requirements.txt"),
-                // The venv has no pip yet: the interpreter's pip installs into it.
-                "/bin/python install --no-compile greetlib==1.0",
+                // The venv has no pip yet: the interpreter's pip installs into it, run by the
+                // venv's interpreter through pip's runner.
+                "/bin/python /usr/lib/python3/dist-packages/pip/__pip-runner__.py install --no-compile greetlib==1.0",
             ],
             &[],
         ),
@@ -112,7 +113,7 @@ fn dh_virtualenv_options_and_variables_change_what_is_run() {
             &["--upgrade-pip", "--extra-pip-arg=--prefer-binary"],
             &[],
             &[
-                "/bin/python install --no-compile --upgrade pip\n",
+                "/pip/__pip-runner__.py install --no-compile --upgrade pip\n",
                 "--prefer-binary -r",
             ],
             &["--prefer-binary --upgrade"],
