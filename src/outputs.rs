@@ -85,29 +85,12 @@ impl Outputs {
             }
             let temporary = match &content {
                 Content::File(bytes) => crate::tree::write_temporary(&target, bytes)?,
-                Content::Symlink(to) => symlink_temporary(&target, to)?,
+                Content::Symlink(to) => crate::tree::symlink_temporary(&target, to)?,
             };
             staged.pairs.push((temporary, target));
         }
         Ok(staged)
     }
-}
-
-/// A symlink to `to` at a new, unpredictable temporary name beside `target`
-/// (`.<file name>.<random>.dh-rustvenv-tmp`, as [`crate::tree::write_temporary`] names files).
-fn symlink_temporary(target: &Path, to: &Path) -> Result<PathBuf> {
-    let dir = target.parent().unwrap_or(Path::new("/"));
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(target.file_name().unwrap_or_default());
-    prefix.push(".");
-    let made = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(crate::tree::TEMPORARY_SUFFIX)
-        .make_in(dir, |path| std::os::unix::fs::symlink(to, path))
-        .with_context(|| format!("creating the symlink {}", target.display()))?;
-    made.into_temp_path()
-        .keep()
-        .with_context(|| format!("creating the symlink {}", target.display()))
 }
 
 /// Outputs written to temporaries, waiting for [`Staged::commit`]; dropped without it, the

@@ -89,22 +89,50 @@ fn directory_of(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// [`temporary_beside`], created with `mode` (reduced by the umask, as open(2) does) instead of
-/// 0600 when given.
-fn create_temporary(path: &Path, mode: Option<u32>) -> std::io::Result<tempfile::NamedTempFile> {
+/// The prefix of a temporary beside `path`: `.<file name, cut to NAME_KEPT bytes>.`.
+fn temporary_prefix(path: &Path) -> Vec<u8> {
     let name = path.file_name().unwrap_or_default().as_encoded_bytes();
     let mut prefix = b".".to_vec();
     prefix.extend_from_slice(&name[..name.len().min(NAME_KEPT)]);
     prefix.push(b'.');
+    prefix
+}
+
+/// A builder of temporaries named `<prefix><random>.dh-rustvenv-tmp`.
+fn temporary_builder(prefix: &[u8]) -> tempfile::Builder<'_, 'static> {
     let mut builder = tempfile::Builder::new();
     builder
-        .prefix(OsStr::from_bytes(&prefix))
+        .prefix(OsStr::from_bytes(prefix))
         .suffix(TEMPORARY_SUFFIX)
         .rand_bytes(RANDOM_CHARACTERS);
+    builder
+}
+
+/// [`temporary_beside`], created with `mode` (reduced by the umask, as open(2) does) instead of
+/// 0600 when given.
+fn create_temporary(path: &Path, mode: Option<u32>) -> std::io::Result<tempfile::NamedTempFile> {
+    let prefix = temporary_prefix(path);
+    let mut builder = temporary_builder(&prefix);
     if let Some(mode) = mode {
         builder.permissions(fs::Permissions::from_mode(mode));
     }
     builder.tempfile_in(directory_of(path))
+}
+
+/// Creates a symlink to `target` at a new temporary name beside `path` (named as
+/// [`temporary_beside`] names files; symlink(2) never follows or replaces what is at that name) and
+/// returns the temporary's path, for the caller to rename over `path`.
+///
+/// # Errors
+/// When the symlink cannot be created; the message names `path`.
+pub fn symlink_temporary(path: &Path, target: &Path) -> Result<PathBuf> {
+    let prefix = temporary_prefix(path);
+    let made = temporary_builder(&prefix)
+        .make_in(directory_of(path), |at| {
+            std::os::unix::fs::symlink(target, at)
+        })
+        .and_then(|made| made.into_temp_path().keep().map_err(|e| e.error));
+    made.with_context(|| format!("creating the symlink {}", path.display()))
 }
 
 /// Writes `content` to a new temporary file beside `path` and returns the temporary's path, without
@@ -200,6 +228,22 @@ pub fn read_or_empty(path: &Path) -> Result<String> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Removes the file, symlink or directory tree at `path`, if there is one (a symlink is removed, never
+/// followed).
+///
+/// # Errors
+/// When it cannot be read or removed; the message names it.
+pub fn remove_if_there(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => {
+            fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
+        }
+        Ok(_) => fs::remove_file(path).with_context(|| format!("removing {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
