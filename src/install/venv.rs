@@ -79,12 +79,7 @@ pub(crate) fn prepare_cache_dir(plan: &InstallPlan) -> Result<()> {
                         continue;
                     }
                     let path = entry.path();
-                    // remove_dir_all removes a symlink itself, never what it points to.
-                    let removed = match entry.file_type() {
-                        Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
-                        _ => fs::remove_file(&path),
-                    };
-                    removed
+                    crate::tree::remove_if_there(&path)
                         .with_context(|| format!("removing the stale cache {}", path.display()))?;
                 }
             }

@@ -74,7 +74,7 @@ pub(super) fn move_dir(from: &Path, to: &Path) -> Result<()> {
 pub(super) fn copy_dir(from: &Path, to: &Path, link: bool) -> Result<()> {
     let partial = partial_name(to);
     let attempt = |link: bool| -> Result<(bool, String)> {
-        remove_if_there(&partial)?;
+        crate::tree::remove_if_there(&partial)?;
         let flags = if link { "-al" } else { "-a" };
         Command::new("cp")
             .arg(flags)
@@ -98,19 +98,6 @@ pub(super) fn copy_dir(from: &Path, to: &Path, link: bool) -> Result<()> {
     }
     fs::rename(&partial, to)
         .with_context(|| format!("moving {} to {}", partial.display(), to.display()))
-}
-
-/// Removes the file, symlink or directory tree at `path`, if there is one (a symlink is removed, never
-/// followed).
-pub(super) fn remove_if_there(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_dir() => {
-            fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
-        }
-        Ok(_) => fs::remove_file(path).with_context(|| format!("removing {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
 }
 
 /// The entries of the tree `to` that an entry of the tree `from` would replace if the two were merged

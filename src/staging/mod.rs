@@ -30,9 +30,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::command::Command;
 use crate::outputs::Outputs;
+use crate::tree::remove_if_there;
 use files::{
     collisions, copy_dir, installed_by, listing, move_dir, partial_name, remove_debug_files_since,
-    remove_if_there, remove_temporaries,
+    remove_temporaries,
 };
 use journal::Journal;
 pub use place::check_place;
