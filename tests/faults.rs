@@ -183,34 +183,9 @@ const BUILD_STAGES: [Stage; 8] = [
     },
 ];
 
-const FINISH_STAGES: [Stage; 6] = [
-    Stage {
-        name: "relocate",
-        marker: Marker::EndOf("inventory"),
-    },
-    Stage {
-        name: "strip",
-        marker: Marker::EndOf("relocate"),
-    },
-    // The strip command echoed under DH_VERBOSE: strip runs, writing its temporary copy.
-    Stage {
-        name: "strip child",
-        marker: Marker::Line("\tstrip "),
-    },
-    // objcopy writes the debug file for the -dbgsym package.
-    Stage {
-        name: "debug file",
-        marker: Marker::Line("objcopy --only-keep-debug"),
-    },
-    Stage {
-        name: "outputs",
-        marker: Marker::EndOf("depends"),
-    },
-    Stage {
-        name: "commit",
-        marker: Marker::EndOf("outputs"),
-    },
-];
+/// How many of [`BUILD_STAGES`] (pip's) dh_rustvenv_finish does not have: it runs the stages from
+/// relocation on.
+const INSTALL_STAGES: usize = 2;
 
 /// The stage of the runs with planted symlinks: the whole run (nothing is injected, so its marker
 /// is never looked for).
@@ -1792,7 +1767,7 @@ fn faults_at_each_stage_lose_nothing_write_nothing_outside_and_a_rerun_recovers(
     ];
     for (program, stages) in [
         (Program::Build, &BUILD_STAGES[..]),
-        (Program::Finish, &FINISH_STAGES[..]),
+        (Program::Finish, &BUILD_STAGES[INSTALL_STAGES..]),
     ] {
         let cases = faults
             .iter()

@@ -80,6 +80,25 @@ fn dh_rustvenv(source: &SourcePackage, extra: &[&str]) -> std::process::Output {
     run_unchecked(&mut command)
 }
 
+/// Runs dh_rustvenv twice (the second time without dh_prep): each run succeeds, builds the venv, and
+/// keeps `relative`, put in the venv directory before, with its `content`.
+fn two_runs_keep(source: &SourcePackage, venv: &Path, relative: &str, content: &str) {
+    for round in ["first", "second"] {
+        let output = dh_rustvenv(source, &[]);
+        assert!(
+            output.status.success(),
+            "{round} run: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            fs::read_to_string(venv.join(relative)).unwrap(),
+            content,
+            "after the {round} run"
+        );
+        assert!(venv.join("bin/fixtureapp").exists());
+    }
+}
+
 #[test]
 fn files_in_the_venv_directory_survive_a_failure_and_a_second_run() {
     let tmp = scratch("txn-pre-");
@@ -88,20 +107,7 @@ fn files_in_the_venv_directory_survive_a_failure_and_a_second_run() {
     source.write("debian/rvpre/opt/venvs/rvpre/etc/pre.conf", "setting = 1\n");
 
     // A first run keeps the file, and so does a second one without dh_prep.
-    for round in ["first", "second"] {
-        let output = dh_rustvenv(&source, &[]);
-        assert!(
-            output.status.success(),
-            "{round} run: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(
-            fs::read_to_string(venv.join("etc/pre.conf")).unwrap(),
-            "setting = 1\n",
-            "after the {round} run"
-        );
-        assert!(venv.join("bin/fixtureapp").exists());
-    }
+    two_runs_keep(&source, &venv, "etc/pre.conf", "setting = 1\n");
     assert_no_temporaries(&source.dir);
 
     // A third run fails (a requirement that cannot be found): the venv directory holds what it held
@@ -267,18 +273,7 @@ fn the_work_directory_on_another_file_system_is_no_obstacle() {
     let _mount = Mount(work.clone());
     let venv = source.dir.join("debian/rvxdev/opt/venvs/rvxdev");
     source.write("debian/rvxdev/opt/venvs/rvxdev/etc/pre.conf", "kept\n");
-    for round in ["first", "second"] {
-        let output = dh_rustvenv(&source, &[]);
-        assert!(
-            output.status.success(),
-            "{round} run: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(
-            fs::read_to_string(venv.join("etc/pre.conf")).unwrap(),
-            "kept\n"
-        );
-    }
+    two_runs_keep(&source, &venv, "etc/pre.conf", "kept\n");
     let built = listing(&venv);
     source.write("requirements.txt", "nosuchdist==1.0\n");
     let output = dh_rustvenv(&source, &[]);
