@@ -297,17 +297,9 @@ fn help_and_version_succeed() {
 
 /// The command lines of the processes whose command line names `needle`.
 fn processes_naming(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+    common::processes()
+        .into_iter()
+        .map(|p| p.cmdline)
         .filter(|c| c.contains(needle))
         .collect()
 }

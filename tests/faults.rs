@@ -401,30 +401,16 @@ const SIGTERM: i32 = 15;
 
 /// Processes whose command line or working directory names `needle`, as (pid, command line).
 fn processes_naming(needle: &str) -> Vec<(i32, String)> {
-    let own = std::process::id() as i32;
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == own {
-            continue;
-        }
-        let cmdline = fs::read(entry.path().join("cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = fs::read_link(entry.path().join("cwd"))
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if cmdline.contains(needle) || cwd.contains(needle) {
-            found.push((pid, format!("{} (cwd {cwd})", cmdline.trim())));
-        }
-    }
-    found
+    let own = std::process::id();
+    common::processes()
+        .into_iter()
+        .filter(|p| p.pid != own)
+        .filter(|p| p.cmdline.contains(needle) || p.cwd.to_string_lossy().contains(needle))
+        .map(|p| {
+            let line = format!("{} (cwd {})", p.cmdline.trim(), p.cwd.display());
+            (p.pid as i32, line)
+        })
+        .collect()
 }
 
 /// How one run went.

@@ -44,7 +44,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{build_copy, dpkg_lock, edit, get, purge_if_installed, run, run_unchecked, scratch};
+use common::{
+    Process, build_copy, dpkg_lock, edit, get, processes, purge_if_installed, run, run_unchecked,
+    scratch,
+};
 
 const VENV: &str = "/opt/venvs/demosite";
 const CONFFILE: &str = "/etc/demosite/demosite.conf";
@@ -439,7 +442,7 @@ fn assert_nothing_left(uid: u32) {
     );
     let processes: Vec<u32> = processes()
         .into_iter()
-        .filter(|p| p.state != 'Z' && (p.uid == uid || cmdline(p.pid).contains(VENV)))
+        .filter(|p| p.state != 'Z' && (p.uid == uid || p.cmdline.contains(VENV)))
         .map(|p| p.pid)
         .collect();
     assert!(
@@ -688,56 +691,6 @@ fn start_direct(scratch: &Path) -> Service {
     }
 }
 
-/// A process, from /proc/<pid>/stat and status.
-struct Process {
-    pid: u32,
-    state: char,
-    ppid: u32,
-    group: u32,
-    uid: u32,
-}
-
-/// The processes of this machine (those that end while they are read are left out).
-fn processes() -> Vec<Process> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let (Ok(stat), Ok(status)) = (
-            fs::read_to_string(entry.path().join("stat")),
-            fs::read_to_string(entry.path().join("status")),
-        ) else {
-            continue;
-        };
-        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let uid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|u| u.parse().ok());
-        if let (Some(state), Some(ppid), Some(group), Some(uid)) = (
-            fields.first().and_then(|s| s.chars().next()),
-            fields.get(1).and_then(|s| s.parse().ok()),
-            fields.get(2).and_then(|s| s.parse().ok()),
-            uid,
-        ) {
-            found.push(Process {
-                pid,
-                state,
-                ppid,
-                group,
-                uid,
-            });
-        }
-    }
-    found
-}
-
 /// The live processes of the process group `group`.
 fn members(group: u32) -> Vec<u32> {
     processes()
@@ -755,12 +708,6 @@ fn alive(pid: u32) -> bool {
 /// Whether the process runs (it has not ended).
 fn runs(process: &Process) -> bool {
     process.state != 'Z'
-}
-
-fn cmdline(pid: u32) -> String {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
 }
 
 /// Polls `found` every 100 ms until it returns something, for at most 60 s.

@@ -18,38 +18,19 @@ use common::{SourcePackage, run, scratch};
 /// The processes (pid, command line) whose command line or working directory names `dir`.
 fn processes_under(dir: &Path) -> Vec<(u32, String)> {
     let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let cmdline = fs::read(entry.path().join("cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains(&needle) || cwd.starts_with(dir) {
-            found.push((pid, cmdline));
-        }
-    }
-    found
+    common::processes()
+        .into_iter()
+        .filter(|p| p.cmdline.contains(&needle) || p.cwd.starts_with(dir))
+        .map(|p| (p.pid, p.cmdline))
+        .collect()
 }
 
-/// The processes whose parent is `parent`, from /proc/<pid>/stat (proc(5)).
+/// The processes whose parent is `parent`.
 fn children_of(parent: u32) -> Vec<u32> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
-            let (_, rest) = stat.rsplit_once(')')?;
-            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == parent).then_some(pid)
-        })
+    common::processes()
+        .into_iter()
+        .filter(|p| p.ppid == parent)
+        .map(|p| p.pid)
         .collect()
 }
 

@@ -905,3 +905,63 @@ impl Drop for InstalledTools {
         }
     }
 }
+
+/// A process of this machine, from /proc/<pid>/stat, status, cmdline and cwd (proc(5)).
+pub struct Process {
+    pub pid: u32,
+    /// `R`, `S`, `Z` (ended, not reaped yet), …
+    pub state: char,
+    pub ppid: u32,
+    /// Its process group.
+    pub group: u32,
+    pub uid: u32,
+    /// Its arguments, joined with spaces ("" for a zombie).
+    pub cmdline: String,
+    /// Its working directory ("" when it cannot be read).
+    pub cwd: PathBuf,
+}
+
+/// The processes of this machine (those that end while they are read are left out).
+pub fn processes() -> Vec<Process> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let (Ok(stat), Ok(status)) = (
+            fs::read_to_string(entry.path().join("stat")),
+            fs::read_to_string(entry.path().join("status")),
+        ) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|u| u.parse().ok());
+        if let (Some(state), Some(ppid), Some(group), Some(uid)) = (
+            fields.first().and_then(|s| s.chars().next()),
+            fields.get(1).and_then(|s| s.parse().ok()),
+            fields.get(2).and_then(|s| s.parse().ok()),
+            uid,
+        ) {
+            found.push(Process {
+                pid,
+                state,
+                ppid,
+                group,
+                uid,
+                cmdline: fs::read(entry.path().join("cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                    .unwrap_or_default(),
+                cwd: fs::read_link(entry.path().join("cwd")).unwrap_or_default(),
+            });
+        }
+    }
+    found
+}
