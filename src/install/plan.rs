@@ -390,8 +390,8 @@ fn cache_key(dirs: &[PathBuf], which: LocalFiles) -> Result<String> {
         for entry in entries {
             let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
             let name = entry.file_name();
-            let wheel = name.as_encoded_bytes().ends_with(b".whl");
-            if (wheel && which == LocalFiles::SourceDistributions) || !entry.path().is_file() {
+            let sdist = crate::wheelhouse::is_sdist(&name.to_string_lossy());
+            if (!sdist && which == LocalFiles::SourceDistributions) || !entry.path().is_file() {
                 continue;
             }
             files.push(name);
