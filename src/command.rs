@@ -128,21 +128,22 @@ impl Command {
 
     /// The command as a shell would read it, for echoing and for error messages.
     pub fn display(&self) -> String {
-        std::iter::once(&self.program)
-            .chain(&self.args)
-            .map(|w| shell_quote(&w.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.render(false)
     }
 
     /// [`Command::display`] for an error message: an argument of several lines (a `python -c`
     /// script) is cut to its first line and `...`, so that the error stays one line.
     fn display_brief(&self) -> String {
+        self.render(true)
+    }
+
+    /// The words, shell-quoted and joined; with `brief`, each cut at its first newline.
+    fn render(&self, brief: bool) -> String {
         std::iter::once(&self.program)
             .chain(&self.args)
             .map(|w| {
                 let word = w.to_string_lossy();
-                match word.split_once('\n') {
+                match word.split_once('\n').filter(|_| brief) {
                     Some((first, _)) => format!("{}...", shell_quote(first)),
                     None => shell_quote(&word),
                 }
