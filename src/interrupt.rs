@@ -135,9 +135,7 @@ impl Interrupts {
 /// (a daemon that forked twice), is not reached.
 fn terminate_trees(roots: &[u32]) {
     let mut tree: BTreeSet<u32> = roots.iter().copied().collect();
-    for &root in roots {
-        tree.extend(descendants(root));
-    }
+    tree.extend(descendants(roots));
     for pid in tree {
         if let Ok(pid) = i32::try_from(pid) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
@@ -145,16 +143,17 @@ fn terminate_trees(roots: &[u32]) {
     }
 }
 
-/// The processes descended from `root` (its children, their children, and so on; not `root`
-/// itself), read from the parent process ids in `/proc/<pid>/stat`; empty when `/proc` cannot be
-/// read. Every process is looked at once, so the answer is one moment's tree.
+/// The processes descended from those of `roots` (their children, their children's, and so on; not
+/// the roots themselves), read from the parent process ids in `/proc/<pid>/stat`; empty when `/proc`
+/// cannot be read. Every process is looked at once, for all the roots, so the answer is one moment's
+/// tree.
 ///
 /// `/proc/<pid>/task/<tid>/children` would name the children directly, but only on kernels built
 /// with `CONFIG_PROC_CHILDREN`; the parent id is always there.
 ///
 /// # References
 /// proc(5): `/proc/pid/stat`, field 4 (`ppid`).
-pub fn descendants(root: u32) -> BTreeSet<u32> {
+pub fn descendants(roots: &[u32]) -> BTreeSet<u32> {
     let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
     for entry in entries {
@@ -174,7 +173,7 @@ pub fn descendants(root: u32) -> BTreeSet<u32> {
         }
     }
     let mut found = BTreeSet::new();
-    let mut todo = vec![root];
+    let mut todo = roots.to_vec();
     while let Some(pid) = todo.pop() {
         for &child in children.get(&pid).into_iter().flatten() {
             if found.insert(child) {
@@ -260,13 +259,13 @@ mod tests {
             .unwrap();
         let mut below_shell = BTreeSet::new();
         for _ in 0..100 {
-            below_shell = descendants(shell.id());
+            below_shell = descendants(&[shell.id()]);
             if !below_shell.is_empty() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let found = descendants(std::process::id());
+        let found = descendants(&[std::process::id()]);
         for pid in &below_shell {
             let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
         }
@@ -276,7 +275,7 @@ mod tests {
         assert_eq!(below_shell.len(), 1, "{below_shell:?}");
         assert!(below_shell.is_subset(&found), "{below_shell:?} {found:?}");
         assert!(!found.contains(&std::process::id()));
-        assert!(descendants(u32::MAX).is_empty());
+        assert!(descendants(&[u32::MAX]).is_empty());
     }
 
     #[test]
@@ -293,7 +292,7 @@ mod tests {
             .unwrap();
         let mut grandchildren = BTreeSet::new();
         for _ in 0..100 {
-            grandchildren = descendants(running.id());
+            grandchildren = descendants(&[running.id()]);
             if !grandchildren.is_empty() {
                 break;
             }
