@@ -174,16 +174,8 @@ fn the_sbom_lists_the_venv_validates_and_is_the_same_from_any_build_directory() 
             .unwrap_or_else(|| panic!("no {purl} in the SBOM"))
     };
     // The wheel's hash: the wheelhouse file greetlib was installed from.
-    let wheel = fs::read_dir(builds[0].0.dir.join("wheelhouse"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("greetlib-1.0-")
-        })
-        .unwrap();
+    // (The source package's wheelhouse is a copy of the tests' shared one.)
+    let wheel = common::wheelhouse_file("greetlib-1.0-");
     assert_eq!(
         component("pkg:pypi/greetlib@1.0")["hashes"][0]["content"],
         sha256(&wheel).as_str()
