@@ -39,6 +39,19 @@ pub struct Interpreter {
     /// That pip's runner, `<pip>/__pip-runner__.py` (pip 22.3 and later), which runs exactly that pip
     /// under another interpreter (`pip --python` runs it so); None when there is none.
     pub pip_runner: Option<PathBuf>,
+    /// The platform the venv's wheels must run on: `platform.machine()` (`x86_64`) and the glibc of
+    /// the build machine. A cross build replaces it with the host architecture's.
+    pub platform: Platform,
+}
+
+/// The machine and C library wheels are chosen for (PEP 425 platform tags, PEP 600 manylinux).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    /// The machine name of platform tags and of PEP 508's `platform_machine` (`x86_64`, `aarch64`).
+    pub machine: String,
+    /// The glibc minor version (major 2) whose `manylinux_2_<minor>` wheels run; None when the C
+    /// library is not glibc (no manylinux wheel runs then).
+    pub glibc_minor: Option<u32>,
 }
 
 impl Interpreter {
@@ -83,6 +96,8 @@ print(json.dumps({
     'cxx': sysconfig.get_config_var('CXX') or '',
     'pip_version': pip[0],
     'pip_runner': pip[1],
+    'machine': os.uname().machine,
+    'libc': os.confstr('CS_GNU_LIBC_VERSION') if 'CS_GNU_LIBC_VERSION' in os.confstr_names else '',
 }))";
 
 /// Finds `requested` (an absolute path, a path relative to `top`, the top of the source package, or a
@@ -211,12 +226,34 @@ fn parse_probe(answer: &str, found: &Path) -> Result<Interpreter> {
             .as_str()
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
+        platform: Platform {
+            machine: value["machine"].as_str().unwrap_or_default().to_owned(),
+            glibc_minor: value["libc"].as_str().and_then(glibc_minor),
+        },
     })
+}
+
+/// The minor version of `glibc 2.36`, as `os.confstr('CS_GNU_LIBC_VERSION')` reads.
+fn glibc_minor(libc: &str) -> Option<u32> {
+    let version = libc.strip_prefix("glibc ")?;
+    let (major, minor) = version.split_once('.')?;
+    if major != "2" {
+        return None;
+    }
+    minor.split('.').next()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_glibc_version_is_read_from_confstr() {
+        assert_eq!(glibc_minor("glibc 2.36"), Some(36));
+        assert_eq!(glibc_minor("glibc 2.41.9000"), Some(41));
+        assert_eq!(glibc_minor("musl 1.2"), None);
+        assert_eq!(glibc_minor(""), None);
+    }
 
     #[test]
     fn reads_the_probe_answer() {

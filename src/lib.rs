@@ -45,6 +45,7 @@ pub mod shebang;
 pub mod pathmatch;
 pub mod leak;
 pub mod wheelhouse;
+pub mod tags;
 pub mod debhelper;
 pub mod options;
 pub mod layout;

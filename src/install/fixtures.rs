@@ -33,6 +33,10 @@ pub(super) fn interpreter() -> Interpreter {
         pip_wheel: Some("/usr/share/python-wheels/pip-23.0.1-py3-none-any.whl".into()),
         pip_version: Some("23.0.1".into()),
         pip_runner: Some("/usr/lib/python3/dist-packages/pip/__pip-runner__.py".into()),
+        platform: crate::interpreter::Platform {
+            machine: "x86_64".into(),
+            glibc_minor: Some(36),
+        },
     }
 }
 
