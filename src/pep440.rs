@@ -143,7 +143,7 @@ impl Version {
 
     /// The key PEP 440 orders by, the local label left out: a development release of a final
     /// version comes before its pre-releases, a final version after them, a post-release after it.
-    fn key(&self) -> (u64, &[u64], (i8, u64), (i8, u64), (i8, u64)) {
+    fn key(&self) -> OrderKey<'_> {
         let pre = match (self.pre, self.post, self.dev) {
             (None, None, Some(_)) => (-1, 0),
             (None, _, _) => (3, 0),
@@ -162,6 +162,10 @@ impl Version {
         }
     }
 }
+
+/// What [`Version::key`] orders by: epoch, release, then the pre-, post- and development parts, each
+/// a (place, number) pair.
+type OrderKey<'a> = (u64, &'a [u64], (i8, u64), (i8, u64), (i8, u64));
 
 impl Ord for Version {
     fn cmp(&self, other: &Version) -> Ordering {
@@ -257,6 +261,23 @@ pub fn satisfies(version: &str, operator: &str, spec: &str) -> Option<bool> {
     })
 }
 
+/// Whether `version` satisfies every clause of the specifier set `specifiers` (`>=3.9, <4`; empty:
+/// any version). None when a clause cannot be read.
+pub fn satisfies_all(version: &str, specifiers: &str) -> Option<bool> {
+    let mut all = true;
+    for clause in specifiers
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let operator = ["===", "~=", "==", "!=", "<=", ">=", "<", ">"]
+            .into_iter()
+            .find(|op| clause.starts_with(op))?;
+        all &= satisfies(version, operator, &clause[operator.len()..])?;
+    }
+    Some(all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +328,9 @@ mod tests {
         assert!(t("3.9", ">=", "3.9.0") && t("3.10", ">", "3.9"));
         assert_eq!(satisfies("1.0", "~=", "1"), None);
         assert_eq!(satisfies("x", "==", "1.0"), None);
+        assert_eq!(satisfies_all("3.11.2", ">=3.9, <4"), Some(true));
+        assert_eq!(satisfies_all("3.11.2", ">=3.12"), Some(false));
+        assert_eq!(satisfies_all("3.11.2", ""), Some(true));
+        assert_eq!(satisfies_all("3.11.2", "3.9"), None);
     }
 }
