@@ -64,7 +64,7 @@ pub enum Input {
 pub const LOCK_FILES: [&str; 3] = ["pylock.toml", "uv.lock", "poetry.lock"];
 
 /// Chooses the input of the build in `source_dir`: `lock` (`--lock`), else `requirements` (named, with
-/// the option that named it), else what the source directory holds ([module docs](self)).
+/// the option that named it), else what the source directory holds (`requirements.txt`, then `pylock.toml`, `uv.lock`, `poetry.lock`).
 ///
 /// # Errors
 /// When a named file does not exist (the message names the option), when `--lock` names a file of no

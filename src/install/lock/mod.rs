@@ -27,7 +27,7 @@ use anyhow::{Context, Result};
 use crate::markers::MarkerEnvironment;
 use crate::tags::Tag;
 
-pub use choose::{LockedArtifact, Source, choose_artifacts};
+pub use choose::{LockedArtifact, Source, check_file, choose_artifacts, choose_file, sha256_file};
 pub use discover::{Input, LockFormat, discover};
 
 /// What the lock is read for: the target interpreter and what the user asked for.
@@ -136,7 +136,7 @@ impl fmt::Display for LockFormat {
 }
 
 /// Reads the lock `file` of `format` for `target`: the packages that apply, with the warnings of
-/// [`stale_warnings`] against the project's `pyproject.toml` in `project_dir`.
+/// `stale_warnings` against the project's `pyproject.toml` in `project_dir`.
 ///
 /// # Errors
 /// When the file cannot be read or is not a lock of its format: one message naming the file and what
