@@ -70,4 +70,5 @@ pub mod staging;
 pub mod pipeline;
 pub mod dh_rustvenv;
 pub mod dh_rustvenv_finish;
+pub mod download_lock;
 pub mod download;

@@ -360,3 +360,63 @@ fn a_tampered_a_missing_or_no_artifact_and_a_malformed_lock_are_one_line_errors(
         "{err}"
     );
 }
+
+#[test]
+fn download_fills_the_wheelhouse_with_exactly_the_locked_files_checked_against_their_hashes() {
+    let tmp = scratch("lock-download-");
+    let source = lock_source(tmp.path(), "rvlockdl", "");
+    // The lock's URLs are file: URLs of the tests' wheelhouse; build requirements come from it too.
+    let local = format!("file://{}/", common::wheelhouse().display());
+    source.write(
+        "pylock.toml",
+        &default_pylock().replace("https://files.example/packages/", &local),
+    );
+    let download = |lock_text: &str| {
+        source.write("pylock.toml", lock_text);
+        let _ = fs::remove_dir_all(source.dir.join("fetched"));
+        run_unchecked(
+            source
+                .dh_rustvenv()
+                .args(["--download", "--wheelhouse", "fetched"])
+                .env("PIP_NO_INDEX", "1")
+                .env("PIP_FIND_LINKS", common::wheelhouse()),
+        )
+    };
+    let lock_text = default_pylock().replace("https://files.example/packages/", &local);
+    let output = download(&lock_text);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("holds the 2 locked file(s) of pylock.toml for Python 3.11 (2 downloaded)"),
+        "{stdout}"
+    );
+    let mut names: Vec<String> = fs::read_dir(source.dir.join("fetched"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let greetlib = artifact("greetlib-").file_name;
+    let fastsum = artifact("fastsum-").file_name;
+    assert!(
+        names.contains(&greetlib) && names.contains(&fastsum),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("setuptools-")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("pgver")), "{names:?}");
+
+    let wrong = lock_text.replace(&artifact("greetlib-").sha256, &"1".repeat(64));
+    let output = download(&wrong);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("hash mismatch") && stderr.contains(&greetlib),
+        "{stderr}"
+    );
+}

@@ -10,10 +10,12 @@
 //!
 //! One file per format (`pylock`, `uvlock`, `poetry`), each returning the locked packages that apply
 //! to the target with all their files; `choose` picks each one's artifact and checks the wheelhouse;
-//! `discover` says which input a build uses; this file holds the shared types.
+//! `discover` says which input a build uses; `fetch` fills the wheelhouse with the locked artifacts
+//! (`--download`); this file holds the shared types.
 
 mod choose;
 mod discover;
+pub mod fetch;
 mod poetry;
 mod pylock;
 mod toml_access;
