@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod lock;
+pub mod lock_tools;
 
 /// The top of this repository.
 pub fn repo() -> PathBuf {
