@@ -411,6 +411,26 @@ fn download_fills_the_wheelhouse_with_exactly_the_locked_files_checked_against_t
     );
     assert!(!names.iter().any(|n| n.starts_with("pgver")), "{names:?}");
 
+    // For another interpreter: the same locked files (pure Python and an sdist), for cp313 on trixie.
+    let _ = fs::remove_dir_all(source.dir.join("fetched"));
+    let output = run_unchecked(
+        source
+            .dh_rustvenv()
+            .args(["--download-for", "trixie", "--wheelhouse", "fetched"])
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_FIND_LINKS", common::wheelhouse()),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("holds the 2 locked file(s) of pylock.toml for cp313 (trixie, glibc 2.41)"),
+        "{stdout}"
+    );
+
     let wrong = lock_text.replace(&artifact("greetlib-").sha256, &"1".repeat(64));
     let output = download(&wrong);
     let stderr = String::from_utf8_lossy(&output.stderr);
