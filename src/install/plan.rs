@@ -125,9 +125,11 @@ pub enum TestCommand {
 
 /// Checks the requirements file and the source package and returns what to install.
 ///
-/// By default `requirements.txt` in the source directory is installed when it exists; a file named with
-/// `--requirements` must exist. The source package needs a `pyproject.toml` or a `setup.py` unless
-/// `--skip-install` is given.
+/// By default `requirements.txt` in the source directory is installed when it exists, else the first
+/// lock file found there (`pylock.toml`, `uv.lock`, `poetry.lock`); a file named with
+/// `--requirements` or `--lock` must exist. A lock is read for `interpreter` and its artifacts checked
+/// in the wheelhouse here ([`super::lock::resolve`]). The source package needs a `pyproject.toml` or a
+/// `setup.py` unless `--skip-install` is given.
 ///
 /// `build_system` is given in dh-virtualenv's build-system mode (`--buildsystem-destdir`): its
 /// settings, from the build system's variables, add to the options (`DH_REQUIREMENTS_FILE` when
@@ -135,7 +137,9 @@ pub enum TestCommand {
 /// 1.2.2's `dh_virtualenv` does not read them.
 ///
 /// # Errors
-/// When the named requirements file does not exist, or the source directory has no Python project and
+/// When the named requirements or lock file does not exist, when a lock cannot be read or an artifact
+/// it locks is missing, lacks for the interpreter or does not match its hash, when the source
+/// directory has no Python project and
 /// `--skip-install` was not given (the messages name the file and the option that fixes it), or when
 /// `dpkg-buildflags` cannot be run, or `--installer uv` finds neither a uv wheel in the wheelhouse nor
 /// uv on PATH.
