@@ -379,7 +379,8 @@ pub fn ineffective(options: &Options, offline_wheelhouse: Option<&std::path::Pat
                 .to_owned(),
         );
     }
-    if !venv.extras.is_empty() && venv.skip_install {
+    // With --lock the extras select the lock's packages, whether or not the project is installed.
+    if !venv.extras.is_empty() && venv.skip_install && venv.lock.is_none() {
         warnings.push(format!(
             "--extras {} has no effect with --skip-install, which does not install the source \
              package they are extras of",
