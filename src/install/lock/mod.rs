@@ -21,6 +21,9 @@ mod pylock;
 mod toml_access;
 mod uvlock;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

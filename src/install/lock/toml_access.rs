@@ -107,7 +107,8 @@ pub(super) fn url_file_name(url: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&last[i + 1..i + 3], 16) {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -144,5 +145,6 @@ mod tests {
             url_file_name("https://files.example/p/a%2Bb-1.0.tar.gz#sha256=00"),
             "a+b-1.0.tar.gz"
         );
+        assert_eq!(url_file_name("https://h/%a\u{e9}x"), "%a\u{e9}x");
     }
 }
