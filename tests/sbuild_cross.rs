@@ -22,21 +22,29 @@ use common::arm64::elf_files_not_for;
 use common::{deb_field, files_naming, prepare_sbuild, run, run_unchecked, scratch};
 
 /// The directory sbuild built in, as its log names it for log filtering (`I: NOTICE: Log filtering
-/// will replace 'build/demosite-XXXX' with '«BUILDDIR»'`), with its leading slash.
+/// will replace 'build/demosite-XXXX' with '<<BUILDDIR>>'`; `«BUILDDIR»` in other sbuild
+/// releases), with its leading slash.
 fn build_dir_of(log: &str) -> Option<String> {
     log.lines().find_map(|line| {
         let rest = line.split("Log filtering will replace '").nth(1)?;
         let (path, with) = rest.split_once("' with '")?;
-        with.starts_with("«BUILDDIR»")
+        (with.starts_with("<<BUILDDIR>>") || with.starts_with("«BUILDDIR»"))
             .then(|| format!("/{}", path.trim_start_matches('/')))
     })
 }
 
 #[test]
 fn build_dir_is_read_from_sbuilds_log_filtering_notice() {
-    let log = "I: NOTICE: Log filtering will replace 'build/demosite-a1b2C3/demosite-1.0.0' with '«PKGBUILDDIR»'\n\
-               I: NOTICE: Log filtering will replace 'build/demosite-a1b2C3' with '«BUILDDIR»'\n";
-    assert_eq!(build_dir_of(log).as_deref(), Some("/build/demosite-a1b2C3"));
+    // As sbuild 0.85 (Debian 12) writes it.
+    let log = "I: NOTICE: Log filtering will replace 'build/demosite-GTSz1p/resolver-KdMIwd' with '<<RESOLVERDIR>>'\n\
+               I: NOTICE: Log filtering will replace 'build/demosite-GTSz1p/demosite-1.0.0' with '<<PKGBUILDDIR>>'\n\
+               I: NOTICE: Log filtering will replace 'build/demosite-GTSz1p' with '<<BUILDDIR>>'\n";
+    assert_eq!(build_dir_of(log).as_deref(), Some("/build/demosite-GTSz1p"));
+    let later = "I: NOTICE: Log filtering will replace 'build/demosite-a1b2C3' with '«BUILDDIR»'\n";
+    assert_eq!(
+        build_dir_of(later).as_deref(),
+        Some("/build/demosite-a1b2C3")
+    );
     assert_eq!(build_dir_of("no notice\n"), None);
 }
 
