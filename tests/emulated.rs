@@ -13,6 +13,9 @@
 //! DH_RUSTVENV_ARM64_TESTS=1 cargo test --test emulated -- --nocapture --test-threads=1
 //! ```
 //!
+//! `DH_RUSTVENV_ARM64_DEB=<demosite_*_arm64.deb>` makes the last test check that package instead of
+//! cross-building one (for example one built natively under emulation by `bench/cross --keep`).
+//!
 //! Two of the tests check the harness itself, with packages that need no cross build: python3 from
 //! the arm64 archive runs in the emulated tree, and debian-example built natively serves and purges
 //! in an amd64 tree through the same steps.
@@ -20,6 +23,7 @@
 mod common;
 
 use std::fs;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::arm64::{
@@ -150,18 +154,27 @@ fn cross_built_example_serves_in_emulated_arm64_bookworm_and_purges_to_nothing()
     binfmt_ready();
     let tmp = scratch("emulated-cross-");
     let started = Instant::now();
-    let (output, debs) = cross_build_example(&tmp.path().join("build"));
-    let build_seconds = started.elapsed().as_secs_f64();
-    assert!(
-        output.status.success(),
-        "dpkg-buildpackage -a arm64 failed:\n{}",
-        tail(&String::from_utf8_lossy(&output.stderr), 40)
-    );
-    let deb = debs
-        .iter()
-        .find(|(name, _)| name == "demosite")
-        .map(|(_, deb)| deb.clone())
-        .expect("dpkg-buildpackage -a arm64 wrote demosite's .deb");
+    // A package built another way (natively under emulation, say: `bench/cross --keep`) can be
+    // checked instead of a cross build.
+    let (deb, made) = if let Some(given) = std::env::var_os("DH_RUSTVENV_ARM64_DEB") {
+        (PathBuf::from(given), "given".to_owned())
+    } else {
+        let (output, debs) = cross_build_example(&tmp.path().join("build"));
+        assert!(
+            output.status.success(),
+            "dpkg-buildpackage -a arm64 failed:\n{}",
+            tail(&String::from_utf8_lossy(&output.stderr), 40)
+        );
+        let deb = debs
+            .iter()
+            .find(|(name, _)| name == "demosite")
+            .map(|(_, deb)| deb.clone())
+            .expect("dpkg-buildpackage -a arm64 wrote demosite's .deb");
+        (
+            deb,
+            format!("cross-built in {:.0} s", started.elapsed().as_secs_f64()),
+        )
+    };
     assert_eq!(deb_field(&deb, "Architecture"), "arm64");
     let unpacked = tmp.path().join("unpacked");
     run(std::process::Command::new("dpkg-deb")
@@ -198,7 +211,7 @@ fn cross_built_example_serves_in_emulated_arm64_bookworm_and_purges_to_nothing()
     );
     purge_demosite_to_nothing(&tree);
     eprintln!(
-        "emulated: {}: cross build {build_seconds:.0} s, {elf_files} ELF files all AArch64, \
+        "emulated: {}: {made}, {elf_files} ELF files all AArch64, \
          apt-get install {install_seconds:.0} s, first answer after {:.1} s under qemu, purged to nothing",
         deb.file_name().unwrap().to_string_lossy(),
         served.first_answer_seconds
