@@ -54,6 +54,26 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The lines of an sbuild log that say why it failed before the build (apt's unmet dependencies,
+/// its errors), which come long before the log's end, each once.
+fn why_failed(log: &str) -> String {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in log.lines() {
+        let telling = [
+            "unmet dependencies",
+            "is not installable",
+            "is not going to be installed",
+        ]
+        .iter()
+        .any(|needle| line.contains(needle))
+            || line.starts_with("E: ");
+        if telling && !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines.join("\n")
+}
+
 /// The file in `dir` whose name starts with `prefix` and ends with `suffix`.
 fn file_in(dir: &Path, prefix: &str, suffix: &str) -> Option<PathBuf> {
     fs::read_dir(dir)
@@ -115,9 +135,11 @@ fn sbuild_cross_builds_debian_example_for_arm64_offline() {
     fs::write(&kept, &log).unwrap();
     assert!(
         output.status.success() && log.contains("Status: successful"),
-        "sbuild --host=arm64 failed after {seconds:.0} s; see {}; its last lines:\n{}",
+        "sbuild --host=arm64 failed after {seconds:.0} s; see {}; its last lines:\n{}\n\
+         why, from earlier in the log:\n{}",
         kept.display(),
-        tail(&log, 40)
+        tail(&log, 40),
+        why_failed(&log)
     );
     assert!(
         log.contains("dh_rustvenv"),
