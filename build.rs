@@ -4,7 +4,8 @@
 //! (sbuild and a chroot from the Debian archive) gives `sbuild_tests`, `DH_RUSTVENV_AUTOPKGTEST_TESTS`
 //! (autopkgtest's null backend, which installs packages on this machine) gives `autopkgtest_tests`,
 //! `DH_RUSTVENV_FAULT_TESTS` (fault injection: kills dh_rustvenv at each stage, mounts a tmpfs as
-//! root) gives `fault_tests`.
+//! root) gives `fault_tests`, `DH_RUSTVENV_ARM64_TESTS` (arm64 packages run under qemu-user-static
+//! in an arm64 chroot, binfmt_misc registered as root) gives `arm64_tests`.
 //! Cargo builds again when they change.
 
 fn main() {
@@ -13,6 +14,7 @@ fn main() {
         ("DH_RUSTVENV_SBUILD_TESTS", "sbuild_tests"),
         ("DH_RUSTVENV_AUTOPKGTEST_TESTS", "autopkgtest_tests"),
         ("DH_RUSTVENV_FAULT_TESTS", "fault_tests"),
+        ("DH_RUSTVENV_ARM64_TESTS", "arm64_tests"),
     ] {
         println!("cargo::rerun-if-env-changed={variable}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

@@ -3,6 +3,8 @@
 //! they fail.
 #![allow(dead_code)]
 
+pub mod arm64;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
