@@ -30,7 +30,7 @@ pub(crate) fn prepare(
         .as_ref()
         .and_then(|b| b.python.as_deref())
         .unwrap_or(&options.venv.python);
-    let interpreter = interpreter::probe(python, env.path.as_deref(), &env.top)?;
+    let mut interpreter = interpreter::probe(python, env.path.as_deref(), &env.top)?;
     let plan = install::plan(
         &layout,
         &options.venv,
@@ -39,6 +39,10 @@ pub(crate) fn prepare(
         flavour,
         build_system.as_ref(),
     )?;
+    if let Some(cross) = &plan.cross {
+        // A cross build: wheels are chosen for the host architecture's machine and glibc.
+        interpreter.platform = cross.platform.clone();
+    }
     Ok((layout, interpreter, plan))
 }
 

@@ -52,6 +52,7 @@ pub mod layout;
 pub mod record;
 pub mod buildsystem;
 pub mod interpreter;
+pub mod cross;
 pub mod install;
 pub mod inventory;
 pub mod relocate;

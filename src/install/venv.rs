@@ -117,6 +117,19 @@ pub(super) fn install_distributions(
         ],
         None => plan.index_args.clone(),
     };
+    if let (Some(target), None) = (&plan.cross, &uv) {
+        // A cross build with pip: the host's wheels, through pip's --target (install/cross.rs).
+        let cross = super::cross::CrossInstall {
+            layout,
+            interpreter,
+            plan,
+            target,
+            sources: &sources,
+            compiler_env: &compiler_env,
+            reporter,
+        };
+        return cross.install();
+    }
     // The wheelhouse as the user names it, relative to the top of the source package.
     let wheelhouse = plan
         .wheelhouse
@@ -312,6 +325,12 @@ fn uv_command(uv: &Path, plan: &InstallPlan, venv_python: &Path) -> Command {
         .arg(&plan.cache_dir)
         .env("UV_PYTHON_DOWNLOADS", "never")
         .env("UV_NO_PROGRESS", "1")
+        // A cross build: the host's wheels, markers evaluated for the host.
+        .args(
+            plan.cross
+                .iter()
+                .flat_map(|t| ["--python-platform".to_owned(), t.uv_platform()]),
+        )
 }
 
 /// Removes what uv writes for itself: into dist-info directories, `uv_cache.json` (which holds the
