@@ -125,6 +125,58 @@ pub struct ElfReport {
     pub debug_files: Vec<PathBuf>,
 }
 
+/// The ELF machine (`e_machine`) of a Debian architecture's programs: 183 (EM_AARCH64) for arm64;
+/// None for an architecture not listed here.
+///
+/// # References
+/// The System V ABI's `e_machine` values (elf.h), and dpkg's cputable.
+pub fn machine_of_architecture(arch: &str) -> Option<u16> {
+    Some(match arch {
+        "amd64" => 62,
+        "i386" => 3,
+        "arm64" => 183,
+        "armhf" | "armel" => 40,
+        "ppc64el" => 21,
+        "s390x" => 22,
+        "riscv64" => 243,
+        _ => return None,
+    })
+}
+
+/// In a cross build, every ELF file of the venv must be built for the host: one built for another
+/// machine (an extension module compiled on the build machine, as uv does when it builds an sdist
+/// for another platform) would not load there.
+///
+/// # Errors
+/// Names the first file built for another machine, its machine and the host architecture, and
+/// says what a cross build needs instead.
+pub fn check_host_machine(
+    files: &[ElfFile],
+    cross: &crate::debhelper::CrossArchitecture,
+    staging_root: &std::path::Path,
+) -> anyhow::Result<()> {
+    let Some(host) = machine_of_architecture(&cross.host_arch) else {
+        return Ok(());
+    };
+    if let Some(file) = files.iter().find(|f| f.machine != host) {
+        anyhow::bail!(
+            "{} is built for ELF machine {}, not for {} (machine {host}): a cross build installs \
+             wheels built for the host and compiles nothing; put a wheel for {} in the wheelhouse \
+             (dh_rustvenv --download-for=<python>@{}) or build on an {} machine",
+            file.path
+                .strip_prefix(staging_root)
+                .unwrap_or(&file.path)
+                .display(),
+            file.machine,
+            cross.host_arch,
+            cross.host_arch,
+            cross.host_arch,
+            cross.host_arch
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
