@@ -227,6 +227,31 @@ fn compiled_code_without_an_arm64_wheel_fails_the_cross_build_clearly() {
         "{line}"
     );
 
+    // uv, told the host's platform, refuses the wheel it builds from the sdist for this machine.
+    let uv = SourcePackage::new(&tmp.path().join("uv"), "crossuv");
+    let uv_wheel = common::uv_wheel();
+    fs::copy(
+        &uv_wheel,
+        uv.dir
+            .join("wheelhouse")
+            .join(uv_wheel.file_name().unwrap()),
+    )
+    .unwrap();
+    uv.rules("override_dh_rustvenv:\n\tdh_rustvenv --wheelhouse wheelhouse --installer uv\n");
+    let stderr = cross_build_fails(&uv);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("dh_rustvenv: error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{stderr}"));
+    eprintln!("{line}");
+    assert!(
+        line.contains(
+            "package crossuv: installing requirements.txt: fastsum==1.0 has compiled code"
+        ) && line.contains(&needed)
+            && line.contains(&how),
+        "{line}"
+    );
+
     // The project itself with a C extension.
     let project = SourcePackage::new(&tmp.path().join("project"), "crossproject");
     fs::remove_dir_all(project.dir.join("src")).unwrap();

@@ -300,6 +300,38 @@ impl CrossInstall<'_> {
     }
 }
 
+/// What to tell the user when uv, installing for the host (`--python-platform`), refused a wheel it
+/// built from an sdist on the build machine (`Failed to download and build `fastsum==1.0``, `The built
+/// wheel `fastsum-1.0-cp311-cp311-linux_x86_64.whl` is not compatible with the target …`): the
+/// distribution has compiled code, and the wheel the host needs. None for any other failure.
+pub(super) fn uv_refused_build(error: &anyhow::Error, target: &CrossTarget) -> Option<String> {
+    let output = match error.downcast_ref::<crate::command::CommandError>()? {
+        crate::command::CommandError::Failed { output, .. } => output,
+        crate::command::CommandError::NotStarted { .. } => return None,
+    };
+    let between = |text: &str, before: &str| -> Option<String> {
+        let (_, rest) = text.split_once(before)?;
+        rest.split('`').next().map(str::to_owned)
+    };
+    let built = between(output, "The built wheel `")?;
+    if !output.contains("is not compatible with the target") {
+        return None;
+    }
+    let requirement = between(output, "Failed to download and build `")
+        .unwrap_or_else(|| built.split('-').next().unwrap_or(&built).to_owned());
+    Some(format!(
+        "{requirement} has compiled code (uv builds it as {built} here), and a cross build for {} \
+         cannot compile it: cross builds need a wheel for {} (or another tag the host accepts); put \
+         the wheel in the wheelhouse (dh_rustvenv --download-for=3.{}@{} fetches the host's wheels \
+         from the package index), or build on an {} machine",
+        target.architecture.host_arch,
+        target.binary_tag(),
+        target.python_minor,
+        target.architecture.host_arch,
+        target.architecture.host_arch
+    ))
+}
+
 /// The wheels in `dir`, sorted.
 fn wheels_in(dir: &Path) -> Vec<PathBuf> {
     let mut wheels: Vec<PathBuf> = fs::read_dir(dir)

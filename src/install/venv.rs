@@ -141,9 +141,15 @@ pub(super) fn install_distributions(
     };
     // A failed install, with the step and what to do about it when the installer's output says
     // (a distribution missing from the wheelhouse, a full disk).
-    let failed = |error: anyhow::Error, step: String| match install_hint(&error, wheelhouse) {
-        Some(hint) => error.context(format!("{step}: {hint}")),
-        None => error.context(offline(step)),
+    let failed = |error: anyhow::Error, step: String| {
+        let cross = plan.cross.as_ref();
+        if let Some(refused) = cross.and_then(|t| super::cross::uv_refused_build(&error, t)) {
+            return anyhow::anyhow!("{step}: {refused}");
+        }
+        match install_hint(&error, wheelhouse) {
+            Some(hint) => error.context(format!("{step}: {hint}")),
+            None => error.context(offline(step)),
+        }
     };
     // `--pip-tool`: `python bin/<tool> install`, as dh_virtualenv runs it; otherwise uv, the venv's
     // pip once it has one, or pip from the interpreter's wheel.
