@@ -265,11 +265,12 @@ pub fn rewrite_record(
 }
 
 /// RECORD's `text` with the path of each row replaced by `map` of it (hashes and sizes kept, rows in
-/// order, CRLF kept): for files moved to another place relative to the `.dist-info`'s parent.
+/// order, CRLF kept), or the row dropped where `map` gives None: for files moved to another place
+/// relative to the `.dist-info`'s parent, or not installed.
 ///
 /// # Errors
 /// [`MalformedRecord`] as [`files`] reads `text`, or when the CSV writer reports an error.
-pub fn map_paths(text: &[u8], map: &dyn Fn(&str) -> String) -> Result<Vec<u8>> {
+pub fn map_paths(text: &[u8], map: &dyn Fn(&str) -> Option<String>) -> Result<Vec<u8>> {
     let crlf = text.windows(2).any(|w| w == b"\r\n");
     let mut writer = csv::WriterBuilder::new()
         .terminator(if crlf {
@@ -279,8 +280,9 @@ pub fn map_paths(text: &[u8], map: &dyn Fn(&str) -> String) -> Result<Vec<u8>> {
         })
         .from_writer(Vec::new());
     for row in rows(text)? {
-        let path = map(&String::from_utf8_lossy(&row[0]));
-        writer.write_record([path.as_bytes(), &row[1], &row[2]])?;
+        if let Some(path) = map(&String::from_utf8_lossy(&row[0])) {
+            writer.write_record([path.as_bytes(), &row[1], &row[2]])?;
+        }
     }
     writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -275,3 +275,72 @@ fn compiled_code_without_an_arm64_wheel_fails_the_cross_build_clearly() {
     // Nothing of the build is left in the source tree.
     assert!(!project.dir.join("build").exists());
 }
+
+#[test]
+fn a_pure_python_sdist_cross_builds() {
+    require_cross_tools();
+    let tmp = scratch("cross-pure-");
+    let package = SourcePackage::new(tmp.path(), "crosspure");
+    package.write("requirements.txt", "greetlib==1.0\n");
+    // fixtureapp without fastsum: pure Python, with a console script.
+    common::edit(
+        &package.dir,
+        "pyproject.toml",
+        "dependencies = [\"greetlib\", \"fastsum\"]",
+        "dependencies = [\"greetlib\"]",
+    );
+    // greetlib as an sdist only, made here with Debian's setuptools.
+    let wheelhouse = package.dir.join("wheelhouse");
+    for entry in fs::read_dir(&wheelhouse).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("greetlib-")
+        {
+            fs::remove_file(path).unwrap();
+        }
+    }
+    let source = tmp.path().join("greetlib");
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(common::repo().join("tests/fixtures/greetlib"))
+        .arg(&source));
+    run(Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+        ])
+        .arg(&wheelhouse)
+        .current_dir(&source));
+    let (output, took) = cross_build(&package.dir, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!(
+        "cross build with a pure-Python sdist: {:.1} s",
+        took.as_secs_f64()
+    );
+    let deb = tmp.path().join("crosspure_1.0_arm64.deb");
+    let unpacked = tmp.path().join("unpacked");
+    unpack(&deb, &unpacked);
+    let site = unpacked.join(format!(
+        "opt/venvs/crosspure/lib/python3.{}/site-packages",
+        python_minor()
+    ));
+    assert!(site.join("greetlib-1.0.dist-info/RECORD").is_file());
+    assert!(site.join("fixtureapp").is_dir());
+    let script = fs::read_to_string(unpacked.join("opt/venvs/crosspure/bin/fixtureapp")).unwrap();
+    assert!(
+        script.starts_with("#!/opt/venvs/crosspure/bin/python\n"),
+        "{script}"
+    );
+    assert!(elf_machines(&unpacked).is_empty());
+    assert!(
+        files_naming(&unpacked, &package.dir.to_string_lossy()).is_empty(),
+        "files name the build directory"
+    );
+}

@@ -51,6 +51,14 @@ pub(super) struct CrossInstall<'a> {
 }
 
 impl CrossInstall<'_> {
+    /// The venv's site-packages.
+    fn site_packages(&self) -> PathBuf {
+        self.layout.staging_root.join(format!(
+            "lib/python{}/site-packages",
+            self.interpreter.major_minor()
+        ))
+    }
+
     /// The package's directory in the work directory.
     fn work(&self) -> PathBuf {
         self.layout.work_dir.join(&self.layout.package)
@@ -111,15 +119,14 @@ impl CrossInstall<'_> {
             let mut args = vec!["--upgrade".to_owned()];
             args.extend(self.plan.requirements_pip_args.iter().cloned());
             args.extend(self.plan.upgrades.iter().cloned());
-            self.step(
-                &format!("upgrading {}", self.plan.upgrades.join(", ")),
-                &args,
-            )?;
+            // An upgrade replaces what the venv holds: its versions are not pinned.
+            let step = format!("upgrading {}", self.plan.upgrades.join(", "));
+            self.step(&step, &args, false)?;
         }
         if !self.plan.preinstall.is_empty() {
             let mut args = self.plan.pip_args.clone();
             args.extend(self.plan.preinstall.iter().cloned());
-            self.step("installing the --preinstall requirements", &args)?;
+            self.step("installing the --preinstall requirements", &args, true)?;
         }
         if let Some(requirements) = &self.plan.requirements {
             let name = requirements
@@ -133,7 +140,7 @@ impl CrossInstall<'_> {
             }
             args.push("-r".to_owned());
             args.push(requirements.display().to_string());
-            self.step(&format!("installing {name}"), &args)?;
+            self.step(&format!("installing {name}"), &args, true)?;
         }
         if let Some(project) = &self.plan.project {
             let step = format!("installing the source package from {}", project.display());
@@ -147,7 +154,7 @@ impl CrossInstall<'_> {
                 format!("{}[{}]", wheel.display(), self.plan.extras.join(","))
             };
             args.push(spec);
-            self.step(&step, &args)?;
+            self.step(&step, &args, true)?;
         }
         Ok(())
     }
@@ -220,52 +227,65 @@ impl CrossInstall<'_> {
         )
     }
 
-    /// One installer step: `pip install --target` with the host's tags and `args`, into a scratch
-    /// directory, then into the venv. A requirement with no wheel for the host is built from its
-    /// sdist on the build machine when that gives a pure-Python wheel.
-    fn step(&self, step: &str, args: &[String]) -> Result<()> {
+    /// One installer step, in two pip runs with the host's tags and `args`. First `pip install
+    /// --dry-run --target --report` resolves the step and says what it would install; pip's
+    /// `--target` resolves as if nothing were installed, so unless `pinned` is false (an upgrade)
+    /// a constraints file keeps what the venv holds at its version, as a native install keeps what
+    /// satisfies the requirements, and what the venv holds at that version already is left out.
+    /// Then `pip install --target <scratch> --no-deps` installs exactly the rest, and
+    /// [`merge_into_venv`] moves it into the venv. A requirement with no wheel for the host is
+    /// built from its sdist on the build machine when that gives a pure-Python wheel.
+    ///
+    /// # Known limitations
+    /// A later step that needs another version of a distribution an earlier one installed (or
+    /// `--with-pip`'s pip and setuptools, when the wheelhouse has not that version) fails to
+    /// resolve, where a native install would replace it.
+    fn step(&self, step: &str, args: &[String], pinned: bool) -> Result<()> {
         let scratch = self.work().join("cross-target");
         let built = self.built_wheels();
+        let report = self.work().join("cross-report.json");
         let constraints = self.work().join("cross-constraints.txt");
+        let installed = installed_distributions(&self.site_packages())?;
+        let resolve = self
+            .pip("install")?
+            .args(["--dry-run", "--quiet", "--report"])
+            .arg(&report)
+            .arg("--target")
+            .arg(&scratch)
+            .args(self.target.pip_args())
+            .arg(format!("--find-links={}", built.display()))
+            .arg("-c")
+            .arg(&constraints)
+            .args(args)
+            .dir(&self.layout.source_dir);
+        if self.reporter.no_act {
+            self.reporter.verbose_print(resolve.display());
+            return Ok(());
+        }
+        let pins: String = installed
+            .iter()
+            .filter(|_| pinned)
+            .map(|(name, version)| format!("{name}=={version}\n"))
+            .collect();
+        fs::write(&constraints, pins)
+            .with_context(|| format!("writing {}", constraints.display()))?;
+        let mut resolved = None;
         for _ in 0..20 {
-            if !self.reporter.no_act {
-                if scratch.exists() {
-                    fs::remove_dir_all(&scratch)
-                        .with_context(|| format!("removing {}", scratch.display()))?;
-                }
-                // What the venv holds already stays at its version, as in a native install.
-                fs::write(&constraints, installed_pins(&self.site_packages())?)
-                    .with_context(|| format!("writing {}", constraints.display()))?;
-            }
-            let command = self
-                .pip("install")?
-                .args(["--no-compile", "--target"])
-                .arg(&scratch)
-                .args(self.target.pip_args())
-                .arg(format!("--find-links={}", built.display()))
-                .arg("-c")
-                .arg(&constraints)
-                .args(args)
-                .dir(&self.layout.source_dir);
-            if self.reporter.no_act {
-                self.reporter.verbose_print(command.display());
-                return Ok(());
-            }
-            self.reporter.verbose_print(command.display());
+            self.reporter.verbose_print(resolve.display());
             self.reporter.interrupts.check()?;
-            let (succeeded, output) = command.capture()?;
+            let (succeeded, output) = resolve.capture()?;
             if self.reporter.verbose {
                 eprint!("{output}");
             }
             if succeeded {
-                return merge_into_venv(&scratch, &self.layout.staging_root, self.interpreter)
-                    .with_context(|| format!("{step}: moving what pip installed into the venv"));
+                resolved = Some(read_report(&report)?);
+                break;
             }
             let missing = missing_distributions(&output);
             if missing.is_empty() {
                 eprint!("{output}");
                 bail!(
-                    "{step}: pip exited with an error installing for {}: {}",
+                    "{step}: pip exited with an error resolving for {}: {}",
                     self.target.architecture.host_arch,
                     crate::command::failure_summary(output.as_bytes())
                 );
@@ -288,15 +308,51 @@ impl CrossInstall<'_> {
                 }
             }
         }
-        bail!("{step}: still missing wheels after 20 rounds of building sdists")
-    }
-
-    /// The venv's site-packages.
-    fn site_packages(&self) -> PathBuf {
-        self.layout.staging_root.join(format!(
-            "lib/python{}/site-packages",
-            self.interpreter.major_minor()
-        ))
+        let Some(mut resolved) = resolved else {
+            bail!("{step}: still missing wheels after 20 rounds of building sdists");
+        };
+        // What the venv holds at that version already stays as it is.
+        resolved.retain(|r| {
+            !installed.iter().any(|(name, version)| {
+                *name == project_name(&r.name.replace('-', "_")) && *version == r.version
+            })
+        });
+        if resolved.is_empty() {
+            return Ok(());
+        }
+        if scratch.exists() {
+            fs::remove_dir_all(&scratch)
+                .with_context(|| format!("removing {}", scratch.display()))?;
+        }
+        let install = self
+            .pip("install")?
+            .args(["--no-compile", "--no-deps", "--target"])
+            .arg(&scratch)
+            .args(self.target.pip_args())
+            .arg(format!("--find-links={}", built.display()))
+            // Where the dry run found them: --extra-pip-arg's --find-links, say.
+            .args(&self.plan.pip_args)
+            .args(&self.plan.requirements_pip_args)
+            .args(resolved.iter().map(Resolved::requirement))
+            .dir(&self.layout.source_dir);
+        self.reporter.doit(&install).with_context(|| {
+            format!(
+                "{step}: installing for {}",
+                self.target.architecture.host_arch
+            )
+        })?;
+        let unrequested: Vec<String> = resolved
+            .iter()
+            .filter(|r| !r.requested)
+            .map(|r| r.name.clone())
+            .collect();
+        merge_into_venv(
+            &scratch,
+            &self.layout.staging_root,
+            self.interpreter,
+            &unrequested,
+        )
+        .with_context(|| format!("{step}: moving what pip installed into the venv"))
     }
 }
 
@@ -344,10 +400,10 @@ fn wheels_in(dir: &Path) -> Vec<PathBuf> {
     wheels
 }
 
-/// A pip constraints file pinning every distribution installed in `site_packages` to its version
-/// (`name==version`, from the `.dist-info` directory names, PEP 427's escaped names), one a line.
-fn installed_pins(site_packages: &Path) -> Result<String> {
-    let mut pins = Vec::new();
+/// The distributions installed in `site_packages`, by normalized name (PEP 503) with their versions,
+/// from the `.dist-info` directory names (PEP 427's escaped names).
+fn installed_distributions(site_packages: &Path) -> Result<Vec<(String, String)>> {
+    let mut installed = Vec::new();
     if site_packages.is_dir() {
         for entry in fs::read_dir(site_packages)
             .with_context(|| format!("reading {}", site_packages.display()))?
@@ -357,12 +413,65 @@ fn installed_pins(site_packages: &Path) -> Result<String> {
                 .strip_suffix(".dist-info")
                 .and_then(|stem| stem.split_once('-'))
             {
-                pins.push(format!("{dist}=={version}\n"));
+                installed.push((project_name(dist), version.to_owned()));
             }
         }
     }
-    pins.sort();
-    Ok(pins.concat())
+    installed.sort();
+    Ok(installed)
+}
+
+/// One distribution pip's installation report says it would install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resolved {
+    /// Its name, as its metadata spells it.
+    name: String,
+    /// Its version.
+    version: String,
+    /// Whether it was asked for (on the command line or in a requirements file), rather than
+    /// pulled in as a dependency: only then does it get a `REQUESTED` file (PEP 376).
+    requested: bool,
+    /// Its archive's URL when it was asked for by URL or path (the project's wheel), which is then
+    /// what is installed.
+    direct_url: Option<String>,
+}
+
+impl Resolved {
+    /// What `pip install --no-deps` is given for it: `name==version`, or its URL.
+    fn requirement(&self) -> String {
+        match &self.direct_url {
+            Some(url) => url.clone(),
+            None => format!("{}=={}", self.name, self.version),
+        }
+    }
+}
+
+/// Reads pip's installation report (`pip install --dry-run --report`): what it would install.
+///
+/// # Errors
+/// When the file cannot be read or is not the report's JSON; the message names it.
+///
+/// # References
+/// pip's installation report (format version 1, pip 22.2 and later): `install[]`, each with
+/// `metadata.name`, `metadata.version`, `requested`, `is_direct` and `download_info.url`.
+fn read_report(path: &Path) -> Result<Vec<Resolved>> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("reading pip's report {}", path.display()))?;
+    let mut resolved = Vec::new();
+    for item in report["install"].as_array().into_iter().flatten() {
+        let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+        resolved.push(Resolved {
+            name: text(&item["metadata"]["name"]),
+            version: text(&item["metadata"]["version"]),
+            requested: item["requested"].as_bool().unwrap_or(true),
+            direct_url: item["is_direct"]
+                .as_bool()
+                .unwrap_or(false)
+                .then(|| text(&item["download_info"]["url"])),
+        });
+    }
+    Ok(resolved)
 }
 
 /// Moves what `pip install --target <scratch>` installed into the venv at `staging_root`, where a
@@ -374,7 +483,10 @@ fn installed_pins(site_packages: &Path) -> Result<String> {
 /// `<scratch>/bin/tool` or `<scratch>/share/x`. In the venv they go to `<venv>/bin/tool` and
 /// `<venv>/share/x`, with the rows `../../../bin/tool` and `../../../share/x` (site-packages is
 /// three levels below the venv); every other row names a file of site-packages. A distribution
-/// whose `.dist-info` the venv already has (a dependency pip installed again) is left out.
+/// whose `.dist-info` the venv already has is left out; one of which the venv has another version
+/// replaces it (an upgrade: the old one's files are removed, as pip removes them). The distributions
+/// named in `unrequested` (dependencies: `pip install --no-deps` was given them all by name) lose
+/// their `REQUESTED` file and its row, which a native install does not write for them.
 ///
 /// # Errors
 /// When a RECORD cannot be read, or a file would replace one of another distribution already in the
@@ -386,7 +498,12 @@ pub(super) fn merge_into_venv(
     scratch: &Path,
     staging_root: &Path,
     interpreter: &Interpreter,
+    unrequested: &[String],
 ) -> Result<()> {
+    let unrequested: Vec<String> = unrequested
+        .iter()
+        .map(|n| project_name(&n.replace('-', "_")))
+        .collect();
     let site = staging_root.join(format!(
         "lib/python{}/site-packages",
         interpreter.major_minor()
@@ -402,6 +519,19 @@ pub(super) fn merge_into_venv(
         if site.join(&name).exists() {
             continue;
         }
+        // Another version of it (an upgrade): removed first, as pip removes it.
+        let project = project_name(&name.to_string_lossy());
+        let installed: Vec<PathBuf> = fs::read_dir(&site)
+            .with_context(|| format!("reading {}", site.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "dist-info"))
+            .filter(|p| {
+                project_name(&p.file_name().unwrap_or_default().to_string_lossy()) == project
+            })
+            .collect();
+        for old in installed {
+            remove_distribution(&old, &site)?;
+        }
         let record_path = dist_info.join("RECORD");
         let text =
             fs::read(&record_path).with_context(|| format!("reading {}", record_path.display()))?;
@@ -411,7 +541,13 @@ pub(super) fn merge_into_venv(
                 None => (row.to_owned(), site.join(row)),
             }
         };
-        let rows = crate::record::map_paths(&text, &|row| destination(row).0)?;
+        // `REQUESTED` of a distribution only pulled in as a dependency.
+        let unwanted = unrequested
+            .contains(&project)
+            .then(|| format!("{}/REQUESTED", name.to_string_lossy()));
+        let rows = crate::record::map_paths(&text, &|row| {
+            (Some(row) != unwanted.as_deref()).then(|| destination(row).0)
+        })?;
         let row_names: Vec<String> = String::from_utf8_lossy(&text)
             .lines()
             .filter_map(csv_first_field)
@@ -422,7 +558,7 @@ pub(super) fn merge_into_venv(
                 None => scratch.join(row),
             };
             let (_, target) = destination(row);
-            if fs::symlink_metadata(&source).is_err() {
+            if fs::symlink_metadata(&source).is_err() || Some(row.as_str()) == unwanted.as_deref() {
                 continue;
             }
             if fs::symlink_metadata(&target).is_ok() {
@@ -447,6 +583,37 @@ pub(super) fn merge_into_venv(
     fs::remove_dir_all(scratch).with_context(|| format!("removing {}", scratch.display()))
 }
 
+/// The normalized project name of a `.dist-info` directory name (`Flask-3.1.3.dist-info` is
+/// `flask`; PEP 503's normalization).
+fn project_name(dist_info: &str) -> String {
+    let name = dist_info.split('-').next().unwrap_or(dist_info);
+    name.to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
+/// Removes the installed distribution of the `.dist-info` directory `dist_info` in `site`: every
+/// file its RECORD lists, then the directories left empty, as `pip uninstall` does.
+fn remove_distribution(dist_info: &Path, site: &Path) -> Result<()> {
+    let record = dist_info.join("RECORD");
+    let text = fs::read(&record).with_context(|| format!("reading {}", record.display()))?;
+    let files = crate::record::files(&text, site)
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", record.display()))?;
+    for file in &files {
+        if fs::symlink_metadata(file).is_ok() {
+            fs::remove_file(file).with_context(|| format!("removing {}", file.display()))?;
+        }
+        for dir in file.ancestors().skip(1) {
+            if dir == site || !dir.starts_with(site) || fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+    if dist_info.exists() {
+        fs::remove_dir_all(dist_info)
+            .with_context(|| format!("removing {}", dist_info.display()))?;
+    }
+    Ok(())
+}
+
 /// The first field of a RECORD line (CSV: quoted when it holds a comma or a quote).
 fn csv_first_field(line: &str) -> Option<String> {
     let mut reader = csv::ReaderBuilder::new()
@@ -460,6 +627,37 @@ fn csv_first_field(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_says_what_to_install_and_what_was_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        fs::write(
+            &report,
+            r#"{"version": "1", "install": [
+                {"metadata": {"name": "Flask", "version": "3.1.3"}, "requested": true, "is_direct": false,
+                 "download_info": {"url": "file:///w/flask-3.1.3-py3-none-any.whl"}},
+                {"metadata": {"name": "blinker", "version": "1.9.0"}, "requested": false, "is_direct": false,
+                 "download_info": {"url": "file:///w/blinker-1.9.0-py3-none-any.whl"}},
+                {"metadata": {"name": "demo", "version": "1.0"}, "requested": true, "is_direct": true,
+                 "download_info": {"url": "file:///b/demo-1.0-py3-none-any.whl"}}]}"#,
+        )
+        .unwrap();
+        let resolved = read_report(&report).unwrap();
+        let requirements: Vec<String> = resolved.iter().map(Resolved::requirement).collect();
+        assert_eq!(
+            requirements,
+            [
+                "Flask==3.1.3",
+                "blinker==1.9.0",
+                "file:///b/demo-1.0-py3-none-any.whl"
+            ]
+        );
+        assert_eq!(
+            resolved.iter().map(|r| r.requested).collect::<Vec<_>>(),
+            [true, false, true]
+        );
+    }
 
     #[test]
     fn a_target_install_is_moved_into_the_venv_with_its_record_rewritten() {
@@ -493,7 +691,7 @@ mod tests {
         fs::create_dir_all(site.join("dep-2.0.dist-info")).unwrap();
         fs::write(site.join("dep.py"), "kept").unwrap();
         let interpreter = crate::install::fixtures::interpreter();
-        merge_into_venv(&scratch, &venv, &interpreter).unwrap();
+        merge_into_venv(&scratch, &venv, &interpreter, &[]).unwrap();
         assert!(!scratch.exists());
         assert_eq!(
             fs::read_to_string(venv.join("bin/demo")).unwrap(),
@@ -507,6 +705,36 @@ mod tests {
             "../../../bin/demo,sha256=a,19\n../../../share/demo/x.txt,sha256=b,1\n\
              demo-1.0.dist-info/RECORD,,\ndemo/__init__.py,sha256=c,0\n"
         );
-        assert_eq!(installed_pins(&site).unwrap(), "demo==1.0\ndep==2.0\n");
+        assert_eq!(
+            installed_distributions(&site).unwrap(),
+            [
+                ("demo".to_owned(), "1.0".to_owned()),
+                ("dep".to_owned(), "2.0".to_owned())
+            ]
+        );
+
+        // An upgrade: dep 3.0 replaces dep 2.0, whose files go.
+        fs::write(
+            site.join("dep-2.0.dist-info/RECORD"),
+            "dep.py,,\ndep-2.0.dist-info/RECORD,,\n",
+        )
+        .unwrap();
+        fs::create_dir_all(scratch.join("dep-3.0.dist-info")).unwrap();
+        fs::write(
+            scratch.join("dep-3.0.dist-info/RECORD"),
+            "dep3.py,,\ndep-3.0.dist-info/REQUESTED,,\ndep-3.0.dist-info/RECORD,,\n",
+        )
+        .unwrap();
+        fs::write(scratch.join("dep-3.0.dist-info/REQUESTED"), "").unwrap();
+        fs::write(scratch.join("dep3.py"), "new").unwrap();
+        // A dependency, not asked for: no REQUESTED, as a native install writes none.
+        merge_into_venv(&scratch, &venv, &interpreter, &["Dep".into()]).unwrap();
+        assert!(!site.join("dep.py").exists() && !site.join("dep-2.0.dist-info").exists());
+        assert_eq!(fs::read_to_string(site.join("dep3.py")).unwrap(), "new");
+        assert!(!site.join("dep-3.0.dist-info/REQUESTED").exists());
+        assert_eq!(
+            fs::read_to_string(site.join("dep-3.0.dist-info/RECORD")).unwrap(),
+            "dep3.py,,\ndep-3.0.dist-info/RECORD,,\n"
+        );
     }
 }
