@@ -1,9 +1,11 @@
 //! Installing into the venv of a cross build with pip: the host architecture's wheels, chosen with
 //! pip's `--platform` options, which pip accepts only with `--target`.
 //!
-//! Each installer step (the upgrades, `--preinstall`, the requirements file, the project) runs
-//! `pip install --target <scratch> --only-binary=:all: --platform …` ([`CrossTarget::pip_args`]),
-//! then [`merge_into_venv`] moves what it installed into the venv where a native install puts it:
+//! Each installer step (the upgrades, `--preinstall`, the requirements file, the project) is
+//! resolved by `pip install --dry-run --report` with `--only-binary=:all: --platform …`
+//! ([`CrossTarget::pip_args`]) and what the venv holds pinned; what pip chose is then installed with
+//! `pip install --target <scratch> --no-deps`, and [`merge_into_venv`] moves it into the venv where
+//! a native install puts it:
 //! modules into `lib/python3.X/site-packages`, console scripts into `bin/` (pip wrote them for the
 //! venv's interpreter, as in a native install), data and headers under the venv, each RECORD's rows
 //! rewritten for the new places. The project, and an sdist the host has no wheel of, are built as
@@ -13,7 +15,8 @@
 //!
 //! # Known limitations
 //! pip evaluates environment markers (`platform_machine`) for the build machine, not the host; uv
-//! (`--installer uv`, `--python-platform`) evaluates them for the host.
+//! (`--installer uv`, `--python-platform`) evaluates them for the host. Compiling an sdist for the
+//! host with the cross toolchain (`_PYTHON_HOST_PLATFORM`, the host's sysconfig) is not attempted.
 
 use std::fs;
 use std::path::{Path, PathBuf};
