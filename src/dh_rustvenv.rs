@@ -31,6 +31,14 @@ pub(crate) fn prepare(
         .and_then(|b| b.python.as_deref())
         .unwrap_or(&options.venv.python);
     let mut interpreter = interpreter::probe(python, env.path.as_deref(), &env.top)?;
+    // A cross build: wheels are chosen for the host architecture's machine and glibc, by the plan
+    // and by everything after it.
+    let cross = crate::debhelper::CrossArchitecture::detect(&env.architecture)?
+        .map(|architecture| crate::cross::CrossTarget::new(architecture, &interpreter))
+        .transpose()?;
+    if let Some(cross) = &cross {
+        interpreter.platform = cross.platform.clone();
+    }
     let plan = install::plan(
         &layout,
         &options.venv,
@@ -39,10 +47,6 @@ pub(crate) fn prepare(
         flavour,
         build_system.as_ref(),
     )?;
-    if let Some(cross) = &plan.cross {
-        // A cross build: wheels are chosen for the host architecture's machine and glibc.
-        interpreter.platform = cross.platform.clone();
-    }
     Ok((layout, interpreter, plan))
 }
 
