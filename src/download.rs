@@ -426,6 +426,16 @@ pub fn download_package(
     let (layout, interpreter, plan) =
         crate::dh_rustvenv::prepare(package, options, env, Flavour::Rustvenv)?;
     let top = layout.top.clone();
+    if plan.lock.is_some() {
+        return crate::download_lock::download_locked(
+            &layout,
+            &interpreter,
+            &plan,
+            options,
+            &package.name,
+            reporter,
+        );
+    }
     let files = if options.venv.download_for.is_empty() {
         download(&layout, &interpreter, &plan, reporter)?
     } else {

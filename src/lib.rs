@@ -26,7 +26,8 @@
 //! writes the files outside the venv all at once. Below the stages are the leaves they share: [`tree`] (walk, the atomic writer, the ELF
 //! and execute-bit checks), [`snapshot`], [`command`] (running a program), [`interrupt`],
 //! [`shebang`] (the one `#!` parser), [`record`] (RECORD files), [`pathmatch`] and [`leak`] (finding a
-//! path in a file), [`wheelhouse`], [`debhelper`] (the environment, packages, substvars, autoscripts,
+//! path in a file), [`wheelhouse`], [`tags`], [`pep440`] and [`markers`] (PEP 508 markers for the
+//! target interpreter), [`debhelper`] (the environment, packages, substvars, autoscripts,
 //! debian/rules) and [`options`].
 //!
 //! The modules are declared below in that order, leaves first and programs last: a module uses only
@@ -46,6 +47,8 @@ pub mod pathmatch;
 pub mod leak;
 pub mod wheelhouse;
 pub mod tags;
+pub mod pep440;
+pub mod markers;
 pub mod debhelper;
 pub mod options;
 pub mod layout;
@@ -68,4 +71,5 @@ pub mod staging;
 pub mod pipeline;
 pub mod dh_rustvenv;
 pub mod dh_rustvenv_finish;
+pub mod download_lock;
 pub mod download;

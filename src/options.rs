@@ -86,9 +86,17 @@ pub struct VenvOptions {
     #[arg(long, value_name = "PYTHON", default_value = "/usr/bin/python3")]
     pub python: String,
     /// The pip requirements file, relative to the source directory. When the option is not given,
-    /// requirements.txt is used if it exists; a file named with this option must exist.
+    /// requirements.txt is used if it exists, else the first of pylock.toml, uv.lock and poetry.lock;
+    /// a file named with this option must exist. A PEP 751 lock (pylock.toml, pylock.NAME.toml) named
+    /// here is read as a lock.
     #[arg(long, value_name = "FILE")]
     pub requirements: Option<PathBuf>,
+    /// A lock file to install the locked set of, relative to the source directory: pylock.toml (PEP
+    /// 751), uv.lock or poetry.lock, told by its name. Read by dh_rustvenv itself, offline: the
+    /// packages that apply to the interpreter, one locked file each, installed with --no-deps and
+    /// their hashes; then the project with --no-deps. Wins over requirements.txt.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// The directory of the Python project (pyproject.toml or setup.py) and of the requirements file,
     /// relative to the top of the source package. Default: the top of the source package.
     #[arg(
@@ -123,6 +131,12 @@ pub struct VenvOptions {
     /// than once, or as a comma-separated list.
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub extras: Vec<String>,
+    /// A dependency group (PEP 735 name) to install from the lock file as well: a uv.lock's
+    /// dev-dependencies, a poetry.lock's group besides main, a pylock.toml's dependency-groups (without
+    /// the option, a pylock.toml's default-groups). May be given more than once, or as a
+    /// comma-separated list; needs a lock file.
+    #[arg(long = "group", value_name = "NAME", value_delimiter = ',')]
+    pub groups: Vec<String>,
     /// An argument appended to the venv creation (`python -m venv`); may be given more than once.
     #[arg(
         long = "extra-virtualenv-arg",
@@ -366,7 +380,8 @@ pub fn ineffective(options: &Options, offline_wheelhouse: Option<&std::path::Pat
                 .to_owned(),
         );
     }
-    if !venv.extras.is_empty() && venv.skip_install {
+    // With --lock the extras select the lock's packages, whether or not the project is installed.
+    if !venv.extras.is_empty() && venv.skip_install && venv.lock.is_none() {
         warnings.push(format!(
             "--extras {} has no effect with --skip-install, which does not install the source \
              package they are extras of",

@@ -311,3 +311,115 @@ fn download_for_fills_the_wheelhouse_for_cp311_and_cp313() {
         );
     }
 }
+
+/// A project with real dependencies, markers among them (tomli below Python 3.11, click's colorama on
+/// Windows, requests' extra `socks`) and an extra of its own (`yaml`).
+const LOCKED_PROJECT: &str = r#"[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "fixtureapp"
+version = "1.0"
+requires-python = ">=3.9"
+dependencies = [
+    "requests[socks]>=2.31",
+    "click>=8.1",
+    "attrs>=23",
+    "tomli>=2; python_version < '3.11'",
+]
+
+[project.optional-dependencies]
+yaml = ["PyYAML>=6"]
+"#;
+
+#[test]
+#[cfg_attr(
+    not(network_tests),
+    ignore = "needs the package index (PyPI): run with DH_RUSTVENV_NETWORK_TESTS=1"
+)]
+fn a_real_uv_lock_and_poetry_lock_install_what_their_exporters_would() {
+    use common::lock::{build_venv, installed_set, lock_source};
+    use common::lock_tools::{lock_tools, pip_would_install, tool};
+    let tmp = scratch("net-locks-");
+    let bin = lock_tools(&tmp.path().join("tools"));
+    let cache = tmp.path().join("cache");
+    for (format, lock_file) in [("uv", "uv.lock"), ("poetry", "poetry.lock")] {
+        let source = lock_source(
+            &tmp.path().join(format),
+            &format!("rv{format}net"),
+            "--extras yaml",
+        );
+        source.write("pyproject.toml", LOCKED_PROJECT);
+        fs::remove_dir_all(source.dir.join("wheelhouse")).unwrap();
+        let exported = tmp.path().join(format!("{format}-exported.txt"));
+        let exported_arg = exported.to_str().unwrap();
+        if format == "uv" {
+            tool(&bin, "uv", &source.dir, &cache, &["lock"]);
+            tool(
+                &bin,
+                "uv",
+                &source.dir,
+                &cache,
+                &[
+                    "export",
+                    "--format",
+                    "requirements-txt",
+                    "--no-dev",
+                    "--extra",
+                    "yaml",
+                    "--no-emit-project",
+                    "--no-hashes",
+                    "-o",
+                    exported_arg,
+                ],
+            );
+        } else {
+            tool(&bin, "poetry", &source.dir, &cache, &["lock"]);
+            tool(
+                &bin,
+                "poetry",
+                &source.dir,
+                &cache,
+                &[
+                    "export",
+                    "-f",
+                    "requirements.txt",
+                    "--without-hashes",
+                    "--extras",
+                    "yaml",
+                    "-o",
+                    exported_arg,
+                ],
+            );
+        }
+        let lock_text = fs::read_to_string(source.dir.join(lock_file)).unwrap();
+        if format == "poetry" {
+            assert!(lock_text.contains("lock-version = \"2.1\""), "{lock_text}");
+        }
+        // The wheelhouse from the lock, online; then the offline build.
+        run(source.dh_rustvenv().args([
+            "--download",
+            "--wheelhouse",
+            "wheelhouse",
+            "--extras",
+            "yaml",
+        ]));
+        let (venv, stderr) = build_venv(&source);
+        assert!(
+            stderr.contains(&format!("installing the locked set of {lock_file}")),
+            "{stderr}"
+        );
+        let mut installed = installed_set(&venv, &[]);
+        installed.remove("fixtureapp==1.0");
+        let expected = pip_would_install(&bin, &exported, tmp.path());
+        eprintln!(
+            "{lock_file}: dh_rustvenv installed {} distribution(s), the exporter's set for this \
+             interpreter has {}; equal: {}",
+            installed.len(),
+            expected.len(),
+            installed == expected
+        );
+        assert_eq!(installed, expected, "{lock_file}");
+    }
+}

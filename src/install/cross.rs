@@ -131,12 +131,24 @@ impl CrossInstall<'_> {
             args.extend(self.plan.preinstall.iter().cloned());
             self.step("installing the --preinstall requirements", &args, true)?;
         }
+        // A lock's set is complete: nothing is resolved beyond it, as in a native install.
+        let no_deps: Vec<String> = self
+            .plan
+            .lock
+            .iter()
+            .map(|_| "--no-deps".to_owned())
+            .collect();
         if let Some(requirements) = &self.plan.requirements {
-            let name = requirements
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy();
+            let name = match &self.plan.lock {
+                Some(lock) => lock.name(),
+                None => requirements
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            };
             let mut args = self.plan.pip_args.clone();
+            args.extend(no_deps.iter().cloned());
             args.extend(self.plan.requirements_pip_args.iter().cloned());
             if self.plan.require_hashes {
                 args.push("--require-hashes".to_owned());
@@ -151,6 +163,7 @@ impl CrossInstall<'_> {
                 .build_wheel(project, project)
                 .with_context(|| step.clone())?;
             let mut args = self.plan.pip_args.clone();
+            args.extend(no_deps.iter().cloned());
             let spec = if self.plan.extras.is_empty() {
                 wheel.display().to_string()
             } else {

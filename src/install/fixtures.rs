@@ -72,6 +72,8 @@ pub(super) fn options() -> VenvOptions {
         ship_bytecode: false,
         ignore_library: vec![],
         extras: vec![],
+        lock: None,
+        groups: vec![],
         extra_virtualenv_arg: vec![],
         use_system_packages: false,
         pip_tool: None,

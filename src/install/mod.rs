@@ -11,6 +11,8 @@
 //! Its files, each using only those listed before it:
 //! - `compilers`: the compilers and build flags extension modules are built with, and the wrapper
 //!   that keeps the sdist's random build directory out of them;
+//! - `lock`: lock files (`pylock.toml`, `uv.lock`, `poetry.lock`) read for the target, the input
+//!   chosen (a requirements file or a lock), each locked artifact checked in the wheelhouse;
 //! - `plan`: [`InstallPlan`], what will be installed, checked before anything is written;
 //! - `messages`: reading pip's error output (hash-checking failures, missing distributions);
 //! - `residue`: running a command and removing what it left in the source tree;
@@ -25,6 +27,7 @@
 
 pub(crate) mod compilers;
 mod cross;
+pub mod lock;
 pub(crate) mod messages;
 pub(crate) mod plan;
 pub(crate) mod residue;
@@ -62,9 +65,20 @@ pub fn build(
 ) -> Result<()> {
     let staging = &layout.staging_root;
     let package = &layout.package;
+    if let Some(note) = &plan.input_note {
+        reporter.note(format!("package {package}: {note}"));
+    }
+    if let Some(lock) = &plan.lock {
+        for warning in &lock.warnings {
+            reporter.warning(format!("package {package}: {}: {warning}", lock.name()));
+        }
+    }
     if !reporter.no_act {
         make_temp_dir(plan)?;
         prepare_cache_dir(plan)?;
+        if let (Some(lock), Some(requirements)) = (&plan.lock, &plan.requirements) {
+            lock.write_requirements(requirements)?;
+        }
     }
     let without_pip: &[&str] = if plan.with_pip {
         &[]

@@ -30,6 +30,11 @@ pub struct InstallPlan {
     pub requirements: Option<PathBuf>,
     /// Whether the requirements file is installed in pip's hash-checking mode (`--require-hashes`).
     pub require_hashes: bool,
+    /// The locked set, when the input is a lock file: `requirements` is then the file it writes, and
+    /// the requirements and the project are installed with `--no-deps`.
+    pub lock: Option<super::lock::LockPlan>,
+    /// The line said about the input when a lock file was read or passed over.
+    pub input_note: Option<String>,
     /// The source package's directory (absolute), unless `--skip-install`.
     pub project: Option<PathBuf>,
     /// Its extras (`--extras`).
@@ -123,9 +128,11 @@ pub enum TestCommand {
 
 /// Checks the requirements file and the source package and returns what to install.
 ///
-/// By default `requirements.txt` in the source directory is installed when it exists; a file named with
-/// `--requirements` must exist. The source package needs a `pyproject.toml` or a `setup.py` unless
-/// `--skip-install` is given.
+/// By default `requirements.txt` in the source directory is installed when it exists, else the first
+/// lock file found there (`pylock.toml`, `uv.lock`, `poetry.lock`); a file named with
+/// `--requirements` or `--lock` must exist. A lock is read for `interpreter` and its artifacts checked
+/// in the wheelhouse here ([`super::lock::resolve`]). The source package needs a `pyproject.toml` or a
+/// `setup.py` unless `--skip-install` is given.
 ///
 /// `build_system` is given in dh-virtualenv's build-system mode (`--buildsystem-destdir`): its
 /// settings, from the build system's variables, add to the options (`DH_REQUIREMENTS_FILE` when
@@ -133,7 +140,9 @@ pub enum TestCommand {
 /// 1.2.2's `dh_virtualenv` does not read them.
 ///
 /// # Errors
-/// When the named requirements file does not exist, or the source directory has no Python project and
+/// When the named requirements or lock file does not exist, when a lock cannot be read or an artifact
+/// it locks is missing, lacks for the interpreter or does not match its hash, when the source
+/// directory has no Python project and
 /// `--skip-install` was not given (the messages name the file and the option that fixes it), or when
 /// `dpkg-buildflags` cannot be run, or `--installer uv` finds neither a uv wheel in the wheelhouse nor
 /// uv on PATH.
@@ -149,36 +158,16 @@ pub fn plan(
         .requirements
         .clone()
         .or_else(|| build_system.and_then(|b| b.requirements.clone()));
-    let requirements = match &named_requirements {
-        Some(named) => {
-            let path = layout.source_dir.join(named);
-            if !path.is_file() {
-                bail!(
-                    "requirements file {} not found (named with {}, relative to the source directory {})",
-                    path.display(),
-                    if options.requirements.is_some() {
-                        "--requirements"
-                    } else {
-                        "DH_REQUIREMENTS_FILE"
-                    },
-                    layout.source_dir.display()
-                );
-            }
-            let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-            if file_name == "pylock.toml"
-                || (file_name.starts_with("pylock.") && file_name.ends_with(".toml"))
-            {
-                bail!(
-                    "{} is a PEP 751 lock file, which pip cannot install from (pip 25 can write one, not read \
-                     it); export the locked set as a requirements file with hashes (uv export \
-                     --format requirements-txt, pdm export) and name that with --requirements",
-                    path.display()
-                );
-            }
-            Some(path)
-        }
-        None => Some(layout.source_dir.join("requirements.txt")).filter(|p| p.is_file()),
+    let option = if options.requirements.is_some() {
+        "--requirements"
+    } else {
+        "DH_REQUIREMENTS_FILE"
     };
+    let input = super::lock::discover(
+        &layout.source_dir,
+        named_requirements.as_deref().map(|named| (named, option)),
+        options.lock.as_deref(),
+    )?;
     let project = if options.skip_install {
         None
     } else {
@@ -208,6 +197,15 @@ pub fn plan(
             Some(layout.top.join("debian/wheelhouse")).filter(|d| d.is_dir() || options.downloads())
         }
     };
+    let resolved = super::lock::resolve(
+        input,
+        layout,
+        interpreter,
+        &options.extras,
+        &options.groups,
+        wheelhouse.as_deref(),
+        options.downloads(),
+    )?;
     let cross = crate::debhelper::CrossArchitecture::detect(&env.architecture)?
         .map(|architecture| crate::cross::CrossTarget::new(architecture, interpreter))
         .transpose()?;
@@ -296,8 +294,10 @@ pub fn plan(
         venv_args,
         upgrades,
         preinstall: options.preinstall.clone(),
-        requirements,
-        require_hashes: options.require_hashes,
+        requirements: resolved.requirements,
+        require_hashes: options.require_hashes || resolved.lock.is_some(),
+        lock: resolved.lock,
+        input_note: resolved.note,
         project,
         extras: options
             .extras

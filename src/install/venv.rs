@@ -223,11 +223,20 @@ pub(super) fn install_distributions(
     venv_has_pip |= !reporter.no_act && staging.join("bin/pip").exists();
     let installer = |tool: Option<&str>| installer(tool, venv_has_pip);
     let tool = plan.pip_tool.as_deref();
+    // A lock's set is complete: nothing is resolved beyond it, the project's dependencies included.
+    let no_deps: &[&str] = if plan.lock.is_some() {
+        &["--no-deps"]
+    } else {
+        &[]
+    };
     if let Some(requirements) = &plan.requirements {
-        let name = requirements
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
+        let name = match &plan.lock {
+            Some(lock) => std::borrow::Cow::Owned(lock.name()),
+            None => requirements
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
+        };
         let hashes: &[&str] = if plan.require_hashes {
             &["--require-hashes"]
         } else {
@@ -238,6 +247,7 @@ pub(super) fn install_distributions(
                 .args(&plan.pip_args)
                 .args(&plan.requirements_pip_args)
                 .args(hashes)
+                .args(no_deps)
                 .arg("-r")
                 .arg(requirements)
                 .dir(&layout.source_dir),
@@ -258,6 +268,7 @@ pub(super) fn install_distributions(
     if let Some(project) = &plan.project {
         let installer = installer(tool)?
             .args(&plan.pip_args)
+            .args(no_deps)
             .arg(project_spec(project, &plan.extras))
             .dir(project);
         doit_without_residue(reporter, &installer, project, layout)?.map_err(|e| {

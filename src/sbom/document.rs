@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::installed::{Distribution, dependencies};
-use super::markers::MarkerEnvironment;
 use super::metadata::{License, deb_purl, license_of, normalize_name};
+use crate::markers::MarkerEnvironment;
 use crate::snapshot::hex;
 
 /// The name of the SBOM inside the venv: `<venv name>.cdx.json`, where the venv name is the final
@@ -137,6 +137,7 @@ pub fn document(distributions: &[Distribution], context: &BomContext) -> String 
     let interpreter_ref = "python-interpreter".to_owned();
     let env = MarkerEnvironment {
         python_full_version: context.python_version.clone(),
+        ..MarkerEnvironment::default()
     };
     let edges = dependencies(distributions, &env);
     let by_name: BTreeMap<String, &Distribution> = distributions

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::Digest as _;
 
-use super::markers::{MarkerEnvironment, evaluate_marker, extras_named, parse_requirement};
 use super::metadata::{Metadata, normalize_name, parse_metadata, pypi_purl};
+use crate::markers::{MarkerEnvironment, evaluate_marker, extras_named, parse_requirement};
 use crate::snapshot::hex;
 
 /// A native library a wheel bundles (auditwheel's `<name>.libs/`).
@@ -422,6 +422,7 @@ pub(super) mod tests {
         ];
         let env = MarkerEnvironment {
             python_full_version: Some("3.11.2".into()),
+            ..MarkerEnvironment::default()
         };
         let edges = dependencies(&distributions, &env);
         let of = |n: &str| edges[n].iter().cloned().collect::<Vec<_>>();

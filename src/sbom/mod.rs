@@ -14,9 +14,9 @@
 //! serial number is derived from the rest of the document ([`serial_number`]).
 //!
 //! One job per file, each using only the ones before it: `metadata` (METADATA's fields, PEP 503
-//! names, purls, the license), `markers` (PEP 508 requirements and markers), `installed` (the
+//! names, purls, the license), `installed` (the
 //! distributions in the venv, their native libraries, the wheelhouse file each came from, the
-//! dependencies among them), `document` (the CycloneDX JSON) and `copyright` (the DEP-5 fragment).
+//! dependencies among them, their markers evaluated by `crate::markers`), `document` (the CycloneDX JSON) and `copyright` (the DEP-5 fragment).
 //!
 //! # References
 //! - CycloneDX 1.6 JSON: <https://cyclonedx.org/docs/1.6/json/>
@@ -27,17 +27,17 @@
 //! - DEP-5 (machine-readable debian/copyright): <https://dep-team.pages.debian.net/deps/dep5/>
 
 mod metadata;
-mod markers;
+
 mod installed;
 mod document;
 mod copyright;
 
+pub use crate::markers::MarkerEnvironment;
 pub use copyright::copyright_fragment;
 pub use document::{BomContext, document, rfc3339, sbom_file_name, sbom_path, serial_number};
 pub use installed::{
     Distribution, NativeLibrary, dependencies, find_artifact, installed, venv_python_version,
 };
-pub use markers::MarkerEnvironment;
 pub use metadata::{
     License, LicenseSource, Metadata, deb_purl, license_of, normalize_name, parse_metadata,
     pypi_purl,

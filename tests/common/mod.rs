@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod cross;
+pub mod lock;
+pub mod lock_tools;
 
 /// The top of this repository.
 pub fn repo() -> PathBuf {
