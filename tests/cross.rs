@@ -344,3 +344,45 @@ fn a_pure_python_sdist_cross_builds() {
         "files name the build directory"
     );
 }
+
+#[test]
+fn a_lock_file_cross_builds() {
+    require_cross_tools();
+    let tmp = scratch("cross-lock-");
+    let source = common::lock::lock_source(tmp.path(), "crosslock", "");
+    let greetlib = common::lock::artifact("greetlib-");
+    source.write(
+        "pylock.toml",
+        &format!(
+            "lock-version = \"1.0\"\nrequires-python = \">=3.9\"\ncreated-by = \"dh-rustvenv tests\"\n\n\
+             [[packages]]\nname = \"greetlib\"\nversion = \"1.0\"\n\n\
+             [[packages.wheels]]\nname = \"{g}\"\nurl = \"https://files.example/packages/{g}\"\n\
+             hashes = {{ sha256 = \"{h}\" }}\n",
+            g = greetlib.file_name,
+            h = greetlib.sha256
+        ),
+    );
+    let (output, took) = cross_build(&source.dir, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("cross build from pylock.toml: {:.1} s", took.as_secs_f64());
+    let unpacked = tmp.path().join("unpacked");
+    unpack(&tmp.path().join("crosslock_1.0_arm64.deb"), &unpacked);
+    let site = unpacked.join(format!(
+        "opt/venvs/crosslock/lib/python3.{}/site-packages",
+        python_minor()
+    ));
+    let mut dists: Vec<String> = fs::read_dir(&site)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".dist-info"))
+        .collect();
+    dists.sort();
+    assert_eq!(
+        dists,
+        ["fixtureapp-1.0.dist-info", "greetlib-1.0.dist-info"]
+    );
+}
