@@ -360,11 +360,17 @@ pub fn shared_library_dependencies(
 
 /// The depends stage's library part: the packages of the system libraries the venv's ELF files need,
 /// as dpkg-shlibdeps writes them (`libc6 (>= 2.34)`).
+///
+/// In a cross build (`cross`), the host's libraries are found in its multiarch directories
+/// (`/lib/aarch64-linux-gnu`, `/usr/lib/aarch64-linux-gnu`) as well, which the build machine's
+/// ld.so cache does not list; dpkg-shlibdeps, run with dpkg-buildpackage's `DEB_HOST_ARCH`, maps
+/// them to the host's packages.
 pub fn library_dependencies(
     staging_root: &Path,
     final_root: &Path,
     elf_report: &elf::ElfReport,
     ignored: &[String],
+    cross: Option<&crate::debhelper::CrossArchitecture>,
     reporter: &Reporter,
 ) -> Result<Vec<String>> {
     let mut dependencies = Vec::new();
@@ -373,12 +379,20 @@ pub fn library_dependencies(
     }
     let system = system_libraries()?;
     // The first library of that name built for the same machine, as the loader picks it.
+    let host_dirs: Vec<PathBuf> = cross
+        .map(|c| {
+            ["/lib", "/usr/lib"]
+                .iter()
+                .map(|d| Path::new(d).join(&c.host_multiarch))
+                .collect()
+        })
+        .unwrap_or_default();
     let system_library = |soname: &str, machine: u16| {
-        system
-            .get(soname)?
-            .iter()
+        let cached = system.get(soname).into_iter().flatten().cloned();
+        let host = host_dirs.iter().map(|d| d.join(soname));
+        cached
+            .chain(host)
             .find(|path| elf::machine_of(path) == Some(machine))
-            .cloned()
     };
     let needed = resolve(&elf_report.files, staging_root, final_root, &system_library);
     for library in &needed {

@@ -30,7 +30,15 @@ pub(crate) fn prepare(
         .as_ref()
         .and_then(|b| b.python.as_deref())
         .unwrap_or(&options.venv.python);
-    let interpreter = interpreter::probe(python, env.path.as_deref(), &env.top)?;
+    let mut interpreter = interpreter::probe(python, env.path.as_deref(), &env.top)?;
+    // A cross build: wheels are chosen for the host architecture's machine and glibc, by the plan
+    // and by everything after it.
+    let cross = crate::debhelper::CrossArchitecture::detect(&env.architecture)?
+        .map(|architecture| crate::cross::CrossTarget::new(architecture, &interpreter))
+        .transpose()?;
+    if let Some(cross) = &cross {
+        interpreter.platform = cross.platform.clone();
+    }
     let plan = install::plan(
         &layout,
         &options.venv,

@@ -233,8 +233,9 @@ pub fn download_for(
         wheelhouse: &wheelhouse,
     };
     for target in &unique {
+        let target_arch = target.arch.as_deref().unwrap_or(&arch);
         let tags = target
-            .pip_args(&arch)
+            .pip_args(target_arch)
             .map_err(|e| anyhow::anyhow!("{target}: {e}"))?;
         let (wheels, sdists) = context
             .fill(target, &tags)
@@ -251,7 +252,7 @@ pub fn download_for(
                 )
             }
         );
-        if target.python_minor == interpreter.version.1 {
+        if target.python_minor == interpreter.version.1 && target_arch == arch {
             download(layout, interpreter, plan, reporter).with_context(|| {
                 format!(
                     "checking the wheelhouse {shown} with {}, by an offline dry run",

@@ -8,7 +8,7 @@
 //! ```text
 //! Environment + Options + Package                      debhelper, options
 //!   -> Layout (staging root, final root, work dir)     layout, buildsystem
-//!   -> Interpreter (version, ABI, paths)               interpreter
+//!   -> Interpreter (version, ABI, paths, platform)     interpreter, cross (the host's, cross-building)
 //!   -> venv built in the staging root                  install, in a staging Transaction
 //!   -> Inventory (one walk, every file classified)     inventory
 //!   -> RelocationReport                                relocate, normalize, record, bytecode
@@ -55,6 +55,7 @@ pub mod layout;
 pub mod record;
 pub mod buildsystem;
 pub mod interpreter;
+pub mod cross;
 pub mod install;
 pub mod inventory;
 pub mod relocate;

@@ -190,7 +190,8 @@ pub struct VenvOptions {
     /// As --download, for the interpreters of the Debian releases the package is built for, whatever
     /// the interpreter dh_rustvenv runs with: a comma-separated list of Python versions (3.11,3.13) or
     /// release names (bookworm, trixie), or VERSION@GLIBC (3.12@2.39) for an interpreter of no release
-    /// dh_rustvenv knows. For each, the wheels for that CPython ABI (cp3XY, abi3, none) and for
+    /// dh_rustvenv knows; each may name a Debian architecture, for cross builds (3.11@arm64,
+    /// bookworm:arm64, 3.12@2.39:arm64; by default the host architecture). For each, the wheels for that CPython ABI (cp3XY, abi3, none) and for
     /// manylinux platforms that run on the release's glibc are downloaded; a distribution with no such
     /// wheel gets its sdist, which the build compiles, and it is said so.
     #[arg(

@@ -168,6 +168,7 @@ pub fn process(
                     &state.final_root,
                     &elf_report,
                     &state.ignore_library,
+                    crate::debhelper::CrossArchitecture::detect(&env.architecture)?.as_ref(),
                     reporter,
                 )
             })

@@ -264,6 +264,29 @@ pub fn rewrite_record(
     rewrite_rows(text, rows(text)?, base, changed)
 }
 
+/// RECORD's `text` with the path of each row replaced by `map` of it (hashes and sizes kept, rows in
+/// order, CRLF kept), or the row dropped where `map` gives None: for files moved to another place
+/// relative to the `.dist-info`'s parent, or not installed.
+///
+/// # Errors
+/// [`MalformedRecord`] as [`files`] reads `text`, or when the CSV writer reports an error.
+pub fn map_paths(text: &[u8], map: &dyn Fn(&str) -> Option<String>) -> Result<Vec<u8>> {
+    let crlf = text.windows(2).any(|w| w == b"\r\n");
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(if crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
+        .from_writer(Vec::new());
+    for row in rows(text)? {
+        if let Some(path) = map(&String::from_utf8_lossy(&row[0])) {
+            writer.write_record([path.as_bytes(), &row[1], &row[2]])?;
+        }
+    }
+    writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// [`rewrite_record`] over `text`'s `rows`, already read.
 fn rewrite_rows(
     text: &[u8],

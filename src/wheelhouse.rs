@@ -50,18 +50,45 @@ pub struct DownloadTarget {
     pub glibc_minor: u32,
     /// The Debian release it was named as, or whose python3 it is.
     pub release: Option<&'static str>,
+    /// The Debian architecture it was named with (`3.11@arm64`, `bookworm:arm64`); None: the host
+    /// architecture of the run (dpkg-architecture's `DEB_HOST_ARCH`).
+    pub arch: Option<String>,
 }
 
 impl DownloadTarget {
     /// Reads one word of `--download-for`: a release name (`bookworm`), a Python version of a known
     /// release (`3.11`), or a version with the oldest glibc the package must run on
-    /// (`3.12@2.39`).
+    /// (`3.12@2.39`); each may name a Debian architecture, after `:` (`bookworm:arm64`,
+    /// `3.12@2.39:arm64`) or, instead of the glibc, after `@` (`3.11@arm64`).
     ///
     /// # Errors
     /// A message that says what is wrong with `word` and which spellings are accepted; a version
-    /// that is not the python3 of a known release needs its glibc.
+    /// that is not the python3 of a known release needs its glibc; an architecture must be one
+    /// manylinux wheels exist for ([`manylinux_machine`]).
     pub fn parse(word: &str) -> Result<DownloadTarget, String> {
         let word = word.trim();
+        let (word, arch) = match word.rsplit_once(':') {
+            Some((rest, arch)) => (rest, Some(arch)),
+            None => match word.rsplit_once('@') {
+                Some((rest, after)) if manylinux_machine(after).is_some() => (rest, Some(after)),
+                _ => (word, None),
+            },
+        };
+        if let Some(arch) = arch {
+            if manylinux_machine(arch).is_none() {
+                return Err(format!(
+                    "`{arch}` is not a Debian architecture with manylinux wheels (amd64, arm64, \
+                     armhf, i386, ppc64el, riscv64, s390x)"
+                ));
+            }
+        }
+        let mut target = Self::parse_interpreter(word)?;
+        target.arch = arch.map(str::to_owned);
+        Ok(target)
+    }
+
+    /// [`DownloadTarget::parse`] of a word without its architecture.
+    fn parse_interpreter(word: &str) -> Result<DownloadTarget, String> {
         let known: Vec<String> = RELEASES
             .iter()
             .map(|r| format!("{} (3.{})", r.name, r.python_minor))
@@ -71,6 +98,7 @@ impl DownloadTarget {
                 python_minor: release.python_minor,
                 glibc_minor: release.glibc_minor,
                 release: Some(release.name),
+                arch: None,
             });
         }
         let (version, glibc) = match word.split_once('@') {
@@ -101,6 +129,7 @@ impl DownloadTarget {
             python_minor,
             glibc_minor,
             release: release.map(|r| r.name),
+            arch: None,
         })
     }
 
@@ -141,16 +170,22 @@ impl DownloadTarget {
 }
 
 impl fmt::Display for DownloadTarget {
-    /// `cp313 (trixie, glibc 2.41)`, or `cp312 (glibc 2.39)` for an interpreter of no known release.
+    /// `cp313 (trixie, glibc 2.41)`, or `cp312 (glibc 2.39)` for an interpreter of no known release;
+    /// `cp311 (bookworm, glibc 2.36, arm64)` with an architecture.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let arch = self
+            .arch
+            .as_ref()
+            .map(|a| format!(", {a}"))
+            .unwrap_or_default();
         match self.release {
             Some(release) => write!(
                 f,
-                "{} ({release}, glibc 2.{})",
+                "{} ({release}, glibc 2.{}{arch})",
                 self.abi(),
                 self.glibc_minor
             ),
-            None => write!(f, "{} (glibc 2.{})", self.abi(), self.glibc_minor),
+            None => write!(f, "{} (glibc 2.{}{arch})", self.abi(), self.glibc_minor),
         }
     }
 }
@@ -294,12 +329,33 @@ mod tests {
             DownloadTarget {
                 python_minor: 13,
                 glibc_minor: 41,
-                release: Some("trixie")
+                release: Some("trixie"),
+                arch: None,
             }
         );
         let bookworm = DownloadTarget::parse("3.11").unwrap();
         assert_eq!((bookworm.python_minor, bookworm.glibc_minor), (11, 36));
         assert_eq!(bookworm.to_string(), "cp311 (bookworm, glibc 2.36)");
+    }
+
+    #[test]
+    fn a_target_may_name_an_architecture() {
+        let arm = DownloadTarget::parse("3.11@arm64").unwrap();
+        assert_eq!(
+            (arm.python_minor, arm.glibc_minor, arm.arch.as_deref()),
+            (11, 36, Some("arm64"))
+        );
+        assert_eq!(arm, DownloadTarget::parse("bookworm:arm64").unwrap());
+        assert_eq!(arm.to_string(), "cp311 (bookworm, glibc 2.36, arm64)");
+        let noble = DownloadTarget::parse("3.12@2.39:arm64").unwrap();
+        assert_eq!(
+            (noble.glibc_minor, noble.arch.as_deref()),
+            (39, Some("arm64"))
+        );
+        assert_eq!(DownloadTarget::parse("trixie").unwrap().arch, None);
+        let err = DownloadTarget::parse("bookworm:hurd-i386").unwrap_err();
+        assert!(err.contains("hurd-i386"), "{err}");
+        assert!(DownloadTarget::parse("3.11@sparc").is_err());
     }
 
     #[test]

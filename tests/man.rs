@@ -87,6 +87,11 @@ fn extra_sections(roff: &mut Roff) {
     );
     item(
         roff,
+        "DEB_BUILD_ARCH, DEB_HOST_ARCH, DEB_HOST_GNU_TYPE, DEB_HOST_MULTIARCH",
+        "Set by dpkg-buildpackage (dpkg-architecture(1)). A host architecture other than the build machine's makes a cross build (see NOTES); a variable that is not set is asked of dpkg-architecture.",
+    );
+    item(
+        roff,
         "PIP_*",
         "pip's own settings are passed on, except that PIP_CACHE_DIR is set to a directory in debian/.debhelper, so the cache lands neither in the package nor in $HOME.",
     );
@@ -111,6 +116,10 @@ fn extra_sections(roff: &mut Roff) {
     );
 
     roff.control("SH", ["NOTES"]);
+    paragraph(
+        roff,
+        "Cross builds (dpkg-buildpackage -a arm64, sbuild --host=arm64) need no option: the venv is created by the build machine's interpreter of the same minor version, the host architecture's wheels are installed (pip with --target and --platform, each install then moved into the venv as a native install lays it out; uv with --python-platform), the project and any sdist without a host wheel are built as wheels on the build machine, the host's strip and objcopy strip, and the host's libraries give the dependencies. Compiled code with no wheel for the host stops the build, naming the distribution and the wheel it needs; --download-for=3.11@arm64 fetches the host's wheels. --test is not run in a cross build.",
+    );
     paragraph(
         roff,
         "dh_rustvenv_finish is the same program under a second name, run by the sequence add-on after dh_missing: it takes every file rules added to the venv or changed after dh_rustvenv ran (override targets, the staged interpreter run to generate files) through relocation, stripping, archive normalization and RECORD, removes bytecode the staged interpreter wrote, then audits the whole venv and rewrites the dependencies. Files already in the venv directory when dh_rustvenv runs (put there by dh_install) are kept; a file pip also installs is an error.",

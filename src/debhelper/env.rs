@@ -40,6 +40,24 @@ pub struct Environment {
     /// `SOURCE_DATE_EPOCH`, when set to a whole number of seconds: the time the SBOM gives
     /// (reproducible-builds.org's specification of the variable).
     pub source_date_epoch: Option<i64>,
+    /// The architecture variables dpkg-buildpackage exports from dpkg-architecture(1) (`DEB_BUILD_ARCH`,
+    /// `DEB_HOST_ARCH`, `DEB_HOST_GNU_TYPE`, `DEB_HOST_MULTIARCH`): a cross build is one whose host
+    /// architecture is not the build machine's ([`super::CrossArchitecture`]).
+    pub architecture: ArchitectureVariables,
+}
+
+/// The dpkg-architecture(1) variables of the environment, each None when unset or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchitectureVariables {
+    /// `DEB_BUILD_ARCH`: the Debian architecture of the machine the package is built on (`amd64`).
+    pub build_arch: Option<String>,
+    /// `DEB_HOST_ARCH`: the Debian architecture the package is built for (`arm64`).
+    pub host_arch: Option<String>,
+    /// `DEB_HOST_GNU_TYPE`: the GNU triplet of the host (`aarch64-linux-gnu`), the prefix of its
+    /// cross tools.
+    pub host_gnu_type: Option<String>,
+    /// `DEB_HOST_MULTIARCH`: the multiarch directory of the host's libraries (`aarch64-linux-gnu`).
+    pub host_multiarch: Option<String>,
 }
 
 /// The environment variables of dh-virtualenv 1.2.2, read where it reads them so that a debian/rules
@@ -115,6 +133,12 @@ impl Environment {
                 .collect(),
             timings: set("DH_RUSTVENV_TIMINGS"),
             source_date_epoch: var("SOURCE_DATE_EPOCH").and_then(|v| v.trim().parse().ok()),
+            architecture: ArchitectureVariables {
+                build_arch: var("DEB_BUILD_ARCH").filter(|v| !v.is_empty()),
+                host_arch: var("DEB_HOST_ARCH").filter(|v| !v.is_empty()),
+                host_gnu_type: var("DEB_HOST_GNU_TYPE").filter(|v| !v.is_empty()),
+                host_multiarch: var("DEB_HOST_MULTIARCH").filter(|v| !v.is_empty()),
+            },
         }
     }
 

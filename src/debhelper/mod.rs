@@ -10,6 +10,7 @@
 //! One job per file; every item is re-exported here, so `crate::debhelper::X` is its one path:
 //! - `env.rs`: [`Environment`] (every environment variable read), [`DhVirtualenvEnvironment`],
 //!   [`COMPILER_VARIABLES`], [`Environment::build_option`].
+//! - `architecture.rs`: [`CrossArchitecture`], the host architecture of a cross build and its tools.
 //! - `reporter.rs`: [`Reporter`], messages on stderr and commands run as `doit` runs them.
 //! - `packages.rs`: [`Package`], [`selected_packages`] (`dh_listpackages`), [`Package::pkgfile`],
 //!   [`read_package_config`].
@@ -23,6 +24,7 @@
 //! Arrows inside point down: `packages` uses `control`; `autoscript` reads files as `substvars` does;
 //! `reporter` and `autoscript` use [`TOOL`]; none uses a later stage or lib.rs.
 
+mod architecture;
 mod autoscript;
 mod control;
 mod env;
@@ -31,9 +33,10 @@ mod reporter;
 mod rules;
 mod substvars;
 
+pub use architecture::{CrossArchitecture, host_tool};
 pub use autoscript::{autoscript, autoscript_block};
 pub use control::{ControlInfo, Relations, control_info, read_control};
-pub use env::{COMPILER_VARIABLES, DhVirtualenvEnvironment, Environment};
+pub use env::{ArchitectureVariables, COMPILER_VARIABLES, DhVirtualenvEnvironment, Environment};
 pub use packages::{Package, read_package_config, selected_packages};
 pub use reporter::Reporter;
 pub use rules::rules_targets;

@@ -125,9 +125,130 @@ pub struct ElfReport {
     pub debug_files: Vec<PathBuf>,
 }
 
+/// The ELF machine (`e_machine`) of a Debian architecture's programs: 183 (EM_AARCH64) for arm64;
+/// None for an architecture not listed here.
+///
+/// # References
+/// The System V ABI's `e_machine` values (elf.h), and dpkg's cputable.
+pub fn machine_of_architecture(arch: &str) -> Option<u16> {
+    Some(match arch {
+        "amd64" => 62,
+        "i386" => 3,
+        "arm64" => 183,
+        "armhf" | "armel" => 40,
+        "ppc64el" => 21,
+        "s390x" => 22,
+        "riscv64" => 243,
+        _ => return None,
+    })
+}
+
+/// In a cross build, every ELF file of the venv must be built for the host: one built for another
+/// machine (an extension module compiled on the build machine, as uv does when it builds an sdist
+/// for another platform) would not load there.
+///
+/// # Errors
+/// Names the first file built for another machine, its machine and the host architecture, and
+/// says what a cross build needs instead.
+pub fn check_host_machine(
+    files: &[ElfFile],
+    cross: &crate::debhelper::CrossArchitecture,
+    staging_root: &std::path::Path,
+) -> anyhow::Result<()> {
+    let Some(host) = machine_of_architecture(&cross.host_arch) else {
+        return Ok(());
+    };
+    if let Some(file) = files.iter().find(|f| f.machine != host) {
+        let owner = distribution_of(&file.path, staging_root)
+            .map(|d| format!(" (of {d})"))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{}{owner} is built for ELF machine {}, not for {} (machine {host}): a cross build \
+             installs wheels built for the host and compiles nothing; put a wheel of it for {} in \
+             the wheelhouse (dh_rustvenv --download-for=<python>@{}) or build on an {} machine",
+            file.path
+                .strip_prefix(staging_root)
+                .unwrap_or(&file.path)
+                .display(),
+            file.machine,
+            cross.host_arch,
+            cross.host_arch,
+            cross.host_arch,
+            cross.host_arch
+        );
+    }
+    Ok(())
+}
+
+/// The distribution whose RECORD lists `path` (`fastsum 1.0`, from its `.dist-info` directory
+/// name, PEP 427), among those of the venv's `lib/python3.X/site-packages`; None when none does.
+fn distribution_of(path: &std::path::Path, staging_root: &std::path::Path) -> Option<String> {
+    let lib = std::fs::read_dir(staging_root.join("lib")).ok()?;
+    for python in lib.filter_map(|e| e.ok()) {
+        let site = python.path().join("site-packages");
+        let Ok(entries) = std::fs::read_dir(&site) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".dist-info") else {
+                continue;
+            };
+            let record = entry.path().join("RECORD");
+            if crate::record::lists(&record, &site, path).unwrap_or(false) {
+                return Some(stem.replacen('-', " ", 1));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_elf_file_of_another_machine_stops_a_cross_build_naming_its_distribution() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("fastsum-1.0.dist-info")).unwrap();
+        std::fs::write(
+            site.join("fastsum-1.0.dist-info/RECORD"),
+            "fastsum/_speedups.so,,\n",
+        )
+        .unwrap();
+        let file = |machine: u16| ElfFile {
+            path: site.join("fastsum/_speedups.so"),
+            kind: ElfKind::SharedObject,
+            dynamic: true,
+            machine,
+            needed: Vec::new(),
+            search_paths: Vec::new(),
+            foreign_search_paths: Vec::new(),
+            soname: None,
+            build_id: None,
+            has_debug_info: false,
+            has_symtab: false,
+            patchelf_layout: false,
+        };
+        let cross = crate::debhelper::CrossArchitecture {
+            build_arch: "amd64".into(),
+            host_arch: "arm64".into(),
+            host_gnu_type: "aarch64-linux-gnu".into(),
+            host_multiarch: "aarch64-linux-gnu".into(),
+        };
+        assert!(check_host_machine(&[file(183)], &cross, dir.path()).is_ok());
+        let err = check_host_machine(&[file(62)], &cross, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "lib/python3.11/site-packages/fastsum/_speedups.so (of fastsum 1.0) is built for \
+                 ELF machine 62, not for arm64 (machine 183)"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn skip_reasons_read_as_sentences() {

@@ -83,7 +83,17 @@ pub fn strip_elf_files(
             .collect(),
         ..ElfReport::default()
     };
-    strip(&mut to_strip, no_strip, debug_symbols.as_ref(), reporter)?;
+    let cross = debhelper::CrossArchitecture::detect(&env.architecture)?;
+    if let Some(cross) = &cross {
+        super::check_host_machine(&to_strip.files, cross, staging_root)?;
+    }
+    strip(
+        &mut to_strip,
+        no_strip,
+        debug_symbols.as_ref(),
+        cross.as_ref(),
+        reporter,
+    )?;
     report.stripped = to_strip.stripped;
     report.skipped = to_strip.skipped;
     report.build_ids = to_strip.build_ids;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::parse::check_load_segments;
 use super::{ElfFile, ElfKind, ElfReport, SkipReason};
 use crate::command::Command;
-use crate::debhelper::Reporter;
+use crate::debhelper::{CrossArchitecture, Reporter, host_tool};
 
 /// Where debug information of stripped files goes, as dh_strip does it for automatic -dbgsym
 /// packages: `debian/.debhelper/<package>/dbgsym-root`, with the build-ids listed in
@@ -37,6 +37,9 @@ pub struct DebugSymbols {
 /// When strip or objcopy cannot be started, or a file cannot be written. A strip that fails or whose
 /// result would not load is not an error: the file is kept and listed in `report.skipped`.
 ///
+/// In a cross build (`cross`), the host's strip and objcopy run (`aarch64-linux-gnu-strip`), as
+/// dh_strip runs them through `cross_command`.
+///
 /// # References
 /// dh_strip(1) and debhelper 13.11's `dh_strip` (`make_debug`, `attach_debug`, `write_buildid_file`);
 /// Debian Policy 10.1 (binaries are stripped unless `nostrip`).
@@ -44,6 +47,7 @@ pub fn strip(
     report: &mut ElfReport,
     no_strip: bool,
     debug_symbols: Option<&DebugSymbols>,
+    cross: Option<&CrossArchitecture>,
     reporter: &Reporter,
 ) -> Result<()> {
     // Each file is stripped into a copy by its own strip run, both cores at once. Files with the same
@@ -76,7 +80,7 @@ pub fn strip(
         // strip writes its output (`-o`) by name: the name must be one nobody could create first.
         let (copy, outcome) = match new_temporary(&file.path) {
             Ok(copy) => {
-                let outcome = strip_one(file, &copy, options, debug_symbols, reporter);
+                let outcome = strip_one(file, &copy, options, debug_symbols, cross, reporter);
                 (copy, outcome)
             }
             Err(e) => (PathBuf::new(), Err(e)),
@@ -169,9 +173,10 @@ fn strip_one(
     copy: &Path,
     options: &[&str],
     debug_symbols: Option<&DebugSymbols>,
+    cross: Option<&CrossArchitecture>,
     reporter: &Reporter,
 ) -> Result<StripOutcome> {
-    let strip = Command::new("strip")
+    let strip = Command::new(host_tool(cross, "strip"))
         .args(options)
         .arg("-o")
         .arg(copy)
@@ -220,7 +225,7 @@ fn strip_one(
         let temporary = new_temporary(&debug_file)?;
         let extracted = reporter
             .doit(
-                &Command::new("objcopy")
+                &Command::new(host_tool(cross, "objcopy"))
                     .args(["--only-keep-debug", "--compress-debug-sections"])
                     .arg(&file.path)
                     .arg(&temporary),
@@ -243,7 +248,7 @@ fn strip_one(
         }
     }
     reporter.doit(
-        &Command::new("objcopy")
+        &Command::new(host_tool(cross, "objcopy"))
             .arg("--add-gnu-debuglink")
             .arg(&debug_file)
             .arg(copy),
@@ -337,6 +342,7 @@ mod tests {
         strip(
             &mut report,
             false,
+            None,
             None,
             &crate::debhelper::Reporter::default(),
         )

@@ -16,6 +16,7 @@
 //! - `plan`: [`InstallPlan`], what will be installed, checked before anything is written;
 //! - `messages`: reading pip's error output (hash-checking failures, missing distributions);
 //! - `residue`: running a command and removing what it left in the source tree;
+//! - `cross`: a cross build's install with pip, the host's wheels through `--target`;
 //! - `venv`: the environment of every Python command, and the installer calls (pip or uv);
 //! - `test_run`: `--test`, the source package's tests in the staged venv;
 //! - this file: [`build`], the stage in order;
@@ -25,6 +26,7 @@
 //! compiler wrappers, the residue removal and the messages.
 
 pub(crate) mod compilers;
+mod cross;
 pub mod lock;
 pub(crate) mod messages;
 pub(crate) mod plan;

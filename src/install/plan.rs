@@ -75,6 +75,9 @@ pub struct InstallPlan {
     pub with_pip: bool,
     /// How extension modules are compiled when pip builds an sdist.
     pub compilers: Compilers,
+    /// The host of a cross build (dpkg-architecture(1): `DEB_HOST_ARCH` is not `DEB_BUILD_ARCH`),
+    /// whose wheels are installed (`crate::cross`); None for a native build.
+    pub cross: Option<crate::cross::CrossTarget>,
 }
 
 /// The program behind every install into the venv (`--installer`).
@@ -203,8 +206,13 @@ pub fn plan(
         wheelhouse.as_deref(),
         options.downloads(),
     )?;
+    let cross = crate::debhelper::CrossArchitecture::detect(&env.architecture)?
+        .map(|architecture| crate::cross::CrossTarget::new(architecture, interpreter))
+        .transpose()?;
     let tests = match (&options.test, &options.test_command) {
         (false, _) => None,
+        // A cross build: the host's extension modules may not run on the build machine.
+        (true, _) if cross.is_some() => None,
         (true, _) if env.build_option("nocheck") => None,
         (true, Some(command)) => Some(TestCommand::Shell(command.clone())),
         (true, None) => Some(TestCommand::Pytest),
@@ -307,6 +315,7 @@ pub fn plan(
         cache_dir: layout.work_dir.join(cache_dir),
         temp_dir: layout.work_dir.join(&layout.package).join("tmp"),
         compilers: compilers(layout, interpreter, env)?,
+        cross,
     })
 }
 

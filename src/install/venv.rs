@@ -117,6 +117,19 @@ pub(super) fn install_distributions(
         ],
         None => plan.index_args.clone(),
     };
+    if let (Some(target), None) = (&plan.cross, &uv) {
+        // A cross build with pip: the host's wheels, through pip's --target (install/cross.rs).
+        let cross = super::cross::CrossInstall {
+            layout,
+            interpreter,
+            plan,
+            target,
+            sources: &sources,
+            compiler_env: &compiler_env,
+            reporter,
+        };
+        return cross.install();
+    }
     // The wheelhouse as the user names it, relative to the top of the source package.
     let wheelhouse = plan
         .wheelhouse
@@ -128,9 +141,15 @@ pub(super) fn install_distributions(
     };
     // A failed install, with the step and what to do about it when the installer's output says
     // (a distribution missing from the wheelhouse, a full disk).
-    let failed = |error: anyhow::Error, step: String| match install_hint(&error, wheelhouse) {
-        Some(hint) => error.context(format!("{step}: {hint}")),
-        None => error.context(offline(step)),
+    let failed = |error: anyhow::Error, step: String| {
+        let cross = plan.cross.as_ref();
+        if let Some(refused) = cross.and_then(|t| super::cross::uv_refused_build(&error, t)) {
+            return anyhow::anyhow!("{step}: {refused}");
+        }
+        match install_hint(&error, wheelhouse) {
+            Some(hint) => error.context(format!("{step}: {hint}")),
+            None => error.context(offline(step)),
+        }
     };
     // `--pip-tool`: `python bin/<tool> install`, as dh_virtualenv runs it; otherwise uv, the venv's
     // pip once it has one, or pip from the interpreter's wheel.
@@ -323,6 +342,12 @@ fn uv_command(uv: &Path, plan: &InstallPlan, venv_python: &Path) -> Command {
         .arg(&plan.cache_dir)
         .env("UV_PYTHON_DOWNLOADS", "never")
         .env("UV_NO_PROGRESS", "1")
+        // A cross build: the host's wheels, markers evaluated for the host.
+        .args(
+            plan.cross
+                .iter()
+                .flat_map(|t| ["--python-platform".to_owned(), t.uv_platform()]),
+        )
 }
 
 /// Removes what uv writes for itself: into dist-info directories, `uv_cache.json` (which holds the
