@@ -28,7 +28,7 @@ use crate::interpreter::Interpreter;
 ///
 /// # References
 /// pip's `--target` (the home scheme `<home>/lib/python`, `<home>/bin`); PEP 376, PEP 627 (RECORD).
-pub(in crate::install) fn merge_into_venv(
+pub(super) fn merge_into_venv(
     scratch: &Path,
     staging_root: &Path,
     interpreter: &Interpreter,

@@ -38,7 +38,7 @@ use crate::tags::WheelName;
 mod merge;
 mod report;
 
-pub(super) use merge::merge_into_venv;
+use merge::merge_into_venv;
 use merge::project_name;
 use report::{Resolved, installed_distributions, read_report};
 
