@@ -211,7 +211,8 @@ pub fn plan(
         .transpose()?;
     let tests = match (&options.test, &options.test_command) {
         (false, _) => None,
-        // A cross build: the host's extension modules may not run on the build machine.
+        // A cross build: the host's extension modules may not run on the build machine, and
+        // dh_auto_test(1) runs no test suite when a package is cross-compiled either.
         (true, _) if cross.is_some() => None,
         (true, _) if env.build_option("nocheck") => None,
         (true, Some(command)) => Some(TestCommand::Shell(command.clone())),
