@@ -71,5 +71,4 @@ pub mod staging;
 pub mod pipeline;
 pub mod dh_rustvenv;
 pub mod dh_rustvenv_finish;
-pub mod download_lock;
 pub mod download;

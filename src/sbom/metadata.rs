@@ -68,24 +68,9 @@ pub fn parse_metadata(text: &str) -> Metadata {
     metadata
 }
 
-/// A distribution name normalized as PEP 503 says: lowercase, each run of `-`, `_` and `.` one `-`.
-/// The purl `pypi` type asks for the same (lowercase, `_` as `-`).
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-            continue;
-        }
-        if separator && !out.is_empty() {
-            out.push('-');
-        }
-        separator = false;
-        out.extend(c.to_lowercase());
-    }
-    out
-}
+/// A distribution name normalized as PEP 503 says; the purl `pypi` type asks for the same
+/// (lowercase, `_` as `-`).
+pub use crate::markers::normalize_name;
 
 /// `text` percent-encoded for a purl component: everything but ASCII letters, digits and `.-_~` is
 /// encoded (`+` of a local version becomes `%2B`), as the purl specification asks.

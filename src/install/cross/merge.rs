@@ -120,8 +120,7 @@ pub(super) fn merge_into_venv(
 /// The normalized project name of a `.dist-info` directory name (`Flask-3.1.3.dist-info` is
 /// `flask`; PEP 503's normalization).
 pub(super) fn project_name(dist_info: &str) -> String {
-    let name = dist_info.split('-').next().unwrap_or(dist_info);
-    name.to_ascii_lowercase().replace(['_', '.'], "-")
+    crate::markers::normalize_name(dist_info.split('-').next().unwrap_or(dist_info))
 }
 
 /// Removes the installed distribution of the `.dist-info` directory `dist_info` in `site`: every

@@ -23,6 +23,8 @@ use crate::layout::{Flavour, Layout};
 use crate::options::Options;
 use crate::wheelhouse::{self, DownloadTarget};
 
+mod lock;
+
 /// `--download`: fills the wheelhouse with every distribution the build needs, from the package index.
 ///
 /// First `pip download` fetches the upgrades, `--preinstall` and the requirements file. Then, in a
@@ -427,7 +429,7 @@ pub fn download_package(
         crate::dh_rustvenv::prepare(package, options, env, Flavour::Rustvenv)?;
     let top = layout.top.clone();
     if plan.lock.is_some() {
-        return crate::download_lock::download_locked(
+        return lock::download_locked(
             &layout,
             &interpreter,
             &plan,

@@ -2,8 +2,7 @@
 //! locked artifacts of each target interpreter, each checked against its hash, and the build
 //! requirements of the project and the locked sdists; nothing is resolved beyond the lock.
 //!
-//! A program mode above the install stage, as `download` is; `download` hands over to it when the plan
-//! holds a lock.
+//! Part of `download`, which hands over to it when the plan holds a lock.
 
 use std::fs;
 
@@ -13,7 +12,9 @@ use crate::command::Command;
 use crate::debhelper::Reporter;
 use crate::install::InstallPlan;
 use crate::install::lock::fetch::{Fetcher, artifacts_for};
-use crate::install::venv::{make_temp_dir, python_command};
+use crate::install::venv::make_temp_dir;
+
+use super::{download_venv, download_wheelhouse};
 use crate::interpreter::Interpreter;
 use crate::layout::Layout;
 use crate::options::Options;
@@ -34,10 +35,7 @@ pub fn download_locked(
     reporter: &Reporter,
 ) -> Result<()> {
     let lock = plan.lock.as_ref().expect("called with a lock");
-    let wheelhouse = plan
-        .wheelhouse
-        .clone()
-        .unwrap_or_else(|| layout.top.join("debian/wheelhouse"));
+    let wheelhouse = download_wheelhouse(layout, plan);
     let shown = wheelhouse
         .strip_prefix(&layout.top)
         .unwrap_or(&wheelhouse)
@@ -53,23 +51,7 @@ pub fn download_locked(
     fs::create_dir_all(&wheelhouse)
         .with_context(|| format!("creating {}", wheelhouse.display()))?;
     make_temp_dir(plan)?;
-    let scratch = layout.work_dir.join(&layout.package).join("download-venv");
-    if scratch.exists() {
-        fs::remove_dir_all(&scratch).with_context(|| format!("removing {}", scratch.display()))?;
-    }
-    reporter
-        .doit(
-            &python_command(&interpreter.path, plan)
-                .args(["-m", "venv"])
-                .arg(&scratch),
-        )
-        .with_context(|| {
-            format!(
-                "creating a venv for pip with {}",
-                interpreter.path.display()
-            )
-        })?;
-    let python = scratch.join("bin/python");
+    let python = download_venv(layout, interpreter, plan, reporter)?;
     let fetcher = Fetcher {
         layout,
         plan,
