@@ -28,7 +28,7 @@ pub struct CrossArchitecture {
 impl CrossArchitecture {
     /// The cross build `variables` describe, or None for a native build (no `DEB_HOST_ARCH`, or the
     /// same as `DEB_BUILD_ARCH`). Variables missing from the environment are asked of
-    /// `dpkg-architecture -a<host> -q<VARIABLE>`.
+    /// `dpkg-architecture -a<host> -f -q<VARIABLE>` (`-f`: not the environment's values).
     ///
     /// # Errors
     /// When dpkg-architecture must be asked and cannot be run; the message names the variable.
@@ -44,10 +44,12 @@ impl CrossArchitecture {
             if let Some(value) = known {
                 return Ok(value.clone());
             }
+            // -f: the values of the environment's DEB_* variables (a native build's, exported by
+            // dpkg-buildpackage) would otherwise be printed as they are, whatever -a says.
             let answer = Command::new("dpkg-architecture")
                 .arg(format!("-a{host_arch}"))
+                .arg("-f")
                 .arg(format!("-q{name}"))
-                .env_remove("DEB_BUILD_ARCH")
                 .query()
                 .with_context(|| format!("asking dpkg-architecture for {name}"))?;
             Ok(answer.trim().to_owned())
