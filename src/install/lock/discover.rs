@@ -82,19 +82,7 @@ pub fn discover(
                 other.display()
             );
         }
-        let file = source_dir.join(named);
-        if !file.is_file() {
-            bail!(
-                "lock file {} not found (named with --lock, relative to the source directory {})",
-                file.display(),
-                source_dir.display()
-            );
-        }
-        let name = file
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let (file, name) = named_file(source_dir, named, "lock file", "--lock")?;
         let Some(format) = LockFormat::of_file_name(&name) else {
             bail!(
                 "--lock {}: dh_rustvenv reads pylock.toml (or pylock.NAME.toml), uv.lock and poetry.lock, \
@@ -109,19 +97,7 @@ pub fn discover(
         });
     }
     if let Some((named, option)) = requirements {
-        let file = source_dir.join(named);
-        if !file.is_file() {
-            bail!(
-                "requirements file {} not found (named with {option}, relative to the source directory {})",
-                file.display(),
-                source_dir.display()
-            );
-        }
-        let name = file
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let (file, name) = named_file(source_dir, named, "requirements file", option)?;
         if LockFormat::of_file_name(&name) == Some(LockFormat::Pylock) {
             return Ok(Input::Lock {
                 file,
@@ -138,7 +114,7 @@ pub fn discover(
     let requirements_txt = source_dir.join("requirements.txt");
     if requirements_txt.is_file() {
         let note = found.map(|lock| {
-            let name = lock.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = file_name(&lock);
             format!(
                 "installing requirements.txt, not {name}, which the source also holds (--lock {name} \
                  installs the locked set instead)"
@@ -150,20 +126,44 @@ pub fn discover(
         });
     }
     Ok(match found {
-        Some(file) => {
-            let name = file
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            Input::Lock {
-                format: LockFormat::of_file_name(&name).expect("one of LOCK_FILES"),
-                file,
-                how: "found in the source directory".to_owned(),
-            }
-        }
+        Some(file) => Input::Lock {
+            format: LockFormat::of_file_name(&file_name(&file)).expect("one of LOCK_FILES"),
+            file,
+            how: "found in the source directory".to_owned(),
+        },
         None => Input::Nothing,
     })
+}
+
+/// `named` (relative to `source_dir`), which `option` named as a `kind` ("lock file"), as a path
+/// under `source_dir` and its file name.
+///
+/// # Errors
+/// When it is not a file: the message names the option and the source directory.
+fn named_file(
+    source_dir: &Path,
+    named: &Path,
+    kind: &str,
+    option: &str,
+) -> Result<(PathBuf, String)> {
+    let file = source_dir.join(named);
+    if !file.is_file() {
+        bail!(
+            "{kind} {} not found (named with {option}, relative to the source directory {})",
+            file.display(),
+            source_dir.display()
+        );
+    }
+    let name = file_name(&file);
+    Ok((file, name))
+}
+
+/// The last component of `path`, lossily as text ("" for none).
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
