@@ -519,16 +519,21 @@ pub fn install_host_tools(packages: &[&str]) {
 /// Makes `target` with mmdebstrap unless it exists (under a temporary name first, so that an
 /// interrupted run leaves no half tarball under the real name). Tests that need the same tarball
 /// wait for each other: one makes it, the others find it made.
+///
+/// The lock file and the temporary tarball are hidden (`.<name>.lock`): sbuild's unshare mode takes
+/// the first file it reads in `~/.cache/sbuild` whose name starts with `<release>-<arch>.t` as the
+/// chroot, which could be an empty `bookworm-amd64.tar.zst.lock`.
 pub fn mmdebstrap_once(target: &Path, args: &[&str]) {
     if target.exists() {
         return;
     }
     let name = target.file_name().unwrap().to_string_lossy();
-    let _lock = machine_lock(&target.with_file_name(format!("{name}.lock")));
+    let _lock = machine_lock(&target.with_file_name(format!(".{name}.lock")));
     if target.exists() {
         return;
     }
-    let partial = target.with_file_name(format!("{}.{}.partial.tar.zst", name, std::process::id()));
+    let partial =
+        target.with_file_name(format!(".{}.{}.partial.tar.zst", name, std::process::id()));
     let started = std::time::Instant::now();
     run(Command::new("mmdebstrap").args(args).arg(&partial));
     fs::rename(&partial, target).unwrap();
