@@ -191,7 +191,7 @@ fn debian_example_cross_builds_for_arm64_like_a_native_build() {
     assert!(lintian_complaints(&uv_deb).is_empty());
 }
 
-/// The cross build of `package` fails; returns its stderr.
+/// The cross build of `package` fails; returns dh_rustvenv's error line (and prints it).
 fn cross_build_fails(package: &SourcePackage) -> String {
     let (output, took) = cross_build(&package.dir, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -200,7 +200,12 @@ fn cross_build_fails(package: &SourcePackage) -> String {
         "the cross build succeeded:\n{stderr}"
     );
     eprintln!("the cross build failed in {:.1} s", took.as_secs_f64());
-    stderr
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("dh_rustvenv: error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{stderr}"));
+    eprintln!("{line}");
+    line.to_owned()
 }
 
 #[test]
@@ -213,12 +218,7 @@ fn compiled_code_without_an_arm64_wheel_fails_the_cross_build_clearly() {
 
     // An sdist with a C extension among the requirements.
     let package = SourcePackage::new(tmp.path(), "crosssdist");
-    let stderr = cross_build_fails(&package);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("dh_rustvenv: error: "))
-        .unwrap_or_else(|| panic!("no error line:\n{stderr}"));
-    eprintln!("{line}");
+    let line = cross_build_fails(&package);
     assert!(
         line.contains("package crosssdist: installing requirements.txt: fastsum has compiled code")
             && line.contains(&needed)
@@ -238,12 +238,7 @@ fn compiled_code_without_an_arm64_wheel_fails_the_cross_build_clearly() {
     )
     .unwrap();
     uv.rules("override_dh_rustvenv:\n\tdh_rustvenv --wheelhouse wheelhouse --installer uv\n");
-    let stderr = cross_build_fails(&uv);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("dh_rustvenv: error: "))
-        .unwrap_or_else(|| panic!("no error line:\n{stderr}"));
-    eprintln!("{line}");
+    let line = cross_build_fails(&uv);
     assert!(
         line.contains(
             "package crossuv: installing requirements.txt: fastsum==1.0 has compiled code"
@@ -260,12 +255,7 @@ fn compiled_code_without_an_arm64_wheel_fails_the_cross_build_clearly() {
         .arg(common::repo().join("tests/fixtures/fastsum/."))
         .arg(&project.dir));
     project.write("requirements.txt", "greetlib==1.0\n");
-    let stderr = cross_build_fails(&project);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("dh_rustvenv: error: "))
-        .unwrap_or_else(|| panic!("no error line:\n{stderr}"));
-    eprintln!("{line}");
+    let line = cross_build_fails(&project);
     assert!(
         line.contains("package crossproject: installing the source package from")
             && line.contains("fastsum has compiled code")
