@@ -228,7 +228,7 @@ fn hatchling_flit_core_and_poetry_core_projects_build_offline_from_a_downloaded_
     not(network_tests),
     ignore = "needs the package index (PyPI): run with DH_RUSTVENV_NETWORK_TESTS=1"
 )]
-fn download_for_fills_the_wheelhouse_for_cp311_and_cp313() {
+fn download_for_fills_the_wheelhouse_for_cp311_and_cp313_on_amd64_and_arm64() {
     let tmp = scratch("net-download-for-");
     let source = tmp.path().join("demosite-1.0.0");
     run(Command::new("cp")
@@ -239,7 +239,11 @@ fn download_for_fills_the_wheelhouse_for_cp311_and_cp313() {
     fs::remove_dir_all(&wheelhouse).unwrap();
     let mut download = Command::new(env!("CARGO_BIN_EXE_dh_rustvenv"));
     download
-        .args(["--download-for", "3.11,3.13"])
+        // The command debian-example/README.md gives for its wheelhouse.
+        .args([
+            "--download-for",
+            "bookworm,trixie,bookworm:arm64,trixie:arm64",
+        ])
         .current_dir(&source);
     with_tool_env(&mut download);
     let output = run(&mut download);
@@ -250,12 +254,14 @@ fn download_for_fills_the_wheelhouse_for_cp311_and_cp313() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     for abi in ["cp311-cp311", "cp313-cp313"] {
-        assert!(
-            files.iter().any(|f| f.starts_with("markupsafe-3.0.4-")
-                && f.contains(abi)
-                && f.ends_with(".whl")),
-            "no {abi} wheel of MarkupSafe in {files:?}"
-        );
+        for machine in ["x86_64", "aarch64"] {
+            assert!(
+                files.iter().any(|f| f.starts_with("markupsafe-3.0.4-")
+                    && f.contains(abi)
+                    && f.ends_with(&format!("_{machine}.whl"))),
+                "no {abi} {machine} wheel of MarkupSafe in {files:?}"
+            );
+        }
     }
     assert!(said.contains("cp313 (trixie, glibc 2.41)"), "{said}");
     // The same set as the committed wheelhouse, which builds on both releases, and nothing more.
