@@ -82,8 +82,8 @@ pub fn discover(
                 other.display()
             );
         }
-        let (file, name) = named_file(source_dir, named, "lock file", "--lock")?;
-        let Some(format) = LockFormat::of_file_name(&name) else {
+        let file = named_file(source_dir, named, "lock file", "--lock")?;
+        let Some(format) = LockFormat::of_file_name(&file_name(&file)) else {
             bail!(
                 "--lock {}: dh_rustvenv reads pylock.toml (or pylock.NAME.toml), uv.lock and poetry.lock, \
                  and tells them by their names",
@@ -97,8 +97,8 @@ pub fn discover(
         });
     }
     if let Some((named, option)) = requirements {
-        let (file, name) = named_file(source_dir, named, "requirements file", option)?;
-        if LockFormat::of_file_name(&name) == Some(LockFormat::Pylock) {
+        let file = named_file(source_dir, named, "requirements file", option)?;
+        if LockFormat::of_file_name(&file_name(&file)) == Some(LockFormat::Pylock) {
             return Ok(Input::Lock {
                 file,
                 format: LockFormat::Pylock,
@@ -136,16 +136,11 @@ pub fn discover(
 }
 
 /// `named` (relative to `source_dir`), which `option` named as a `kind` ("lock file"), as a path
-/// under `source_dir` and its file name.
+/// under `source_dir`.
 ///
 /// # Errors
 /// When it is not a file: the message names the option and the source directory.
-fn named_file(
-    source_dir: &Path,
-    named: &Path,
-    kind: &str,
-    option: &str,
-) -> Result<(PathBuf, String)> {
+fn named_file(source_dir: &Path, named: &Path, kind: &str, option: &str) -> Result<PathBuf> {
     let file = source_dir.join(named);
     if !file.is_file() {
         bail!(
@@ -154,8 +149,7 @@ fn named_file(
             source_dir.display()
         );
     }
-    let name = file_name(&file);
-    Ok((file, name))
+    Ok(file)
 }
 
 /// The last component of `path`, lossily as text ("" for none).
